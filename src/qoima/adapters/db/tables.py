@@ -1,0 +1,313 @@
+"""Database schema (SQLAlchemy Core). Invariants live here too, as constraints:
+stock never goes negative and never reserves more than is on hand, one channel
+order is one order, ledger quantities are positive."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON, Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData,
+    Numeric, String, Table, Text, UniqueConstraint, BigInteger,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+def pk() -> Column:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+def created() -> Column:
+    return Column("created_at", DateTime, nullable=False)
+
+
+sellers = Table(
+    "sellers", metadata, pk(),
+    Column("code", String(40), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("webhook_url", String(500)),
+    Column("churn_horizon_days", Integer),
+    created(),
+)
+
+users = Table(
+    "users", metadata, pk(),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("full_name", String(200), nullable=False, server_default=""),
+    Column("password_hash", String(200)),
+    Column("role", String(20), nullable=False),
+    Column("seller_id", Id, ForeignKey("sellers.id")),
+    Column("language", String(5), nullable=False, server_default="ru"),
+    Column("is_active", Boolean, nullable=False, server_default="1"),
+    created(),
+    CheckConstraint("role in ('admin','manager','worker','seller')", name="role"),
+    CheckConstraint("(role = 'seller') = (seller_id is not null)", name="seller_role_has_seller"),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata, pk(),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(12), nullable=False),
+    Column("name", String(100), nullable=False, server_default=""),
+    created(),
+    Column("last_used_at", DateTime),
+    Column("revoked_at", DateTime),
+)
+
+warehouses = Table(
+    "warehouses", metadata, pk(),
+    Column("code", String(20), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("city", String(100), nullable=False, server_default=""),
+    Column("timezone", String(60), nullable=False, server_default="Asia/Almaty"),
+    Column("cutoff_time", String(5), nullable=False, server_default="14:00"),
+    Column("handover_time", String(5), nullable=False, server_default="18:00"),
+    Column("working_days", String(7), nullable=False, server_default="12345"),
+    Column("lat", Float),
+    Column("lon", Float),
+    created(),
+)
+
+locations = Table(
+    "locations", metadata, pk(),
+    Column("warehouse_id", Id, ForeignKey("warehouses.id"), nullable=False),
+    Column("code", String(40), nullable=False),
+    Column("kind", String(20), nullable=False, server_default="storage"),
+    Column("zone", String(20), nullable=False, server_default=""),
+    Column("aisle", String(20), nullable=False, server_default=""),
+    Column("position", String(20), nullable=False, server_default=""),
+    Column("level", String(20), nullable=False, server_default=""),
+    Column("x", Float, nullable=False, server_default="0"),
+    Column("y", Float, nullable=False, server_default="0"),
+    UniqueConstraint("warehouse_id", "code", name="uq_locations_warehouse_code"),
+    CheckConstraint("kind in ('receiving','storage','shipping','returns','quarantine')", name="kind"),
+)
+
+products = Table(
+    "products", metadata, pk(),
+    Column("seller_id", Id, ForeignKey("sellers.id"), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("name", String(300), nullable=False),
+    Column("category", String(100), nullable=False, server_default=""),
+    Column("price", Numeric(14, 2), nullable=False, server_default="0"),
+    Column("weight_g", Integer, nullable=False, server_default="0"),
+    Column("length_mm", Integer, nullable=False, server_default="0"),
+    Column("width_mm", Integer, nullable=False, server_default="0"),
+    Column("height_mm", Integer, nullable=False, server_default="0"),
+    Column("marking_required", Boolean, nullable=False, server_default="0"),
+    Column("replenishment_days", Integer),
+    created(),
+    UniqueConstraint("seller_id", "sku", name="uq_products_seller_sku"),
+    CheckConstraint("weight_g >= 0 and length_mm >= 0 and width_mm >= 0 and height_mm >= 0", name="sizes"),
+    CheckConstraint("replenishment_days is null or replenishment_days > 0", name="replenishment"),
+)
+
+barcodes = Table(
+    "barcodes", metadata, pk(),
+    Column("seller_id", Id, ForeignKey("sellers.id"), nullable=False),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False, index=True),
+    Column("code", String(14), nullable=False),
+    UniqueConstraint("seller_id", "code", name="uq_barcodes_seller_code"),
+)
+
+stock = Table(
+    "stock", metadata, pk(),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False),
+    Column("location_id", Id, ForeignKey("locations.id"), nullable=False, index=True),
+    Column("warehouse_id", Id, ForeignKey("warehouses.id"), nullable=False),
+    Column("on_hand", Integer, nullable=False, server_default="0"),
+    Column("reserved", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("product_id", "location_id", name="uq_stock_product_location"),
+    CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+    CheckConstraint("reserved >= 0 and reserved <= on_hand", name="reserved_within_on_hand"),
+    Index("ix_stock_product_warehouse", "product_id", "warehouse_id"),
+)
+
+stock_movements = Table(
+    "stock_movements", metadata, pk(),
+    Column("kind", String(20), nullable=False),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False, index=True),
+    Column("from_location_id", Id, ForeignKey("locations.id")),
+    Column("to_location_id", Id, ForeignKey("locations.id")),
+    Column("quantity", Integer, nullable=False),
+    Column("actor", String(254), nullable=False),
+    Column("reason", String(500), nullable=False, server_default=""),
+    Column("reference", String(100), nullable=False, server_default=""),
+    created(),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("kind in ('receipt','putaway','transfer_out','transfer_in','move','pick','adjustment',"
+                    "'return','scrap')", name="kind"),
+    CheckConstraint("from_location_id is not null or to_location_id is not null", name="has_location"),
+)
+
+customers = Table(
+    "customers", metadata, pk(),
+    Column("seller_id", Id, ForeignKey("sellers.id"), nullable=False),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("phone", String(20)),
+    Column("email", String(254)),
+    Column("language", String(5), nullable=False, server_default="ru"),
+    Column("preferred_channel", String(20), nullable=False, server_default="sms"),
+    Column("merged_into_id", Id, ForeignKey("customers.id")),
+    created(),
+    Index("ix_customers_seller_phone", "seller_id", "phone"),
+    Index("ix_customers_seller_email", "seller_id", "email"),
+)
+
+customer_merges = Table(
+    "customer_merges", metadata, pk(),
+    Column("seller_id", Id, ForeignKey("sellers.id"), nullable=False),
+    Column("kept_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("merged_id", Id, ForeignKey("customers.id"), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("snapshot", JSON, nullable=False),
+    Column("actor", String(254), nullable=False),
+    created(),
+)
+
+orders = Table(
+    "orders", metadata, pk(),
+    Column("seller_id", Id, ForeignKey("sellers.id"), nullable=False),
+    Column("channel", String(30), nullable=False),
+    Column("external_id", String(100), nullable=False),
+    Column("idempotency_key", String(200)),
+    Column("customer_id", Id, ForeignKey("customers.id"), index=True),
+    Column("status", String(20), nullable=False),
+    Column("delivery_type", String(20), nullable=False),
+    Column("address", String(500), nullable=False, server_default=""),
+    Column("city", String(100), nullable=False, server_default=""),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("total", Numeric(14, 2), nullable=False, server_default="0"),
+    Column("currency", String(3), nullable=False, server_default="KZT"),
+    Column("warehouses", String(200), nullable=False, server_default=""),
+    Column("sourcing_reason", Text, nullable=False, server_default=""),
+    Column("ship_by", DateTime),
+    Column("promised_delivery_at", DateTime),
+    Column("received_at", DateTime, nullable=False),
+    Column("shipped_at", DateTime),
+    Column("delivered_at", DateTime),
+    Column("fulfillment_error", Boolean, nullable=False, server_default="0"),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("seller_id", "channel", "external_id", name="uq_orders_channel_order"),
+    UniqueConstraint("seller_id", "idempotency_key", name="uq_orders_idempotency_key"),
+    CheckConstraint("delivery_type in ('courier','pickup_point','self_pickup')", name="delivery_type"),
+    CheckConstraint("status in ('new','backordered','allocated','picking','picked','packed','shipped','in_transit',"
+                    "'out_for_delivery','delivered','on_hold','cancelled','exception','returned')", name="status"),
+    Index("ix_orders_seller_status", "seller_id", "status"),
+    Index("ix_orders_status_ship_by", "status", "ship_by"),
+    Index("ix_orders_received_at", "received_at"),
+)
+
+order_lines = Table(
+    "order_lines", metadata, pk(),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", Numeric(14, 2), nullable=False),
+    Column("backordered", Integer, nullable=False, server_default="0"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("unit_price >= 0", name="price_not_negative"),
+    CheckConstraint("backordered >= 0 and backordered <= quantity", name="backordered_within_quantity"),
+    Index("ix_order_lines_backorder", "product_id", "backordered"),
+)
+
+reservations = Table(
+    "reservations", metadata, pk(),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("order_line_id", Id, ForeignKey("order_lines.id"), nullable=False),
+    Column("stock_id", Id, ForeignKey("stock.id"), nullable=False, index=True),
+    Column("warehouse_id", Id, ForeignKey("warehouses.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    created(),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+order_events = Table(
+    "order_events", metadata, pk(),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("from_status", String(20)),
+    Column("to_status", String(20), nullable=False),
+    Column("actor", String(254), nullable=False),
+    Column("reason", String(500), nullable=False, server_default=""),
+    created(),
+)
+
+outbox = Table(
+    "outbox", metadata, pk(),
+    Column("topic", String(60), nullable=False),
+    Column("aggregate_id", Id),
+    Column("seller_id", Id),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(10), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("last_error", Text),
+    created(),
+    Column("handled_at", DateTime),
+    CheckConstraint("status in ('pending','done','dead')", name="status"),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+receipts = Table(
+    "receipts", metadata, pk(),
+    Column("seller_id", Id, ForeignKey("sellers.id"), nullable=False),
+    Column("warehouse_id", Id, ForeignKey("warehouses.id"), nullable=False),
+    Column("supplier", String(200), nullable=False, server_default=""),
+    Column("reference", String(100), nullable=False, server_default=""),
+    Column("status", String(20), nullable=False, server_default="expected"),
+    Column("expected_at", DateTime),
+    created(),
+    Column("closed_at", DateTime),
+    CheckConstraint("status in ('expected','receiving','closed')", name="status"),
+)
+
+receipt_lines = Table(
+    "receipt_lines", metadata, pk(),
+    Column("receipt_id", Id, ForeignKey("receipts.id"), nullable=False, index=True),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False),
+    Column("expected_qty", Integer, nullable=False, server_default="0"),
+    Column("received_qty", Integer, nullable=False, server_default="0"),
+    CheckConstraint("expected_qty >= 0 and received_qty >= 0", name="quantities"),
+    UniqueConstraint("receipt_id", "product_id", name="uq_receipt_lines_receipt_product"),
+)
+
+transfers = Table(
+    "transfers", metadata, pk(),
+    Column("seller_id", Id, ForeignKey("sellers.id"), nullable=False),
+    Column("from_warehouse_id", Id, ForeignKey("warehouses.id"), nullable=False),
+    Column("to_warehouse_id", Id, ForeignKey("warehouses.id"), nullable=False),
+    Column("status", String(20), nullable=False, server_default="in_transit"),
+    Column("actor", String(254), nullable=False),
+    created(),
+    Column("received_at", DateTime),
+    CheckConstraint("status in ('in_transit','received')", name="status"),
+)
+
+transfer_lines = Table(
+    "transfer_lines", metadata, pk(),
+    Column("transfer_id", Id, ForeignKey("transfers.id"), nullable=False, index=True),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False),
+    Column("from_location_id", Id, ForeignKey("locations.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+returns = Table(
+    "returns", metadata, pk(),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("seller_id", Id, ForeignKey("sellers.id"), nullable=False),
+    Column("reason", String(200), nullable=False, server_default=""),
+    Column("requested_at", DateTime, nullable=False),
+    Column("received_at", DateTime),
+    Column("processed_at", DateTime),
+)

@@ -1,0 +1,56 @@
+"""Settings from the environment (pydantic-settings). Without QOIMA_DATABASE_URL
+Qoima uses an SQLite file under the data directory (default ./.qoima)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QOIMA_", extra="ignore")
+
+    database_url: str | None = None
+    data_dir: Path = Path(".qoima")
+    secret_key: str | None = None
+    env: str = "local"  # local | production
+    log_level: str = "INFO"
+    log_json: bool = False
+    outbox_max_attempts: int = 8
+    webhook_timeout_s: float = 5.0
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalize_url(self.database_url)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{(self.data_dir / 'qoima.db').resolve()}"
+
+    def resolved_secret(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        if self.env == "production":
+            raise RuntimeError("QOIMA_SECRET_KEY must be set when QOIMA_ENV=production")
+        path = self.data_dir / "secret.key"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            os.chmod(path, 0o600)
+        return path.read_text().strip()
+
+
+def normalize_url(url: str) -> str:
+    """Accept postgres:// and postgresql:// and use the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
