@@ -27,13 +27,19 @@ def normalize_phone(raw: str | None, default_region: str = "KZ", field: str = "c
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def normalize_email(raw: str | None, field: str = "customer.email") -> str | None:
+def normalize_email(raw: str | None, field: str = "customer.email", internal: bool = False) -> str | None:
+    """internal=True accepts site-local domains (admin@qoima.local) for staff logins."""
     if raw is None or str(raw).strip() == "":
         return None
-    try:
-        info = validate_email(str(raw).strip(), check_deliverability=False)
+    text = str(raw).strip()
+    local_domain = internal and text.lower().endswith(".local") and "@" in text
+    try:  # email-validator refuses special-use domains such as .local; staff logins may use them
+        info = validate_email(text[: text.rindex("@")] + "@example.com" if local_domain else text,
+                              check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValidationError(f"e-mail '{raw}' is not valid: {exc}", field=field) from None
+    if local_domain:
+        return (info.local_part + text[text.rindex("@"):]).lower()
     return info.normalized.lower()
 
 

@@ -3,6 +3,8 @@ state machine, written to the timeline and to the outbox in one transaction."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select, update
 
 from ..adapters.db import tables as t
@@ -27,14 +29,16 @@ def load_order(uow: UnitOfWork, principal: Principal, order_id: int, lock: bool 
     return row
 
 
-def transition(uow: UnitOfWork, principal: Principal, order_id: int, to_status: str, reason: str = "") -> str:
+def transition(uow: UnitOfWork, principal: Principal, order_id: int, to_status: str, reason: str = "",
+               at: datetime | None = None) -> str:
+    """Move an order; `at` backdates the move (imports of history, demo data)."""
     order = load_order(uow, principal, order_id, lock=True)
     target = check_transition(order.status, to_status)
     if not principal.is_staff and target not in SELLER_MAY:
         raise Forbidden(f"a seller may only cancel or hold an order, not move it to '{target.value}'", field="status")
     if order.status == Status.ON_HOLD.value and target not in (Status.CANCELLED,):
         _check_resume(uow, order, target)
-    now = utcnow()
+    now = at or utcnow()
     values = {"status": target.value, "updated_at": now}
     refill: list[int] = []
     if target == Status.CANCELLED:
@@ -46,7 +50,7 @@ def transition(uow: UnitOfWork, principal: Principal, order_id: int, to_status: 
     elif target == Status.DELIVERED:
         values["delivered_at"] = now
     uow.execute(update(t.orders).where(t.orders.c.id == order.id).values(**values))
-    record_transition(uow, order.id, order.seller_id, order.status, target.value, principal.email, reason)
+    record_transition(uow, order.id, order.seller_id, order.status, target.value, principal.email, reason, at=now)
     if refill:
         from .backorders import fill_backorders
         fill_backorders(uow, refill, actor=principal.email)

@@ -8,6 +8,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from ..adapters.db import tables as t
 from ..domain.orders import OPEN, SHIPPED_OR_LATER, Status
+from ..domain.sla import local_day_bounds
 from .access import Principal
 from .intake import order_summary
 from .lifecycle import load_order
@@ -76,7 +77,8 @@ def kpis(uow: UnitOfWork, principal: Principal, now: datetime | None = None, day
     now = now or utcnow()
     scope = [] if principal.is_staff else [t.orders.c.seller_id == principal.seller_id]
     open_states = [s.value for s in OPEN]
-    end_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    tz = uow.execute(select(t.warehouses.c.timezone).order_by(t.warehouses.c.id).limit(1)).scalar() or "Asia/Almaty"
+    _, end_of_day = local_day_bounds(now, tz)
     o = t.orders.c
     open_row = uow.execute(select(
         func.sum(case((and_(o.ship_by >= now, o.ship_by < end_of_day), 1), else_=0)),

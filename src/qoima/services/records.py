@@ -9,8 +9,8 @@ from .unit_of_work import UnitOfWork, utcnow
 
 
 def record_transition(uow: UnitOfWork, order_id: int, seller_id: int, from_status: str | None,
-                      to_status: str, actor: str, reason: str = "") -> None:
-    now = utcnow()
+                      to_status: str, actor: str, reason: str = "", at=None) -> None:
+    now = at or utcnow()
     uow.execute(insert(t.order_events).values(order_id=order_id, from_status=from_status, to_status=to_status,
                                               actor=actor, reason=reason[:500], created_at=now))
     enqueue(uow, "order.status_changed", order_id, seller_id,

@@ -1,0 +1,38 @@
+"""The FastAPI application: REST API, web pages, metrics."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from starlette.middleware.sessions import SessionMiddleware
+
+from ... import __version__
+from ...adapters.db.engine import make_engine
+from ...settings import Settings, get_settings
+from . import errors, routes
+from .metrics import Metrics
+
+
+def create_app(engine: Engine | None = None, settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.resolved_database_url())
+    app = FastAPI(title="Qoima", version=__version__,
+                  description="Fulfillment platform API: orders, stock, warehouses. Authenticate with "
+                              "`Authorization: Bearer <token>` (`qoima token create --email E`).")
+    app.state.engine = engine
+    app.state.settings = settings
+    app.state.metrics = Metrics(engine)
+    app.middleware("http")(app.state.metrics.middleware())
+    app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret(), session_cookie="qoima_session",
+                       same_site="lax", https_only=settings.env == "production", max_age=14 * 24 * 3600)
+    errors.install(app)
+    for mod in sorted(m.name for m in pkgutil.iter_modules(routes.__path__)):
+        app.include_router(importlib.import_module(f"{routes.__name__}.{mod}").router)
+    if importlib.util.find_spec("qoima.entrypoints.web.pages") is not None:
+        importlib.import_module("qoima.entrypoints.web.pages").install(app)
+    from ...services import webhooks  # noqa: F401 - registers outbox handlers
+    return app

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from ....adapters.db import tables as t
+from ....services import auth, catalog
+from ....services.unit_of_work import UnitOfWork
+from ..deps import EngineDep, PrincipalDep
+
+router = APIRouter(prefix="/api/v1", tags=["admin"])
+
+
+@router.get("/sellers")
+def sellers(engine: EngineDep, principal: PrincipalDep):
+    q = select(t.sellers.c.id, t.sellers.c.code, t.sellers.c.name).order_by(t.sellers.c.code)
+    if not principal.is_staff:
+        q = q.where(t.sellers.c.id == principal.seller_id)
+    with UnitOfWork(engine) as uow:
+        return {"items": [dict(r._mapping) for r in uow.execute(q)]}
+
+
+class SellerIn(BaseModel):
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(min_length=1, max_length=200)
+    webhook_url: str | None = None
+
+
+@router.post("/sellers", status_code=201)
+def create_seller(data: SellerIn, engine: EngineDep, principal: PrincipalDep):
+    with UnitOfWork(engine) as uow:
+        sid = catalog.create_seller(uow, principal, data.code, data.name, data.webhook_url)
+        uow.commit()
+    return {"id": sid, "code": data.code}
+
+
+@router.get("/warehouses")
+def warehouses(engine: EngineDep, principal: PrincipalDep):
+    with UnitOfWork(engine) as uow:
+        whs = [dict(r._mapping) for r in uow.execute(select(t.warehouses).order_by(t.warehouses.c.code))]
+    return {"items": whs}
+
+
+class UserIn(BaseModel):
+    email: str
+    password: str = Field(min_length=8)
+    role: str
+    seller: str | None = None
+    full_name: str = ""
+
+
+@router.post("/users", status_code=201)
+def create_user(data: UserIn, engine: EngineDep, principal: PrincipalDep):
+    principal.require("admin")
+    with UnitOfWork(engine) as uow:
+        seller_id = None
+        if data.seller:
+            seller_id = uow.execute(select(t.sellers.c.id).where(t.sellers.c.code == data.seller)).scalar()
+            if seller_id is None:
+                from ....domain.errors import ValidationError
+                raise ValidationError(f"unknown seller '{data.seller}'", field="seller")
+        uid = auth.create_user(uow, email=data.email, password=data.password, role=data.role, seller_id=seller_id,
+                               full_name=data.full_name)
+        uow.commit()
+    return {"id": uid}

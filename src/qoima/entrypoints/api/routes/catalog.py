@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from ....services import catalog
+from ....services.schemas import ProductIn
+from ....services.unit_of_work import UnitOfWork
+from ..deps import EngineDep, PrincipalDep
+
+router = APIRouter(prefix="/api/v1", tags=["catalog"])
+
+
+@router.get("/products")
+def products(engine: EngineDep, principal: PrincipalDep, seller: str | None = None, q: str | None = None,
+             limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0):
+    with UnitOfWork(engine) as uow:
+        items, total = catalog.list_products(uow, principal, seller=seller, q=q, limit=limit, offset=offset)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.post("/products", status_code=201, summary="Create or update a product (by seller and SKU)")
+def upsert(data: ProductIn, engine: EngineDep, principal: PrincipalDep, response: Response):
+    with UnitOfWork(engine) as uow:
+        pid, created = catalog.upsert_product(uow, principal, data)
+        uow.commit()
+    if not created:
+        response.status_code = 200
+    return {"id": pid, "sku": data.sku, "created": created}

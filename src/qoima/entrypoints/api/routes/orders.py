@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Header, Query, Response, UploadFile
+from pydantic import BaseModel
+
+from ....services import lifecycle, order_queries
+from ....services.intake import submit_order
+from ....services.schemas import OrderIn
+from ....services.unit_of_work import UnitOfWork
+from ..deps import EngineDep, PrincipalDep
+
+router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+
+
+@router.post("", status_code=201, summary="Create an order (idempotent per seller, channel and external_id)")
+def create(data: OrderIn, engine: EngineDep, principal: PrincipalDep, response: Response,
+           idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
+    order, created = submit_order(engine, principal, data, idempotency_key)
+    if not created:
+        response.status_code = 200
+        response.headers["Idempotent-Replay"] = "true"
+    response.headers["Location"] = f"/api/v1/orders/{order['id']}"
+    return order
+
+
+@router.get("")
+def list_(engine: EngineDep, principal: PrincipalDep, status: str | None = None, seller: str | None = None,
+          channel: str | None = None, warehouse: str | None = None, q: str | None = None, late: bool | None = None,
+          limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0):
+    with UnitOfWork(engine) as uow:
+        items, total = order_queries.list_orders(uow, principal, status=status, seller=seller, channel=channel,
+                                                 warehouse=warehouse, q=q, late=late, limit=limit, offset=offset)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/{order_id}")
+def get(order_id: int, engine: EngineDep, principal: PrincipalDep):
+    with UnitOfWork(engine) as uow:
+        return order_queries.get_order(uow, principal, order_id)
+
+
+class TransitionIn(BaseModel):
+    status: str
+    reason: str = ""
+
+
+@router.post("/{order_id}/transitions", summary="Move the order to another status (409 when not allowed)")
+def move(order_id: int, data: TransitionIn, engine: EngineDep, principal: PrincipalDep):
+    with UnitOfWork(engine) as uow:
+        lifecycle.transition(uow, principal, order_id, data.status, data.reason)
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        return order_queries.get_order(uow, principal, order_id)
+
+
+@router.post("/{order_id}/cancel")
+def cancel(order_id: int, engine: EngineDep, principal: PrincipalDep, reason: str = ""):
+    return move(order_id, TransitionIn(status="cancelled", reason=reason or "cancelled"), engine, principal)

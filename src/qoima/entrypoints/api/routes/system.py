@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import select, text
+
+from ....adapters.db import tables as t
+from ....services import order_queries, outbox
+from ....services.unit_of_work import UnitOfWork
+from ..deps import EngineDep, PrincipalDep
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz")
+def healthz(engine: EngineDep):
+    with engine.connect() as conn:
+        conn.execute(text("select 1"))
+    return {"status": "ok", "database": engine.dialect.name}
+
+
+@router.get("/metrics", summary="Prometheus metrics: requests, orders by state, outbox backlog")
+def metrics(request: Request):
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/api/v1/kpis", tags=["orders"], summary="SLA: due today, at risk, late, same-day ship rate")
+def kpis(engine: EngineDep, principal: PrincipalDep, days: Annotated[int, Query(ge=1, le=365)] = 30):
+    with UnitOfWork(engine) as uow:
+        return order_queries.kpis(uow, principal, days=days)
+
+
+@router.get("/api/v1/outbox", tags=["system"], summary="Outbox events (failed ones stay visible)")
+def outbox_list(engine: EngineDep, principal: PrincipalDep, status: str | None = None,
+                limit: Annotated[int, Query(ge=1, le=500)] = 50):
+    principal.require("admin", "manager")
+    q = select(t.outbox).order_by(t.outbox.c.id.desc()).limit(limit)
+    if status:
+        q = q.where(t.outbox.c.status == status)
+    with UnitOfWork(engine) as uow:
+        items = [dict(r._mapping) for r in uow.execute(q)]
+    return {"items": items, "backlog": outbox.backlog(engine)}
+
+
+@router.post("/api/v1/outbox/{event_id}/replay", tags=["system"])
+def outbox_replay(event_id: int, engine: EngineDep, principal: PrincipalDep):
+    principal.require("admin")
+    outbox.replay(engine, event_id)
+    return {"ok": True}
