@@ -1,0 +1,171 @@
+"""Localization of the web shell with Babel.
+
+Catalogs are the hand-written `src/qoima/locale/<lang>/LC_MESSAGES/messages.po`.
+They are read with `babel.messages.pofile.read_po` and compiled to .mo *in
+memory* (`write_mo` into a BytesIO) the first time a language is used, so no
+compile step is needed: edit a .po file, restart, done. Every language folder
+that has a catalog is offered in the switch (ru and en today).
+
+The language of a request: an explicit `?lang=` switch (kept in the session),
+else the user's `language` column, else the browser's Accept-Language, else ru.
+
+Dates are shown in the warehouse time zone (Asia/Almaty); the database keeps
+naive UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal, format_percent
+from babel.support import NullTranslations, Translations
+
+LOCALE_DIR = Path(__file__).resolve().parents[2] / "locale"
+DEFAULT_LANGUAGE = "ru"
+WAREHOUSE_TZ = ZoneInfo("Asia/Almaty")
+LANGUAGE_NAMES = {"ru": "Русский", "en": "English", "kk": "Қазақша", "uk": "Українська"}
+
+
+def N_(message: str) -> str:
+    """Mark a string for translation without translating it now (translated at render time)."""
+    return message
+
+
+STATUS_LABELS = {
+    "new": N_("New"), "backordered": N_("Backordered"), "allocated": N_("Allocated"), "picking": N_("Picking"),
+    "picked": N_("Picked"), "packed": N_("Packed"), "shipped": N_("Shipped"), "in_transit": N_("In transit"),
+    "out_for_delivery": N_("Out for delivery"), "delivered": N_("Delivered"), "on_hold": N_("On hold"),
+    "cancelled": N_("Cancelled"), "exception": N_("Exception"), "returned": N_("Returned"),
+}
+# (background, text) per status: the badges and the dashboard chart use the same colors.
+STATUS_COLORS = {
+    "new": ("#e0f2fe", "#075985"), "backordered": ("#fef3c7", "#92400e"), "allocated": ("#dbeafe", "#1e40af"),
+    "picking": ("#ede9fe", "#5b21b6"), "picked": ("#e9d5ff", "#6b21a8"), "packed": ("#cffafe", "#155e75"),
+    "shipped": ("#d1fae5", "#065f46"), "in_transit": ("#ccfbf1", "#115e59"),
+    "out_for_delivery": ("#dcfce7", "#166534"), "delivered": ("#bbf7d0", "#14532d"),
+    "on_hold": ("#fde68a", "#78350f"), "cancelled": ("#e5e7eb", "#374151"), "exception": ("#fee2e2", "#991b1b"),
+    "returned": ("#fce7f3", "#9d174d"),
+}
+STATUS_CHART_COLORS = {
+    "new": "#0ea5e9", "backordered": "#f59e0b", "allocated": "#3b82f6", "picking": "#8b5cf6", "picked": "#a855f7",
+    "packed": "#06b6d4", "shipped": "#10b981", "in_transit": "#14b8a6", "out_for_delivery": "#22c55e",
+    "delivered": "#16a34a", "on_hold": "#d97706", "cancelled": "#9ca3af", "exception": "#ef4444",
+    "returned": "#ec4899",
+}
+ROLE_LABELS = {"admin": N_("Administrator"), "manager": N_("Manager"), "worker": N_("Warehouse worker"),
+               "seller": N_("Seller")}
+DELIVERY_LABELS = {"courier": N_("Courier"), "pickup_point": N_("Pickup point"), "self_pickup": N_("Self pickup")}
+NOTIFY_LABELS = {"sms": N_("SMS"), "email": N_("E-mail"), "telegram": N_("Telegram"), "whatsapp": N_("WhatsApp")}
+CHANNEL_LABELS = {"api": N_("API"), "manual": N_("Manual entry"), "csv": N_("CSV import"), "xlsx": N_("XLSX import"),
+                  "kaspi": N_("Kaspi.kz"), "webhook": N_("Shop webhook"), "demo": N_("Demo")}
+
+
+def available_languages() -> list[str]:
+    """Languages with a catalog on disk, ru first."""
+    found = sorted(p.parent.parent.name for p in LOCALE_DIR.glob("*/LC_MESSAGES/messages.po"))
+    return sorted(found, key=lambda lang: (lang != DEFAULT_LANGUAGE, lang != "en", lang)) or [DEFAULT_LANGUAGE]
+
+
+def read_catalog(lang: str):
+    """The parsed .po catalog (babel.messages.Catalog) of a language."""
+    with open(LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po", "rb") as fh:
+        return read_po(fh, locale=lang, domain="messages")
+
+
+@cache
+def get_translations(lang: str) -> NullTranslations:
+    """A gettext translations object (gettext, ngettext, pgettext...) built from the .po in memory."""
+    path = LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return NullTranslations()
+    buf = io.BytesIO()
+    write_mo(buf, read_catalog(lang))
+    buf.seek(0)
+    return Translations(fp=buf, domain="messages")
+
+
+def normalize(lang: str | None) -> str | None:
+    """'en-US' -> 'en' when en is available; None when the language is not offered."""
+    if not lang:
+        return None
+    code = lang.strip().replace("_", "-").split("-")[0].lower()
+    return code if code in available_languages() else None
+
+
+def from_accept_language(header: str | None) -> str | None:
+    """The best offered language of an Accept-Language header (q-values respected)."""
+    if not header:
+        return None
+    prefs = []
+    for i, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                q = float(params[2:])
+            except ValueError:
+                q = 0.0
+        if tag and q > 0:
+            prefs.append((-q, i, tag))
+    for _q, _i, tag in sorted(prefs):
+        lang = normalize(tag)
+        if lang:
+            return lang
+    return None
+
+
+def choose_language(switch: str | None, user_language: str | None, accept_language: str | None) -> str:
+    return normalize(switch) or normalize(user_language) or from_accept_language(accept_language) or DEFAULT_LANGUAGE
+
+
+# --- formatting (Babel) ---------------------------------------------------------------------------------------
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def fmt_datetime(value: datetime | None, lang: str, fmt: str = "short") -> str:
+    """A stored (naive UTC) datetime shown in the warehouse time zone."""
+    if value is None:
+        return "—"
+    return format_datetime(_aware(value), fmt, tzinfo=WAREHOUSE_TZ, locale=lang)
+
+
+def fmt_date(value: date | datetime | None, lang: str, fmt: str = "medium") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = _aware(value).astimezone(WAREHOUSE_TZ).date()
+    return format_date(value, fmt, locale=lang)
+
+
+def fmt_number(value, lang: str, digits: int | None = None) -> str:
+    if value is None or value == "":
+        return "—"
+    if digits is None:
+        return format_decimal(Decimal(str(value)), locale=lang)
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(Decimal(str(value)), format=pattern, locale=lang)
+
+
+def fmt_money(value, lang: str, currency: str = "KZT") -> str:
+    if value is None or value == "":
+        return "—"
+    if (currency or "KZT") == "KZT":  # the tenge sign, whatever the language
+        return format_decimal(Decimal(str(value)), format="#,##0.00", locale=lang) + "\u00a0₸"
+    return format_currency(Decimal(str(value)), currency, locale=lang)
+
+
+def fmt_percent(value, lang: str, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    return format_percent(value, format="#,##0." + "0" * digits + "%" if digits else "#,##0%", locale=lang)

@@ -1,0 +1,86 @@
+"""Administration (admins only): sellers and users."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import Form
+
+from ....domain.errors import DomainError
+from ....services import auth, catalog
+from ....services.access import ROLES
+from .. import i18n, lookups
+from ..common import AdminDep, CsrfDep, Web, page_router
+
+router = page_router()
+SELLER_CODE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
+def _sellers_page(web: Web, form: dict | None = None, error: str | None = None, status: int = 200):
+    with web.uow() as uow:
+        sellers = lookups.sellers(uow, web.principal)
+        stats = lookups.seller_stats(uow, web.principal)
+    return web.render("admin_sellers.html", status=status, sellers=sellers, stats=stats,
+                      form=form or {"code": "", "name": "", "webhook_url": ""}, form_error=error)
+
+
+@router.get("/admin/sellers")
+def sellers_page(web: AdminDep):
+    return _sellers_page(web)
+
+
+@router.post("/admin/sellers")
+def create_seller(web: AdminDep, _csrf: CsrfDep, code: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
+                  webhook_url: Annotated[str, Form()] = ""):
+    form = {"code": code.strip(), "name": name.strip(), "webhook_url": webhook_url.strip()}
+    try:
+        if not SELLER_CODE.match(form["code"]):
+            raise DomainError(web._("The code may have only Latin letters, digits, '-' and '_' (up to 40)."))
+        if not form["name"]:
+            raise DomainError(web._("The name is required."))
+        with web.uow() as uow:
+            catalog.create_seller(uow, web.principal, form["code"], form["name"][:200], form["webhook_url"] or None)
+            uow.commit()
+    except DomainError as exc:
+        return _sellers_page(web, form, web._("The seller was not created: %(reason)s", reason=exc.message), 422)
+    web.flash("success", web._("Seller %(code)s created.", code=form["code"]))
+    return web.redirect("/admin/sellers")
+
+
+def _users_page(web: Web, form: dict | None = None, error: str | None = None, status: int = 200):
+    with web.uow() as uow:
+        users = lookups.users(uow, web.principal)
+        sellers = lookups.sellers(uow, web.principal)
+    return web.render("admin_users.html", status=status, users=users, sellers=sellers, roles=ROLES,
+                      languages=i18n.available_languages(),
+                      form=form or {"email": "", "full_name": "", "role": "seller", "seller": "", "language": web.lang},
+                      form_error=error)
+
+
+@router.get("/admin/users")
+def users_page(web: AdminDep):
+    return _users_page(web)
+
+
+@router.post("/admin/users")
+def create_user(web: AdminDep, _csrf: CsrfDep, email: Annotated[str, Form()] = "",
+                full_name: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+                role: Annotated[str, Form()] = "", seller: Annotated[str, Form()] = "",
+                language: Annotated[str, Form()] = "ru"):
+    form = {"email": email.strip(), "full_name": full_name.strip(), "role": role, "seller": seller,
+            "language": language}
+    try:
+        with web.uow() as uow:
+            seller_id = None
+            if role == "seller":
+                seller_id = lookups.seller_id_by_code(uow, web.principal, seller)
+                if seller_id is None:
+                    raise DomainError(web._("Choose the seller this user works for."))
+            uid = auth.create_user(uow, email=form["email"], password=password, role=role, seller_id=seller_id,
+                                   full_name=form["full_name"][:200], language=i18n.normalize(language) or "ru")
+            uow.commit()
+    except DomainError as exc:
+        return _users_page(web, form, web._("The user was not created: %(reason)s", reason=exc.message), 422)
+    web.flash("success", web._("User %(email)s created.", email=form["email"]) + f" (#{uid})")
+    return web.redirect("/admin/users")

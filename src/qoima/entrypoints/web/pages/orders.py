@@ -1,0 +1,85 @@
+"""The one-window orders list and the order page (lines, reservations, sourcing,
+customer, timeline and the moves the order may make next)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from math import ceil
+from typing import Annotated
+
+from fastapi import Form
+
+from ....domain.errors import DomainError, NotFound
+from ....domain.orders import TRANSITIONS, Status
+from ....services import lifecycle, order_queries
+from .. import i18n, lookups
+from ..common import CsrfDep, UserDep, Web, int_param, page_router
+
+router = page_router()
+PAGE_SIZE = 50
+DANGER = {Status.CANCELLED.value, Status.EXCEPTION.value, Status.RETURNED.value}
+
+
+@router.get("/orders")
+def orders_list(web: UserDep, status: str | None = None, seller: str | None = None, channel: str | None = None,
+                warehouse: str | None = None, q: str | None = None, late: str | None = None, page: str | None = None):
+    p = web.principal
+    if status and status not in {s.value for s in Status}:
+        status = None
+    if not p.is_staff:
+        seller = None  # a seller sees only their own orders: no seller filter at all
+    page_no = int_param(page, 1, minimum=1)
+    filters = {"status": status or "", "seller": seller or "", "channel": channel or "", "warehouse": warehouse or "",
+               "q": (q or "").strip(), "late": late in ("1", "on", "true")}
+    with web.uow() as uow:
+        items, total = order_queries.list_orders(
+            uow, p, status=status or None, seller=seller or None, channel=channel or None,
+            warehouse=warehouse or None, q=filters["q"] or None, late=filters["late"] or None,
+            limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
+        sellers = lookups.sellers(uow, p) if p.is_staff else []
+        warehouses = lookups.warehouses(uow)
+        channels = lookups.channels(uow, p)
+    pages = max(1, ceil(total / PAGE_SIZE))
+    return web.render("orders.html", items=items, total=total, page=page_no, pages=pages, page_size=PAGE_SIZE,
+                      filters=filters, statuses=[s.value for s in Status], sellers=sellers, warehouses=warehouses,
+                      channels=channels, now=order_queries.utcnow())
+
+
+def allowed_moves(web: Web, order: dict) -> list[str]:
+    """The statuses the order may move to next, as this user may move it."""
+    current = Status(order["status"])
+    moves = set(TRANSITIONS[current])
+    if not web.principal.is_staff:
+        moves &= lifecycle.SELLER_MAY
+    if current == Status.ON_HOLD:  # leaving hold goes back to where the order was
+        before = next((e["from_status"] for e in reversed(order["timeline"]) if e["to_status"] == "on_hold"), None)
+        if before:
+            moves = {m for m in moves if m.value == before or m == Status.CANCELLED}
+    return [s.value for s in Status if s in moves]
+
+
+@router.get("/orders/{order_id}")
+def order_page(web: UserDep, order_id: int):
+    with web.uow() as uow:
+        order = order_queries.get_order(uow, web.principal, order_id)
+    for line in order["lines"]:
+        line["amount"] = Decimal(line["unit_price"]) * line["quantity"]
+    return web.render("order.html", order=order, moves=allowed_moves(web, order), danger=DANGER,
+                      now=order_queries.utcnow())
+
+
+@router.post("/orders/{order_id}/transition")
+def order_transition(web: UserDep, _csrf: CsrfDep, order_id: int, to_status: Annotated[str, Form()] = "",
+                     reason: Annotated[str, Form()] = ""):
+    target = i18n.STATUS_LABELS.get(to_status)
+    try:
+        with web.uow() as uow:
+            lifecycle.transition(uow, web.principal, order_id, to_status, reason.strip()[:500])
+            uow.commit()
+    except NotFound:
+        raise
+    except DomainError as exc:
+        web.flash("error", web._("The status was not changed: %(reason)s", reason=exc.message))
+    else:
+        web.flash("success", web._("Order moved to “%(status)s”.", status=web._(target) if target else to_status))
+    return web.redirect(f"/orders/{order_id}")
