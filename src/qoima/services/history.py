@@ -36,7 +36,10 @@ def seed_history(engine: Engine, sellers: list[str] | None = None, customers: in
 
 def insert_history(engine: Engine, seller_id: int, customers: pl.DataFrame, orders: pl.DataFrame,
                    progress=None) -> dict:
-    """Insert simulated customers and orders (contract of `qoima.domain.simulate`) in one transaction."""
+    """Insert simulated customers and orders (contract of `qoima.domain.simulate`) in one transaction.
+    Orders the simulation left unshipped at its end are not imported: history holds
+    finished orders only, never open ones without reservations."""
+    orders = orders.filter(pl.col("cancelled") | pl.col("shipped_at").is_not_null())
     with UnitOfWork(engine) as uow:
         products = uow.execute(select(t.products.c.id, t.products.c.sku).where(t.products.c.seller_id == seller_id)
                                .order_by(t.products.c.id)).all()
@@ -65,7 +68,7 @@ def _insert_orders(uow: UnitOfWork, seller_id: int, df: pl.DataFrame, id_map: di
     for r in recs:
         created, shipped = r["created_at"], r["shipped_at"]
         status = ("cancelled" if r["cancelled"] else "returned" if r["return_days"] is not None else
-                  "delivered" if r["delivered_at"] is not None else "in_transit" if shipped else "allocated")
+                  "delivered" if r["delivered_at"] is not None else "in_transit")
         ship_by = (max(shipped, created + timedelta(hours=8)) if shipped and r["shipped_same_day"]
                    else created + timedelta(hours=8))
         values.append({

@@ -34,7 +34,9 @@ def list_orders(uow: UnitOfWork, principal: Principal, *, status: str | None = N
     if channel:
         base = base.where(t.orders.c.channel == channel)
     if warehouse:
-        base = base.where(t.orders.c.warehouses.like(f"%{warehouse}%"))
+        w = t.orders.c.warehouses  # a comma-separated list of codes: match whole codes only
+        base = base.where(or_(w == warehouse, w.like(f"{warehouse},%"), w.like(f"%,{warehouse}"),
+                              w.like(f"%,{warehouse},%")))
     if q:
         like = f"%{q}%"
         base = base.where(or_(t.orders.c.external_id.ilike(like), t.customers.c.name.ilike(like),
