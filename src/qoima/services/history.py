@@ -20,8 +20,8 @@ from .unit_of_work import UnitOfWork, utcnow
 BATCH = 5_000
 
 
-def seed_history(engine: Engine, sellers: list[str] | None = None, customers: int = 1_500, years: float = 2.0,
-                 effect_days: float = 2.5, seed: int = 11, progress=None) -> dict:
+def seed_history(engine: Engine, sellers: list[str] | None = None, customers: int = 3_000, years: float = 2.0,
+                 effect_days: float = 3.0, seed: int = 11, progress=None) -> dict:
     """Simulate and insert history for each seller (default: every seller). Returns counts per seller."""
     out = {}
     with UnitOfWork(engine) as uow:
