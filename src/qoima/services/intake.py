@@ -4,7 +4,8 @@ transaction. The same channel order (or Idempotency-Key) never becomes two."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
+from decimal import Decimal
 
 from sqlalchemy import Engine, insert, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -16,10 +17,11 @@ from ..domain.orders import Status
 from ..domain.sla import Calendar, parse_hhmm, ship_by
 from .access import Principal
 from .customers import find_or_create_customer
-from .records import enqueue, record_transition
-from .reserve import apply_reservations, lock_stock_rows
+from .reserve import apply_reservations
 from .schemas import OrderIn
 from .unit_of_work import UnitOfWork, utcnow
+
+CENT = Decimal("0.01")
 
 
 def resolve_seller(uow: UnitOfWork, principal: Principal, code: str | None, field: str = "seller"):
@@ -66,28 +68,87 @@ def create_order(uow: UnitOfWork, principal: Principal, data: OrderIn, idempoten
     if existing is not None:
         return order_summary(uow, existing), False
     now = now or utcnow()
-    received = (data.received_at.replace(tzinfo=None) if data.received_at else now)
+    received = received_utc(data.received_at, now)
     products = _products(uow, seller.id, [ln.sku for ln in data.lines])
     customer_id = find_or_create_customer(uow, seller.id, data.customer, actor=principal.email, now=received)
-    rows = lock_stock_rows(uow, {p.id for p in products.values()})
+    rows = _lock_stock(uow, {p.id for p in products.values()})
     plan = sourcing.choose([sourcing.Line(products[ln.sku].id, ln.sku, ln.quantity) for ln in data.lines],
-                           _warehouse_stock(uow, rows), data.delivery.lat, data.delivery.lon)
+                           _warehouse_stock(rows), data.delivery.lat, data.delivery.lon)
     status = Status.ALLOCATED if plan.complete else Status.BACKORDERED
-    cal_wh = _calendar_warehouse(uow, plan, data.delivery.lat, data.delivery.lon)
-    total = sum(ln.quantity * ln.unit_price for ln in data.lines)
+    cal = _plan_calendar(rows, plan) or _calendar_of(_calendar_warehouse(uow, plan, data.delivery.lat,
+                                                                         data.delivery.lon))
+    total = sum((ln.quantity * ln.unit_price for ln in data.lines), Decimal(0)).quantize(CENT)
+    deadline = ship_by(received, cal) if cal is not None else None
     order_id = uow.execute(insert(t.orders).values(
         seller_id=seller.id, channel=data.channel, external_id=data.external_id, idempotency_key=idempotency_key,
         customer_id=customer_id, status=status.value, delivery_type=data.delivery.type,
         address=data.delivery.address, city=data.delivery.city, lat=data.delivery.lat, lon=data.delivery.lon,
-        total=total, warehouses=",".join(plan.warehouses), sourcing_reason=plan.reason,
-        ship_by=ship_by(received, _calendar(cal_wh)) if cal_wh is not None else None,
+        total=total, warehouses=",".join(plan.warehouses), sourcing_reason=plan.reason, ship_by=deadline,
         received_at=received, updated_at=now).returning(t.orders.c.id)).scalar_one()
-    line_ids = _insert_lines(uow, order_id, data, products, plan)
-    apply_reservations(uow, order_id, _takes(plan, rows, line_ids, data, products))
-    record_transition(uow, order_id, seller.id, None, Status.NEW.value, principal.email, f"received via {data.channel}")
-    record_transition(uow, order_id, seller.id, Status.NEW.value, status.value, "sourcing", plan.reason)
-    enqueue(uow, "order.created", order_id, seller.id, {"order_id": order_id})
-    return order_summary(uow, order_id), True
+    lines = _insert_lines(uow, order_id, data, products, plan)
+    apply_reservations(uow, order_id, _takes(plan, rows, [ln["id"] for ln in lines], data, products))
+    _record_intake(uow, order_id, seller.id, principal.email, data.channel, status.value, plan.reason)
+    summary = {  # built from what was just written (the same as order_summary would read back)
+        "id": order_id, "seller": seller.code, "channel": data.channel, "external_id": data.external_id,
+        "status": status.value, "warehouse": plan.warehouses[0] if plan.warehouses else None,
+        "warehouses": list(plan.warehouses), "ship_by": deadline, "sourcing_reason": plan.reason,
+        "total": str(total), "currency": "KZT", "received_at": received, "customer_id": customer_id,
+        "delivery": {"type": data.delivery.type, "address": data.delivery.address, "city": data.delivery.city,
+                     "lat": data.delivery.lat, "lon": data.delivery.lon},
+        "lines": [{"id": ln["id"], "sku": ln["sku"], "quantity": ln["quantity"],
+                   "unit_price": str(ln["unit_price"].quantize(CENT)), "backordered": ln["backordered"]}
+                  for ln in lines],
+    }
+    return summary, True
+
+
+def _record_intake(uow: UnitOfWork, order_id: int, seller_id: int, actor: str, channel: str, status: str,
+                   reason: str) -> None:
+    """The timeline (None -> new -> allocated/backordered) and the outbox events, as records.record_transition
+    and records.enqueue write them, in two statements."""
+    now = utcnow()
+    moves = [(None, Status.NEW.value, actor, f"received via {channel}"[:500]),
+             (Status.NEW.value, status, "sourcing", reason[:500])]
+    uow.execute(insert(t.order_events), [{"order_id": order_id, "from_status": f, "to_status": to, "actor": who,
+                                          "reason": why, "created_at": now} for f, to, who, why in moves])
+    events = [("order.status_changed", {"order_id": order_id, "from": f, "to": to, "reason": why})
+              for f, to, _, why in moves] + [("order.created", {"order_id": order_id})]
+    uow.execute(insert(t.outbox), [{"topic": topic, "aggregate_id": order_id, "seller_id": seller_id,
+                                    "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
+                                    "created_at": now} for topic, payload in events])
+
+
+def _lock_stock(uow: UnitOfWork, product_ids):
+    """reserve.lock_stock_rows (storage rows with free units, locked in id order) with each row's warehouse."""
+    w = t.warehouses.c
+    q = (select(t.stock.c.id, t.stock.c.product_id, t.stock.c.warehouse_id, t.stock.c.location_id,
+                t.stock.c.on_hand, t.stock.c.reserved, w.code.label("wh_code"), w.lat.label("wh_lat"),
+                w.lon.label("wh_lon"), w.timezone, w.cutoff_time, w.handover_time, w.working_days)
+         .join(t.locations, t.locations.c.id == t.stock.c.location_id)
+         .join(t.warehouses, w.id == t.stock.c.warehouse_id)
+         .where(t.stock.c.product_id.in_(list(product_ids)), t.stock.c.on_hand > t.stock.c.reserved,
+                t.locations.c.kind == "storage")
+         .order_by(t.stock.c.id))
+    if uow.is_postgres:
+        q = q.with_for_update(of=t.stock)
+    return uow.execute(q).all()
+
+
+def _plan_calendar(rows, plan) -> Calendar | None:
+    """The calendar of the first (lowest id) warehouse of the plan, from the locked rows."""
+    chosen = [r for r in rows if r.wh_code in plan.warehouses]
+    if not chosen:
+        return None
+    return _calendar_of(min(chosen, key=lambda r: r.warehouse_id))
+
+
+def received_utc(received_at: datetime | None, now: datetime) -> datetime:
+    """A naive UTC datetime; an aware one is converted (10:30+05:00 is 05:30 UTC), a naive one is UTC."""
+    if received_at is None:
+        return now
+    if received_at.tzinfo is not None:
+        return received_at.astimezone(timezone.utc).replace(tzinfo=None)
+    return received_at
 
 
 def _products(uow: UnitOfWork, seller_id: int, skus: list[str]) -> dict:
@@ -99,18 +160,18 @@ def _products(uow: UnitOfWork, seller_id: int, skus: list[str]) -> dict:
     return found
 
 
-def _warehouse_stock(uow: UnitOfWork, rows) -> list[sourcing.WarehouseStock]:
-    whs = {w.id: w for w in uow.execute(select(t.warehouses.c.id, t.warehouses.c.code, t.warehouses.c.lat,
-                                                t.warehouses.c.lon))}
+def _warehouse_stock(rows) -> list[sourcing.WarehouseStock]:
     result: dict[int, sourcing.WarehouseStock] = {}
     for r in rows:
-        w = whs[r.warehouse_id]
-        ws = result.setdefault(w.id, sourcing.WarehouseStock(w.id, w.code, w.lat, w.lon, {}))
+        ws = result.get(r.warehouse_id)
+        if ws is None:
+            ws = result[r.warehouse_id] = sourcing.WarehouseStock(r.warehouse_id, r.wh_code, r.wh_lat, r.wh_lon, {})
         ws.available[r.product_id] = ws.available.get(r.product_id, 0) + (r.on_hand - r.reserved)
     return list(result.values())
 
 
-def _insert_lines(uow: UnitOfWork, order_id: int, data: OrderIn, products: dict, plan) -> list[int]:
+def _insert_lines(uow: UnitOfWork, order_id: int, data: OrderIn, products: dict, plan) -> list[dict]:
+    """Returns the inserted lines (with their ids)."""
     missing = dict(plan.backorder)
     values = []
     for ln in data.lines:  # the shortfall of a product goes to its last lines
@@ -122,7 +183,9 @@ def _insert_lines(uow: UnitOfWork, order_id: int, data: OrderIn, products: dict,
         if short:
             missing[v["product_id"]] -= short
     ids = uow.execute(insert(t.order_lines).returning(t.order_lines.c.id, sort_by_parameter_order=True), values)
-    return [r.id for r in ids]
+    for v, r in zip(values, ids):
+        v["id"] = r.id
+    return values
 
 
 def _takes(plan, rows, line_ids, data: OrderIn, products) -> list[tuple[int, int, int, int]]:
@@ -150,7 +213,7 @@ def _takes(plan, rows, line_ids, data: OrderIn, products) -> list[tuple[int, int
 
 
 def _calendar_warehouse(uow: UnitOfWork, plan, lat, lon):
-    whs = uow.execute(select(t.warehouses)).all()
+    whs = uow.execute(select(t.warehouses).order_by(t.warehouses.c.id)).all()
     if not whs:
         return None
     chosen = [w for w in whs if w.code in plan.warehouses]
@@ -159,7 +222,9 @@ def _calendar_warehouse(uow: UnitOfWork, plan, lat, lon):
     return min(whs, key=lambda w: (sourcing.distance_km(w.lat, w.lon, lat, lon) or 0.0, w.id))
 
 
-def _calendar(w) -> Calendar:
+def _calendar_of(w) -> Calendar | None:
+    if w is None:
+        return None
     return Calendar(timezone=w.timezone, cutoff=parse_hhmm(w.cutoff_time), handover=parse_hhmm(w.handover_time),
                     working_days=w.working_days)
 
