@@ -47,3 +47,11 @@ def import_(database_url: BenchUrl, orders: int = 100_000, schema: Schema = "qoi
             batch_size: int = 2000):
     """Generate an orders CSV and import it through validation and bulk intake in one transaction."""
     emit(bench_module("bulk_import").run(database_url, orders=orders, schema=schema, batch_size=batch_size))
+
+
+@app.command()
+def analytics(customers: int = 1_000_000, orders: int = 5_000_000, seed: int = 1,
+              lifetimes: Annotated[bool, typer.Option(help="also time lifetimes 0.11.3 (pinned venv in /tmp)")] = True):
+    """Customer metrics, cohorts, RFM, CLV fit and the loyalty report on a simulated seller;
+    BG/NBD fit time against lifetimes on the same customers."""
+    emit(bench_module("analytics").run(customers, orders, seed, lifetimes=lifetimes))
