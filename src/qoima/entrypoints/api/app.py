@@ -17,6 +17,14 @@ from . import errors, routes
 from .metrics import Metrics
 
 
+class _MetricsMiddleware:
+    def __init__(self, app, metrics: Metrics):
+        self.call = metrics.asgi(app)
+
+    async def __call__(self, scope, receive, send):
+        await self.call(scope, receive, send)
+
+
 def create_app(engine: Engine | None = None, settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or make_engine(settings.resolved_database_url())
@@ -26,9 +34,9 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.state.engine = engine
     app.state.settings = settings
     app.state.metrics = Metrics(engine)
-    app.middleware("http")(app.state.metrics.middleware())
     app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret(), session_cookie="qoima_session",
                        same_site="lax", https_only=settings.env == "production", max_age=14 * 24 * 3600)
+    app.add_middleware(_MetricsMiddleware, metrics=app.state.metrics)
     errors.install(app)
     for mod in sorted(m.name for m in pkgutil.iter_modules(routes.__path__)):
         app.include_router(importlib.import_module(f"{routes.__name__}.{mod}").router)

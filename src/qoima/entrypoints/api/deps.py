@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -16,12 +17,30 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+TOKEN_CACHE_SECONDS = 30.0  # a revoked token or deactivated user stops working within this time
+_token_cache: dict[str, tuple[float, Principal]] = {}
+
+
+def _principal_for_token(engine, token: str) -> Principal | None:
+    key = auth.hash_token(token)
+    hit = _token_cache.get(key)
+    now = time.monotonic()
+    if hit and hit[0] > now:
+        return hit[1]
+    with UnitOfWork(engine) as uow:
+        p = auth.principal_for_token(uow, token)
+    if p is not None:
+        if len(_token_cache) > 10_000:
+            _token_cache.clear()
+        _token_cache[key] = (now + TOKEN_CACHE_SECONDS, p)
+    return p
+
+
 def optional_principal(request: Request) -> Principal | None:
     engine = request.app.state.engine
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        with UnitOfWork(engine) as uow:
-            p = auth.principal_for_token(uow, header[7:].strip())
+        p = _principal_for_token(engine, header[7:].strip())
         if p is None:
             raise HTTPException(401, "invalid or revoked API token", headers={"WWW-Authenticate": "Bearer"})
         return p

@@ -37,13 +37,22 @@ class Metrics:
                                  registry=self.registry)
         self.registry.register(_DbCollector(engine))
 
-    def middleware(self):
-        async def record(request, call_next):
-            start = time.perf_counter()
-            response = await call_next(request)
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            self.requests.labels(request.method, path, str(response.status_code)).inc()
-            self.latency.labels(request.method, path).observe(time.perf_counter() - start)
-            return response
+    def asgi(self, app):
+        """Pure ASGI middleware (Starlette's BaseHTTPMiddleware costs a task and a queue per request)."""
+        async def record(scope, receive, send):
+            if scope["type"] != "http":
+                return await app(scope, receive, send)
+            start, status = time.perf_counter(), [500]
+
+            async def send_status(message):
+                if message["type"] == "http.response.start":
+                    status[0] = message["status"]
+                await send(message)
+
+            try:
+                await app(scope, receive, send_status)
+            finally:
+                path = getattr(scope.get("route"), "path", "unmatched")
+                self.requests.labels(scope["method"], path, str(status[0])).inc()
+                self.latency.labels(scope["method"], path).observe(time.perf_counter() - start)
         return record
