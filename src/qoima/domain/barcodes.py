@@ -20,8 +20,8 @@ def check_digit(data: str) -> str:
 
 
 def normalize_barcode(code: str, field: str = "barcode") -> str:
-    """Return the barcode without spaces, or raise a ValidationError saying what is wrong."""
-    raw = (code or "").strip().replace(" ", "")
+    """Return the barcode without spaces or dashes, or raise a ValidationError saying what is wrong."""
+    raw = (code or "").strip().replace(" ", "").replace("-", "")  # the separators stdnum also accepts
     if not raw:
         raise ValidationError("barcode is empty", field=field)
     try:

@@ -97,19 +97,23 @@ def choose(lines: list[Line], stock: list[WarehouseStock], lat=None, lon=None) -
     def covers(ws) -> bool:
         return all(sum(w.available.get(p, 0) for w in ws) >= q for p, q in need.items())
 
-    if len(candidates) <= MAX_EXACT_WAREHOUSES:
-        for size in range(1, len(candidates) + 1):
-            sets = [ws for ws in itertools.combinations(candidates, size) if covers(ws)]
-            if sets:
-                best = min(sets, key=lambda ws: (sum(_dist(w, lat, lon) for w in ws), -depth(ws), [w.warehouse_id for w in ws]))
-                ordered = sorted(best, key=lambda w: (_dist(w, lat, lon), w.warehouse_id))
-                picks, _ = _split(need, ordered)
-                return Plan(picks=picks, warehouses=[w.code for w in ordered],
-                            reason=_reason(best, sets, lat, lon, depth(best)))
+    # every set size is tried up to MAX_EXACT_WAREHOUSES candidates; past that only 1- and 2-parcel sets
+    max_size = len(candidates) if len(candidates) <= MAX_EXACT_WAREHOUSES else 2
+    for size in range(1, max_size + 1):
+        sets = [ws for ws in itertools.combinations(candidates, size) if covers(ws)]
+        if sets:
+            best = min(sets, key=lambda ws: (sum(_dist(w, lat, lon) for w in ws), -depth(ws), [w.warehouse_id for w in ws]))
+            ordered = sorted(best, key=lambda w: (_dist(w, lat, lon), w.warehouse_id))
+            picks, _ = _split(need, ordered)
+            return Plan(picks=picks, warehouses=[w.code for w in ordered],
+                        reason=_reason(best, sets, lat, lon, depth(best)))
     ordered = sorted(candidates, key=lambda w: (_dist(w, lat, lon), -sum(w.available.get(p, 0) for p in need)))
     picks, missing = _split(need, ordered)
     used = [w for w in ordered if any(p[0] == w.warehouse_id for p in picks)]
     short = sum(missing.values())
+    if not missing:
+        return Plan(picks=picks, warehouses=[w.code for w in used],
+                    reason=f"{len(used)} parcels from {'+'.join(w.code for w in used)} (nearest first)")
     return Plan(picks=picks, backorder=missing, warehouses=[w.code for w in used],
                 reason=f"no warehouse set has all items; reserved {total_need - short} of {total_need} units "
                        f"from {', '.join(w.code for w in used) or 'none'} (nearest first), {short} backordered")

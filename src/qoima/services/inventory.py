@@ -95,6 +95,9 @@ def move(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, fro
                    reason=reason or kind, reference=ref, sku=sku)
     add_on_hand(uow, product_id=product.id, location_id=dst.id, warehouse_id=dst.warehouse_id, quantity=quantity,
                 kind=kind, actor=principal.email, reason=reason or kind, reference=ref)
+    if dst.kind == "storage" and src.kind != "storage":  # put away: now reservable, waiting orders first
+        from .backorders import fill_backorders
+        fill_backorders(uow, [product.id], actor=principal.email)
 
 
 def adjust(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, location_id: int, delta: int,

@@ -17,6 +17,8 @@ from .reserve import release
 from .unit_of_work import UnitOfWork, utcnow
 
 SELLER_MAY = {Status.CANCELLED, Status.ON_HOLD}
+# Moves after which the goods are off the shelf (also when reached through exception).
+TAKES_GOODS = {Status.PICKED, Status.PACKED, Status.SHIPPED}
 
 
 def load_order(uow: UnitOfWork, principal: Principal, order_id: int, lock: bool = False):
@@ -43,9 +45,9 @@ def transition(uow: UnitOfWork, principal: Principal, order_id: int, to_status: 
     refill: list[int] = []
     if target == Status.CANCELLED:
         refill = _give_back(uow, order, principal.email, reason)
-    elif target == Status.PICKED:
-        _consume(uow, order, principal.email)
-    elif target == Status.SHIPPED:
+    elif target in TAKES_GOODS:
+        _consume(uow, order, principal.email)  # a no-op once the reservations are consumed
+    if target == Status.SHIPPED:
         values["shipped_at"] = now
     elif target == Status.DELIVERED:
         values["delivered_at"] = now
@@ -75,31 +77,34 @@ def _reservations(uow: UnitOfWork, order_id: int):
 
 
 def _consume(uow: UnitOfWork, order, actor: str) -> None:
-    """Picked: the reserved units leave their locations (ledger 'pick')."""
-    for r in _reservations(uow, order.id):
+    """Picked: the reserved units leave their locations (ledger 'pick') and the
+    reservations are used up."""
+    rows = _reservations(uow, order.id)
+    if not rows:
+        return
+    for r in rows:
         remove_on_hand(uow, product_id=r.product_id, location_id=r.location_id, quantity=r.quantity, kind="pick",
                        actor=actor, reason="picked for order", reference=f"order:{order.id}", from_reserved=True)
+    uow.execute(t.reservations.delete().where(t.reservations.c.order_id == order.id))
     uow.execute(update(t.order_lines).where(t.order_lines.c.order_id == order.id).values(backordered=0))
 
 
 def _give_back(uow: UnitOfWork, order, actor: str, reason: str) -> list[int]:
     """Cancel: release reservations; goods already picked go back to their locations.
     Returns the products whose freed stock may fill other orders' backorders."""
-    freed: list[int] = []
-    if order.status in (Status.PICKED.value, Status.PACKED.value):
-        picked = uow.execute(select(t.stock_movements.c.product_id, t.stock_movements.c.from_location_id,
-                                    t.stock_movements.c.quantity, t.locations.c.warehouse_id)
-                             .join(t.locations, t.locations.c.id == t.stock_movements.c.from_location_id)
-                             .where(t.stock_movements.c.kind == "pick",
-                                    t.stock_movements.c.reference == f"order:{order.id}")).all()
-        for p in picked:
-            freed.append(p.product_id)
-            add_on_hand(uow, product_id=p.product_id, location_id=p.from_location_id, warehouse_id=p.warehouse_id,
-                        quantity=p.quantity, kind="return", actor=actor,
-                        reason=f"order cancelled after pick: {reason}"[:500], reference=f"order:{order.id}")
-        uow.execute(t.reservations.delete().where(t.reservations.c.order_id == order.id))
-    else:
-        freed = [r.product_id for r in _reservations(uow, order.id)]
-        release(uow, order.id)
+    freed = [r.product_id for r in _reservations(uow, order.id)]
+    release(uow, order.id)
+    # picked goods (also when the order went on hold or into exception after the pick)
+    picked = uow.execute(select(t.stock_movements.c.product_id, t.stock_movements.c.from_location_id,
+                                t.stock_movements.c.quantity, t.locations.c.warehouse_id)
+                         .join(t.locations, t.locations.c.id == t.stock_movements.c.from_location_id)
+                         .where(t.stock_movements.c.kind == "pick",
+                                t.stock_movements.c.reference == f"order:{order.id}")
+                         .order_by(t.stock_movements.c.id)).all()
+    for p in picked:
+        freed.append(p.product_id)
+        add_on_hand(uow, product_id=p.product_id, location_id=p.from_location_id, warehouse_id=p.warehouse_id,
+                    quantity=p.quantity, kind="return", actor=actor,
+                    reason=f"order cancelled after pick: {reason}"[:500], reference=f"order:{order.id}")
     uow.execute(update(t.order_lines).where(t.order_lines.c.order_id == order.id).values(backordered=0))
     return sorted(set(freed))

@@ -3,6 +3,8 @@ an Idempotency-Key, so a retried delivery is recognised by the receiver."""
 
 from __future__ import annotations
 
+import functools
+
 import httpx
 from sqlalchemy import Engine, select
 
@@ -10,6 +12,12 @@ from ..adapters.db import tables as t
 from ..settings import get_settings
 from .outbox import TransientError, handles
 from .unit_of_work import UnitOfWork
+
+
+@functools.cache
+def _http() -> httpx.Client:
+    """One pooled client for every delivery (a new client per call costs ~50 ms of TLS setup)."""
+    return httpx.Client()
 
 
 def _deliver(engine: Engine, event: dict) -> None:
@@ -21,7 +29,7 @@ def _deliver(engine: Engine, event: dict) -> None:
         return
     body = {"id": event["id"], "type": event["topic"], "data": event["payload"]}
     try:
-        resp = httpx.post(url, json=body, timeout=get_settings().webhook_timeout_s,
+        resp = _http().post(url, json=body, timeout=get_settings().webhook_timeout_s,
                           headers={"Idempotency-Key": f"qoima-event-{event['id']}", "User-Agent": "qoima-webhooks"})
     except httpx.TransportError as exc:
         raise TransientError(f"webhook {url} unreachable: {exc}") from exc
