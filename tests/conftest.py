@@ -31,7 +31,15 @@ BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 
 
 def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """Unique per test process, so two test runs on one PostgreSQL never share a schema."""
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch):
+    """argon2 at its production cost takes ~0.4 s per password; tests only need it to be argon2."""
+    from argon2 import PasswordHasher
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +68,10 @@ def pg_engine_session():
     upgrade(engine)
     yield engine
     engine.dispose()
+    admin = make_engine(normalize_url(PG_URL), pool_size=1)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
 
 
 def _truncate(engine) -> None:

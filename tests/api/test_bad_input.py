@@ -4,21 +4,16 @@ half-written behind."""
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
 from conftest import order_payload
 from sqlalchemy import func, select
 
 from qoima.adapters.db import tables as t
-from qoima.services import auth
 
 PROBLEM = "application/problem+json"
 WATCHED = (t.orders, t.customers, t.order_lines, t.order_events, t.outbox, t.reservations, t.products, t.barcodes,
            t.stock_movements, t.receipts, t.transfers)
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch):
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def state(engine) -> dict:

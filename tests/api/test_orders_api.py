@@ -5,20 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
-from argon2 import PasswordHasher
 from conftest import order_payload
 from sqlalchemy import func, select
 
 from qoima.adapters.db import tables as t
-from qoima.services import auth
 
 PROBLEM = "application/problem+json"
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch):
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def count(engine, table) -> int:

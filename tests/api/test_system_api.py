@@ -7,17 +7,12 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
-from argon2 import PasswordHasher
 from conftest import order_payload
 
 from qoima.domain.sla import local_day_bounds
-from qoima.services import auth
 from qoima.services.unit_of_work import utcnow
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch):
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def metric(text: str, name: str, **labels) -> float | None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-import pytest
-from argon2 import PasswordHasher
 from conftest import order_payload
 from sqlalchemy import func, select
 
@@ -19,9 +17,6 @@ from qoima.services import auth
 PROBLEM = "application/problem+json"
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch):
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def app_api_routes(app) -> set[tuple[str, str]]:

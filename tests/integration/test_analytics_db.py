@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from qoima.adapters.db import tables as t
 from qoima.domain import customer_metrics as cm

@@ -8,22 +8,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from argon2 import PasswordHasher
 from conftest import order_payload
 from sqlalchemy import func, select
 from test_stock_ledger import assert_ledger_consistent, level, movements, run
 
 from qoima.adapters.db import tables as t
 from qoima.domain.errors import Forbidden, InvalidTransition, NotFound
-from qoima.services import auth, inbound, inventory, lifecycle
+from qoima.services import inbound, inventory, lifecycle
 from qoima.services.intake import submit_order
 from qoima.services.schemas import OrderIn, ReceiptIn, ReceiptLineIn, TransferIn, TransferLineIn
 from qoima.services.unit_of_work import UnitOfWork, utcnow
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch):
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def place(world, external_id: str, lines=(("SKU-1", 1),), who: str = "seller_a", **extra) -> dict:

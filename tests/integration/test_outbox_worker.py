@@ -13,7 +13,6 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from argon2 import PasswordHasher
 from conftest import order_payload
 from sqlalchemy import func, select, update
 
@@ -25,9 +24,6 @@ from qoima.services.schemas import OrderIn
 from qoima.services.unit_of_work import UnitOfWork, utcnow
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch):
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 class Receiver:

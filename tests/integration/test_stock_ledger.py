@@ -9,23 +9,17 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from qoima.adapters.db import tables as t
 from qoima.domain.errors import Conflict, Forbidden, NotFound, ValidationError
 from qoima.domain.orders import Status
-from qoima.services import auth, inbound, inventory
+from qoima.services import inbound, inventory
 from qoima.services.schemas import ReceiptIn, ReceiptLineIn, TransferIn, TransferLineIn
 from qoima.services.unit_of_work import UnitOfWork
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch):
-    """build_world hashes five passwords at argon2's default cost (~0.5 s each); a
-    low-cost argon2 keeps the suite fast and changes nothing these tests check."""
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 # --- helpers shared with the other integration modules -----------------------

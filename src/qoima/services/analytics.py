@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import polars as pl

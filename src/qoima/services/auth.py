@@ -7,7 +7,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 
 from ..adapters.db import tables as t
 from ..domain.contacts import normalize_email

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 
 from ..adapters.db import tables as t
 from .schemas import CustomerIn
@@ -14,6 +14,11 @@ from .unit_of_work import UnitOfWork
 def find_or_create_customer(uow: UnitOfWork, seller_id: int, c: CustomerIn, actor: str, now: datetime) -> int | None:
     if not (c.phone or c.email or c.name):
         return None
+    if uow.is_postgres and (c.phone or c.email):
+        # Two orders of one buyer arriving together must not create two customers: serialise
+        # look-up + insert per (seller, contact) until commit. SQLite's BEGIN IMMEDIATE already does.
+        for key in sorted(k for k in (c.phone, c.email) if k):
+            uow.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"customer:{seller_id}:{key}"})
     for column, value in ((t.customers.c.phone, c.phone), (t.customers.c.email, c.email)):
         if not value:
             continue

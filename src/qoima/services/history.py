@@ -7,11 +7,11 @@ the stock ledger: those goods left the shelves before Qoima ran the warehouse.""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, insert, select
 
 from ..adapters.db import tables as t
 from ..domain.simulate import simulate_history

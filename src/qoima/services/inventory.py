@@ -4,12 +4,12 @@ in SQL in the same transaction. Rows are locked in id order (no deadlocks)."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..adapters.db import tables as t
-from ..domain.errors import Conflict, NotFound, ValidationError
+from ..domain.errors import Conflict, ValidationError
 from .access import Principal
 from .unit_of_work import UnitOfWork, utcnow
 

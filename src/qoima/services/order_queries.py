@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select
 
 from ..adapters.db import tables as t
-from ..domain.orders import OPEN, SHIPPED_OR_LATER, Status
+from ..domain.orders import OPEN
 from ..domain.sla import local_day_bounds
 from .access import Principal
 from .intake import order_summary

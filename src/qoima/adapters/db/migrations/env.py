@@ -1,5 +1,4 @@
 from alembic import context
-from sqlalchemy import pool
 
 from qoima.adapters.db.engine import make_engine
 from qoima.adapters.db.tables import metadata

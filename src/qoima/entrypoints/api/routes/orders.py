@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Query, Response, UploadFile
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel
 
 from ....services import lifecycle, order_queries
