@@ -94,3 +94,13 @@ def test_merge_duplicates_is_audited(world):
         assert len(audit) == 1 and audit[0].actor == "tester" and audit[0].snapshot["name"] == "A2"
         assert uow.execute(select(t.customers.c.merged_into_id).where(t.customers.c.id == b)).scalar() == a
         assert merge_duplicates(uow, sid, "tester") == []  # idempotent
+
+
+def test_churn_horizon_is_configurable(world, history):
+    p = world.principals["seller_a"]
+    derived = analytics.overview(world.engine, p)["summary"]
+    short = analytics.overview(world.engine, p, churn_horizon_days=30)["summary"]
+    assert short["churn_horizon_days"] == 30 and derived["churn_horizon_days"] != 30
+    # a shorter horizon makes every customer churned under the longer one churned too, and more eligible
+    assert short["churned_customers"] > derived["churned_customers"]
+    assert short["churn_eligible_customers"] > derived["churn_eligible_customers"]

@@ -68,13 +68,17 @@ def orders_frame(engine: Engine, seller_id: int) -> pl.DataFrame:
     return _cached(engine, seller_id, "orders", lambda: load_orders(engine, seller_id))
 
 
-def overview(engine: Engine, principal: Principal, seller: str | None = None) -> dict:
+def overview(engine: Engine, principal: Principal, seller: str | None = None,
+             churn_horizon_days: int | None = None) -> dict:
+    """`churn_horizon_days` overrides the seller's configured horizon (sellers.churn_horizon_days),
+    which otherwise overrides the one derived from the seller's own inter-purchase times."""
     seller_id, code = seller_for(engine, principal, seller)
 
     def compute():
         orders, as_of = orders_frame(engine, seller_id), utcnow()
         with UnitOfWork(engine) as uow:
-            configured = uow.execute(select(t.sellers.c.churn_horizon_days).where(t.sellers.c.id == seller_id)).scalar()
+            configured = churn_horizon_days or uow.execute(
+                select(t.sellers.c.churn_horizon_days).where(t.sellers.c.id == seller_id)).scalar()
         horizon = configured or cm.churn_horizon_days(orders, as_of=as_of)
         segments = cm.rfm_segments(cm.rfm(orders, as_of)) if orders.height else pl.DataFrame()
         return {
@@ -85,7 +89,7 @@ def overview(engine: Engine, principal: Principal, seller: str | None = None) ->
             "ltv_curve": cm.ltv_curve(orders, as_of=as_of).to_dicts() if orders.height else [],
             "segments": [{**r, "segment": str(r["segment"])} for r in segments.to_dicts()],
         }
-    return _cached(engine, seller_id, "overview", compute)
+    return _cached(engine, seller_id, f"overview:{churn_horizon_days}", compute)
 
 
 def _fit(orders: pl.DataFrame, as_of: datetime) -> dict:

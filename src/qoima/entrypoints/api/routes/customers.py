@@ -28,8 +28,9 @@ def customers(engine: EngineDep, principal: PrincipalDep, seller: str | None = N
 
 
 @router.get("/analytics/customers", summary="LTV, repeat rate, churn, cohorts, LTV curve, RFM segments")
-def overview(engine: EngineDep, principal: PrincipalDep, seller: str | None = None):
-    return analytics.overview(engine, principal, seller)
+def overview(engine: EngineDep, principal: PrincipalDep, seller: str | None = None,
+             churn_horizon_days: Annotated[int | None, Query(ge=1, le=3650)] = None):
+    return analytics.overview(engine, principal, seller, churn_horizon_days)
 
 
 @router.get("/analytics/clv", summary="Fitted BG/NBD + Gamma-Gamma and the calibration/holdout check")
