@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..domain.simulate import simulate_history
+from ..services.unit_of_work import utcnow
 
 app = typer.Typer(help="Generate realistic order history (customers, orders, fulfillment, returns)",
                   invoke_without_command=True)
@@ -34,7 +35,7 @@ def simulate(
 ):
     if output is None and into_db is None:
         raise typer.BadParameter("give --output DIR and/or --into-db SELLER", param_hint="--output")
-    end = datetime.utcnow().replace(microsecond=0)
+    end = utcnow().replace(microsecond=0)
     with console.status("simulating..."):
         sim = simulate_history(n_customers=customers, start=end - timedelta(days=365.25 * years), end=end,
                                effect_days=effect_days, n_orders=orders, seed=seed)

@@ -8,7 +8,7 @@ from sqlalchemy import insert, select, text, update
 
 from ..adapters.db import tables as t
 from .schemas import CustomerIn
-from .unit_of_work import UnitOfWork
+from .unit_of_work import UnitOfWork, utcnow
 
 
 def find_or_create_customer(uow: UnitOfWork, seller_id: int, c: CustomerIn, actor: str, now: datetime) -> int | None:
@@ -75,9 +75,8 @@ def merge_duplicates(uow: UnitOfWork, seller_id: int, actor: str, dry_run: bool 
     """Merge each duplicate group into its oldest customer: orders move to the kept
     customer, missing contact fields are filled, and every merge leaves an audit row
     with a snapshot of the merged record."""
-    from ..domain.errors import ValidationError  # noqa: F401 - kept for symmetry with other services
     result = []
-    now = datetime.utcnow()
+    now = utcnow()
     for group in duplicate_groups(uow, seller_id):
         kept, others = group[0], group[1:]
         kept_row = uow.execute(select(t.customers).where(t.customers.c.id == kept)).one()
