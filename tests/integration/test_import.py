@@ -382,18 +382,3 @@ def test_bulk_intake_writes_the_same_rows_as_create_order(engine, twin, batch_si
     assert (result.allocated, result.backordered) == (4, 6)
     assert any(r[-1] > 0 for r in bulk["order_lines"])  # some lines wait for stock
     assert len(bulk["order_events"]) == 2 * 11 and len(bulk["outbox"]) == 3 * 11
-
-
-def test_parallel_validation_gives_the_same_result(world, monkeypatch):
-    """Large files validate in a second process; force that path on small files and check that
-    errors keep their lines and valid files write the same orders."""
-    monkeypatch.setattr(imports, "PARALLEL_FROM", 1)
-    engine = world.engine
-    bad = csv_bytes(GOOD[0], "seller-a,api,A-2,Bad Phone,12345,,courier,,,,,,SKU-1,1,100",
-                    "seller-a,api,A-4,Ok,+77011234569,,courier,,,,,,NOPE-9,1,100")
-    report = imports.import_orders(engine, ADMIN, bad, "orders.csv", batch_size=1)
-    assert {(e["line"], e["field"]) for e in report.errors} == {(3, "customer_phone"), (4, "sku")}
-    assert not report.committed and count(engine, t.orders) == 0
-    report = imports.import_orders(engine, ADMIN, csv_bytes(*GOOD), "orders.csv", batch_size=2)
-    assert report.committed and report.counts["new"] == 3 and report.counts["allocated"] == 3
-    assert count(engine, t.orders) == 3 and reserved(engine) == 8 and count(engine, t.outbox) == 9

@@ -276,40 +276,6 @@ def _validated_chunks(groups: list, pids: dict, existing: set, report: Report, p
     yield chunk
 
 
-PARALLEL_FROM = 20_000  # orders; below this a second process costs more than it saves
-_SHARED: dict = {}
-
-
-def _init_validator(pids: dict, existing: set) -> None:
-    _SHARED.update(pids=pids, existing=existing)
-
-
-def _validate_slice(groups: list) -> tuple[list[OrderIn], list[dict]]:
-    local = Report("orders", True)
-    chunk = [o for c in _validated_chunks(groups, _SHARED["pids"], _SHARED["existing"], local, None, 0,
-                                          len(groups) + 1) for o in c]
-    return chunk, local.errors
-
-
-def _parallel_chunks(groups: list, pids: dict, existing: set, report: Report, progress: Progress | None,
-                     total_rows: int, size: int):
-    """As _validated_chunks, but validation runs in a separate process, so the writer thread of
-    this process has the interpreter to itself (validation is pure CPU: Pydantic, phones, e-mails).
-    Slices are validated in file order and come back in file order; errors keep their lines."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-    ctx = mp.get_context("spawn")  # never fork a process that has a writer thread and a DB connection
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_validator,
-                             initargs=(pids, existing)) as pool:
-        futures = [pool.submit(_validate_slice, groups[i:i + size]) for i in range(0, len(groups), size)]
-        for k, future in enumerate(futures):
-            chunk, errors = future.result()
-            report.errors.extend(errors)
-            if progress:
-                progress("validating", total_rows * min((k + 1) * size, len(groups)) // len(groups), total_rows)
-            yield chunk
-
-
 _CUSTOMER_COLUMNS = (("customer_name", "name"), ("customer_phone", "phone"), ("customer_email", "email"),
                      ("customer_language", "language"), ("preferred_channel", "preferred_channel"))
 
@@ -397,8 +363,8 @@ def import_orders(engine: Engine, principal: Principal, data: bytes, filename: s
         return report
     with UnitOfWork(engine) as uow:
         groups, pids, existing = _group_orders(uow, principal, table, report, progress)
-    validate = _parallel_chunks if len(groups) >= PARALLEL_FROM else _validated_chunks
-    chunks = validate(list(groups.values()), pids, existing, report, progress, len(table.rows), batch_size)
+    chunks = _validated_chunks(list(groups.values()), pids, existing, report, progress, len(table.rows),
+                               batch_size)
     if dry_run or not report.valid:
         for _ in chunks:  # validate everything for the report
             pass
