@@ -17,8 +17,9 @@ def find_or_create_customer(uow: UnitOfWork, seller_id: int, c: CustomerIn, acto
     if uow.is_postgres and (c.phone or c.email):
         # Two orders of one buyer arriving together must not create two customers: serialise
         # look-up + insert per (seller, contact) until commit. SQLite's BEGIN IMMEDIATE already does.
-        for key in sorted(k for k in (c.phone, c.email) if k):
-            uow.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"customer:{seller_id}:{key}"})
+        keys = [f"customer:{seller_id}:{k}" for k in sorted(k for k in (c.phone, c.email) if k)]
+        uow.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) "
+                         "WITH ORDINALITY AS u(k, n) ORDER BY n"), {"keys": keys})  # one round trip, fixed order
     for column, value in ((t.customers.c.phone, c.phone), (t.customers.c.email, c.email)):
         if not value:
             continue
