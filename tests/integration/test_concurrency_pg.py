@@ -6,6 +6,7 @@ unreachable the session fixture fails (it is not caught here)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +16,9 @@ from conftest import build_world, order_payload
 from sqlalchemy import func, select, text
 from test_stock_ledger import assert_ledger_consistent, run
 
+from qoima.adapters.db import pg_async
 from qoima.adapters.db import tables as t
-from qoima.services import inventory
+from qoima.services import express_intake, inventory
 from qoima.services.intake import submit_order
 from qoima.services.schemas import OrderIn
 
@@ -61,20 +63,47 @@ def in_parallel(fn, args: list, workers: int = 40) -> tuple[list, list]:
     return results, errors
 
 
-def test_200_concurrent_orders_for_100_units(pg):
+def express_in_parallel(engine, calls: list[tuple]) -> tuple[list, list]:
+    """Each (principal, OrderIn, key) through express_intake.submit, all at once on one event loop
+    (as one API process serves concurrent requests); (results, errors)."""
+    async def main():
+        try:
+            out = await asyncio.gather(*(express_intake.submit(engine, p, d, k) for p, d, k in calls),
+                                       return_exceptions=True)
+        finally:
+            await pg_async.close_pools(engine)
+        return out
+    out = asyncio.run(main())
+    return [r for r in out if not isinstance(r, BaseException)], [repr(r) for r in out if isinstance(r, BaseException)]
+
+
+def place_all(engine, path: str, calls: list[tuple], workers: int = 40) -> tuple[list, list]:
+    """Submit every (principal, OrderIn, key) concurrently: on threads through the careful path,
+    or on one event loop through the express path (which hands races over to the careful one)."""
+    if path == "express":
+        return express_in_parallel(engine, calls)
+    return in_parallel(lambda c: submit_order(engine, c[0], c[1], c[2]), calls, workers=workers)
+
+
+PATHS = pytest.mark.parametrize("path", ["careful", "express"])
+
+
+@PATHS
+def test_200_concurrent_orders_for_100_units(pg, path):
     # 100 units of SKU-1 over three stock rows in two warehouses (locks must be taken in order)
     world = build_world(pg, {("seller-a", "SKU-1", "ALA"): 60, ("seller-a", "SKU-1", "AST"): 40})
     run(pg, inventory.move, world.principals["worker"], seller_id=world.sellers["seller-a"], sku="SKU-1",
         from_location=world.locations[("ALA", "A-01")], to_location=world.locations[("ALA", "A-02")], quantity=15)
     seller = world.principals["seller_a"]
 
-    def place(i: int):
-        data = OrderIn(**order_payload(f"RUSH-{i:03d}", [("SKU-1", 1)],
-                                       customer={"name": f"Buyer {i}", "phone": f"+7701{1000000 + i}"}))
-        return submit_order(pg, seller, data)
-
-    results, errors = in_parallel(place, list(range(200)))
+    calls = [(seller, OrderIn(**order_payload(f"RUSH-{i:03d}", [("SKU-1", 1)],
+                                              customer={"name": f"Buyer {i}", "phone": f"+7701{1000000 + i}"})),
+              None) for i in range(200)]
+    express_before = express_intake.taken["express", ""]
+    results, errors = place_all(pg, path, calls)
     assert errors == []
+    if path == "express":  # the express path booked some, and handed the shortfalls and lost races over
+        assert express_intake.taken["express", ""] > express_before
     assert len(results) == 200 and all(created for _, created in results)
     statuses = [order["status"] for order, _ in results]
     assert statuses.count("allocated") == 100
@@ -94,10 +123,10 @@ def test_200_concurrent_orders_for_100_units(pg):
     assert_ledger_consistent(pg)
 
 
-def _duplicates(pg, payloads: list[dict], key: str | None = None):
+def _duplicates(pg, path: str, payloads: list[dict], key: str | None = None):
     world = build_world(pg, {("seller-a", "SKU-1", "ALA"): 10})
     seller = world.principals["seller_a"]
-    results, errors = in_parallel(lambda body: submit_order(pg, seller, OrderIn(**body), key), payloads, workers=25)
+    results, errors = place_all(pg, path, [(seller, OrderIn(**body), key) for body in payloads], workers=25)
     assert errors == []
     ids = {order["id"] for order, _ in results}
     assert len(ids) == 1
@@ -111,19 +140,22 @@ def _duplicates(pg, payloads: list[dict], key: str | None = None):
     assert_ledger_consistent(pg)
 
 
-def test_50_concurrent_duplicates_become_one_order(pg):
-    _duplicates(pg, [order_payload("DUP-1", [("SKU-1", 2)]) for _ in range(50)])
+@PATHS
+def test_50_concurrent_duplicates_become_one_order(pg, path):
+    _duplicates(pg, path, [order_payload("DUP-1", [("SKU-1", 2)]) for _ in range(50)])
 
 
-def test_50_concurrent_posts_with_one_idempotency_key_become_one_order(pg):
-    _duplicates(pg, [order_payload(f"KEY-{i}", [("SKU-1", 2)]) for i in range(50)], key="client-retry-7f3a")
+@PATHS
+def test_50_concurrent_posts_with_one_idempotency_key_become_one_order(pg, path):
+    _duplicates(pg, path, [order_payload(f"KEY-{i}", [("SKU-1", 2)]) for i in range(50)], key="client-retry-7f3a")
 
 
-def test_concurrent_orders_of_one_customer_make_one_customer(pg):
+@PATHS
+def test_concurrent_orders_of_one_customer_make_one_customer(pg, path):
     world = build_world(pg, {("seller-a", "SKU-1", "ALA"): 50})
     seller = world.principals["seller_a"]
-    results, errors = in_parallel(
-        lambda i: submit_order(pg, seller, OrderIn(**order_payload(f"SAME-{i}", [("SKU-1", 1)]))), list(range(30)))
+    results, errors = place_all(pg, path, [(seller, OrderIn(**order_payload(f"SAME-{i}", [("SKU-1", 1)])), None)
+                                           for i in range(30)])
     assert errors == [] and len({o["id"] for o, _ in results}) == 30
     with pg.connect() as conn:
         customers = conn.execute(select(func.count()).select_from(t.customers)).scalar_one()

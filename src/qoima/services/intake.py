@@ -73,9 +73,9 @@ def create_order(uow: UnitOfWork, principal: Principal, data: OrderIn, idempoten
     customer_id = find_or_create_customer(uow, seller.id, data.customer, actor=principal.email, now=received)
     rows = _lock_stock(uow, {p.id for p in products.values()})
     plan = sourcing.choose([sourcing.Line(products[ln.sku].id, ln.sku, ln.quantity) for ln in data.lines],
-                           _warehouse_stock(rows), data.delivery.lat, data.delivery.lon)
+                           warehouse_stock(rows), data.delivery.lat, data.delivery.lon)
     status = Status.ALLOCATED if plan.complete else Status.BACKORDERED
-    cal = _plan_calendar(rows, plan) or _calendar_of(_calendar_warehouse(uow, plan, data.delivery.lat,
+    cal = plan_calendar(rows, plan) or calendar_of(_calendar_warehouse(uow, plan, data.delivery.lat,
                                                                          data.delivery.lon))
     total = sum((ln.quantity * ln.unit_price for ln in data.lines), Decimal(0)).quantize(CENT)
     deadline = ship_by(received, cal) if cal is not None else None
@@ -86,11 +86,19 @@ def create_order(uow: UnitOfWork, principal: Principal, data: OrderIn, idempoten
         total=total, warehouses=",".join(plan.warehouses), sourcing_reason=plan.reason, ship_by=deadline,
         received_at=received, updated_at=now).returning(t.orders.c.id)).scalar_one()
     lines = _insert_lines(uow, order_id, data, products, plan)
-    apply_reservations(uow, order_id, _takes(plan, rows, [ln["id"] for ln in lines], data, products))
+    apply_reservations(uow, order_id, spread_over_stock(plan, rows, [ln["id"] for ln in lines], data, products))
     _record_intake(uow, order_id, seller.id, principal.email, data.channel, status.value, plan.reason)
-    summary = {  # built from what was just written (the same as order_summary would read back)
-        "id": order_id, "seller": seller.code, "channel": data.channel, "external_id": data.external_id,
-        "status": status.value, "warehouse": plan.warehouses[0] if plan.warehouses else None,
+    summary = new_order_summary(seller.code, order_id, data, status.value, plan, deadline, total, received,
+                                customer_id, lines)
+    return summary, True
+
+
+def new_order_summary(seller_code: str, order_id: int, data: OrderIn, status: str, plan, deadline, total,
+                      received, customer_id, lines: list[dict]) -> dict:
+    """The order as order_summary would read it back, built from what was just written."""
+    return {
+        "id": order_id, "seller": seller_code, "channel": data.channel, "external_id": data.external_id,
+        "status": status, "warehouse": plan.warehouses[0] if plan.warehouses else None,
         "warehouses": list(plan.warehouses), "ship_by": deadline, "sourcing_reason": plan.reason,
         "total": str(total), "currency": "KZT", "received_at": received, "customer_id": customer_id,
         "delivery": {"type": data.delivery.type, "address": data.delivery.address, "city": data.delivery.city,
@@ -99,23 +107,29 @@ def create_order(uow: UnitOfWork, principal: Principal, data: OrderIn, idempoten
                    "unit_price": str(ln["unit_price"].quantize(CENT)), "backordered": ln["backordered"]}
                   for ln in lines],
     }
-    return summary, True
+
+
+def intake_records(order_id: int, seller_id: int, actor: str, channel: str, status: str, reason: str,
+                   now: datetime) -> tuple[list[dict], list[dict]]:
+    """The timeline rows (None -> new -> allocated/backordered) and the outbox events of a new order,
+    as records.record_transition and records.enqueue write them."""
+    moves = [(None, Status.NEW.value, actor, f"received via {channel}"[:500]),
+             (Status.NEW.value, status, "sourcing", reason[:500])]
+    timeline = [{"order_id": order_id, "from_status": f, "to_status": to, "actor": who, "reason": why,
+                 "created_at": now} for f, to, who, why in moves]
+    events = [("order.status_changed", {"order_id": order_id, "from": f, "to": to, "reason": why})
+              for f, to, _, why in moves] + [("order.created", {"order_id": order_id})]
+    outbox = [{"topic": topic, "aggregate_id": order_id, "seller_id": seller_id, "payload": payload,
+               "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+              for topic, payload in events]
+    return timeline, outbox
 
 
 def _record_intake(uow: UnitOfWork, order_id: int, seller_id: int, actor: str, channel: str, status: str,
                    reason: str) -> None:
-    """The timeline (None -> new -> allocated/backordered) and the outbox events, as records.record_transition
-    and records.enqueue write them, in two statements."""
-    now = utcnow()
-    moves = [(None, Status.NEW.value, actor, f"received via {channel}"[:500]),
-             (Status.NEW.value, status, "sourcing", reason[:500])]
-    uow.execute(insert(t.order_events), [{"order_id": order_id, "from_status": f, "to_status": to, "actor": who,
-                                          "reason": why, "created_at": now} for f, to, who, why in moves])
-    events = [("order.status_changed", {"order_id": order_id, "from": f, "to": to, "reason": why})
-              for f, to, _, why in moves] + [("order.created", {"order_id": order_id})]
-    uow.execute(insert(t.outbox), [{"topic": topic, "aggregate_id": order_id, "seller_id": seller_id,
-                                    "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
-                                    "created_at": now} for topic, payload in events])
+    timeline, outbox = intake_records(order_id, seller_id, actor, channel, status, reason, utcnow())
+    uow.execute(insert(t.order_events), timeline)
+    uow.execute(insert(t.outbox), outbox)
 
 
 def _lock_stock(uow: UnitOfWork, product_ids):
@@ -134,12 +148,12 @@ def _lock_stock(uow: UnitOfWork, product_ids):
     return uow.execute(q).all()
 
 
-def _plan_calendar(rows, plan) -> Calendar | None:
+def plan_calendar(rows, plan) -> Calendar | None:
     """The calendar of the first (lowest id) warehouse of the plan, from the locked rows."""
     chosen = [r for r in rows if r.wh_code in plan.warehouses]
     if not chosen:
         return None
-    return _calendar_of(min(chosen, key=lambda r: r.warehouse_id))
+    return calendar_of(min(chosen, key=lambda r: r.warehouse_id))
 
 
 def received_utc(received_at: datetime | None, now: datetime) -> datetime:
@@ -160,7 +174,7 @@ def _products(uow: UnitOfWork, seller_id: int, skus: list[str]) -> dict:
     return found
 
 
-def _warehouse_stock(rows) -> list[sourcing.WarehouseStock]:
+def warehouse_stock(rows) -> list[sourcing.WarehouseStock]:
     result: dict[int, sourcing.WarehouseStock] = {}
     for r in rows:
         ws = result.get(r.warehouse_id)
@@ -188,7 +202,7 @@ def _insert_lines(uow: UnitOfWork, order_id: int, data: OrderIn, products: dict,
     return values
 
 
-def _takes(plan, rows, line_ids, data: OrderIn, products) -> list[tuple[int, int, int, int]]:
+def spread_over_stock(plan, rows, line_ids, data: OrderIn, products) -> list[tuple[int, int, int, int]]:
     """Spread the plan's (warehouse, product, qty) over stock rows and order lines."""
     need_by_line = {}
     for lid, ln in zip(line_ids, data.lines):
@@ -222,7 +236,7 @@ def _calendar_warehouse(uow: UnitOfWork, plan, lat, lon):
     return min(whs, key=lambda w: (sourcing.distance_km(w.lat, w.lon, lat, lon) or 0.0, w.id))
 
 
-def _calendar_of(w) -> Calendar | None:
+def calendar_of(w) -> Calendar | None:
     if w is None:
         return None
     return Calendar(timezone=w.timezone, cutoff=parse_hhmm(w.cutoff_time), handover=parse_hhmm(w.handover_time),

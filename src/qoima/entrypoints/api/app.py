@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import pkgutil
@@ -11,6 +12,7 @@ from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from ... import __version__
+from ...adapters.db import pg_async
 from ...adapters.db.engine import make_engine
 from ...settings import Settings, get_settings
 from . import errors, routes
@@ -28,7 +30,13 @@ class _MetricsMiddleware:
 def create_app(engine: Engine | None = None, settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or make_engine(settings.resolved_database_url())
-    app = FastAPI(title="Qoima", version=__version__,
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        await pg_async.close_pools(engine)  # the event loop's PostgreSQL connections (express intake)
+
+    app = FastAPI(title="Qoima", version=__version__, lifespan=lifespan,
                   description="Fulfillment platform API: orders, stock, warehouses. Authenticate with "
                               "`Authorization: Bearer <token>` (`qoima token create --email E`).")
     app.state.engine = engine

@@ -7,13 +7,14 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from ...services import auth
 from ...services.access import Principal
 from ...services.unit_of_work import UnitOfWork
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
@@ -21,12 +22,14 @@ TOKEN_CACHE_SECONDS = 30.0  # a revoked token or deactivated user stops working 
 _token_cache: dict[str, tuple[float, Principal]] = {}
 
 
+def _cached_principal(token: str) -> Principal | None:
+    hit = _token_cache.get(auth.hash_token(token))
+    return hit[1] if hit and hit[0] > time.monotonic() else None
+
+
 def _principal_for_token(engine, token: str) -> Principal | None:
     key = auth.hash_token(token)
-    hit = _token_cache.get(key)
     now = time.monotonic()
-    if hit and hit[0] > now:
-        return hit[1]
     with UnitOfWork(engine) as uow:
         p = auth.principal_for_token(uow, token)
     if p is not None:
@@ -36,11 +39,13 @@ def _principal_for_token(engine, token: str) -> Principal | None:
     return p
 
 
-def optional_principal(request: Request) -> Principal | None:
+async def optional_principal(request: Request) -> Principal | None:
+    """Async so that API calls with a cached token need no worker thread; look-ups run in one."""
     engine = request.app.state.engine
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        p = _principal_for_token(engine, header[7:].strip())
+        token = header[7:].strip()
+        p = _cached_principal(token) or await run_in_threadpool(_principal_for_token, engine, token)
         if p is None:
             raise HTTPException(401, "invalid or revoked API token", headers={"WWW-Authenticate": "Bearer"})
         return p
@@ -50,12 +55,16 @@ def optional_principal(request: Request) -> Principal | None:
             token = request.session.get("csrf")
             if not token or request.headers.get("x-csrf-token") != token:
                 raise HTTPException(403, "CSRF token missing or wrong: send the X-CSRF-Token header")
-        with UnitOfWork(engine) as uow:
-            return auth.user_by_id(uow, int(user_id))
+        return await run_in_threadpool(_user_by_id, engine, int(user_id))
     return None
 
 
-def current_principal(p: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+def _user_by_id(engine, user_id: int) -> Principal | None:
+    with UnitOfWork(engine) as uow:
+        return auth.user_by_id(uow, user_id)
+
+
+async def current_principal(p: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
     if p is None:
         raise HTTPException(401, "authentication required: send 'Authorization: Bearer <token>'",
                             headers={"WWW-Authenticate": "Bearer"})

@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import Engine, func, select
 
 from ...adapters.db import tables as t
+from ...services.express_intake import taken
 
 
 class _DbCollector:
@@ -24,8 +25,13 @@ class _DbCollector:
                 orders.add_metric([status], n)
             for status, n in conn.execute(select(t.outbox.c.status, func.count()).group_by(t.outbox.c.status)):
                 backlog.add_metric([status], n)
+        intake = CounterMetricFamily("qoima_intake_orders", "Orders taken in by this process, by path "
+                                     "(express: two round trips; careful: locked, with why)", labels=["path", "why"])
+        for (path, why), n in sorted(taken.items()):
+            intake.add_metric([path, why], n)
         yield orders
         yield backlog
+        yield intake
 
 
 class Metrics:

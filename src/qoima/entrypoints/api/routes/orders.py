@@ -5,8 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel
 
-from ....services import lifecycle, order_queries
-from ....services.intake import submit_order
+from ....services import express_intake, lifecycle, order_queries
 from ....services.schemas import OrderIn
 from ....services.unit_of_work import UnitOfWork
 from ..deps import EngineDep, PrincipalDep
@@ -15,9 +14,9 @@ router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
 
 @router.post("", status_code=201, summary="Create an order (idempotent per seller, channel and external_id)")
-def create(data: OrderIn, engine: EngineDep, principal: PrincipalDep, response: Response,
-           idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
-    order, created = submit_order(engine, principal, data, idempotency_key)
+async def create(data: OrderIn, engine: EngineDep, principal: PrincipalDep, response: Response,
+                 idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
+    order, created = await express_intake.submit(engine, principal, data, idempotency_key)
     if not created:
         response.status_code = 200
         response.headers["Idempotent-Replay"] = "true"
