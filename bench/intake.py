@@ -308,7 +308,7 @@ def run(database_url: str, clients: int = 16, seconds: float = 20, workers: int 
             exe = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
             spy = subprocess.Popen([exe, "record", "--pid", str(proc.pid), "--subprocesses", "--format", "raw",
                                     "--duration", str(int(warmup + seconds)), "--rate", "200", "--output", profile,
-                                    "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                    "--nonblocking"] + (["--gil"] if os.environ.get("QOIMA_BENCH_PROFILE_GIL") else []), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         result = drive(port, world["token"], world["skus"], clients, warmup, seconds)
     finally:
         if spy is not None:

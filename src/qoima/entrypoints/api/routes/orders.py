@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from ....services import express_intake, lifecycle, order_queries
@@ -14,14 +15,19 @@ router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
 
 @router.post("", status_code=201, summary="Create an order (idempotent per seller, channel and external_id)")
-async def create(data: OrderIn, engine: EngineDep, principal: PrincipalDep, response: Response,
+async def create(data: OrderIn, engine: EngineDep, principal: PrincipalDep,
                  idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
     order, created = await express_intake.submit(engine, principal, data, idempotency_key)
+    headers = {"Location": f"/api/v1/orders/{order['id']}"}
     if not created:
-        response.status_code = 200
-        response.headers["Idempotent-Replay"] = "true"
-    response.headers["Location"] = f"/api/v1/orders/{order['id']}"
-    return order
+        headers["Idempotent-Replay"] = "true"
+    # the summary is plain JSON but for two datetimes: skip the generic encoder on this hot path
+    body = {**order, "ship_by": _iso(order["ship_by"]), "received_at": _iso(order["received_at"])}
+    return JSONResponse(body, status_code=201 if created else 200, headers=headers)
+
+
+def _iso(moment):
+    return moment.isoformat() if moment is not None else None
 
 
 @router.get("")

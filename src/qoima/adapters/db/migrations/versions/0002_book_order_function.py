@@ -1,0 +1,95 @@
+"""book_order(): express intake's booking as one PostgreSQL function
+
+The express intake (services/express_intake.py) decides an order in Python and
+books it with one call of this function, so that PostgreSQL parses and plans
+its statements once per connection (PL/pgSQL caches the plans) instead of on
+every order. It only writes what it is given: the customer lock, the stock
+counters in id order, a first-time customer unless one appeared meanwhile, the
+order, lines, reservations, timeline and outbox. A stock row that no longer has
+the units fails the CHECK (reserved <= on_hand); a customer created by a
+concurrent order raises serialization_failure; either rolls the call back.
+SQLite has no such function and never takes the express path.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-12-01 20:30:00
+"""
+from alembic import op
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+SIGNATURE = (
+    "p_order_id bigint, p_seller_id bigint, p_channel text, p_external_id text, p_idempotency_key text, "
+    "p_customer_id bigint, p_new_customer boolean, p_c_name text, p_c_phone text, p_c_email text, "
+    "p_c_language text, p_c_channel text, p_lock_keys text[], p_status text, p_delivery_type text, "
+    "p_address text, p_city text, p_lat double precision, p_lon double precision, p_total numeric, "
+    "p_warehouses text, p_reason text, p_ship_by timestamp, p_received_at timestamp, p_now timestamp, "
+    "p_stamp timestamp, p_stock_ids bigint[], p_stock_units integer[], p_line_ids bigint[], "
+    "p_line_products bigint[], p_line_skus text[], p_line_quantities integer[], p_line_prices numeric[], "
+    "p_res_lines bigint[], p_res_stock bigint[], p_res_warehouses bigint[], p_res_quantities integer[], "
+    "p_ev_from text[], p_ev_to text[], p_ev_actors text[], p_ev_reasons text[], p_ob_topics text[], "
+    "p_ob_payloads text[]"
+)
+ARG_TYPES = ", ".join(part.split(" ", 1)[1] for part in SIGNATURE.split(", "))
+
+BODY = """
+DECLARE
+    v_customer_id bigint := p_customer_id;
+    i integer;
+BEGIN
+    IF p_lock_keys IS NOT NULL AND cardinality(p_lock_keys) > 0 THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended(k, 0))
+           FROM unnest(p_lock_keys) WITH ORDINALITY AS u(k, n) ORDER BY n;
+    END IF;
+    FOR i IN 1 .. coalesce(cardinality(p_stock_ids), 0) LOOP
+        UPDATE stock SET reserved = reserved + p_stock_units[i] WHERE id = p_stock_ids[i];
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'stock row % is gone', p_stock_ids[i] USING ERRCODE = 'serialization_failure';
+        END IF;
+    END LOOP;
+    IF p_new_customer THEN
+        INSERT INTO customers (seller_id, name, phone, email, language, preferred_channel, created_at)
+        SELECT p_seller_id, p_c_name, p_c_phone, p_c_email, p_c_language, p_c_channel, p_received_at
+         WHERE NOT EXISTS (SELECT 1 FROM customers
+                            WHERE seller_id = p_seller_id AND (phone = p_c_phone OR email = p_c_email))
+        RETURNING id INTO v_customer_id;
+        IF v_customer_id IS NULL THEN
+            RAISE EXCEPTION 'the customer was created by a concurrent order' USING ERRCODE = 'serialization_failure';
+        END IF;
+    END IF;
+    INSERT INTO orders (id, seller_id, channel, external_id, idempotency_key, customer_id, status, delivery_type,
+                        address, city, lat, lon, total, warehouses, sourcing_reason, ship_by, received_at,
+                        updated_at)
+    VALUES (p_order_id, p_seller_id, p_channel, p_external_id, p_idempotency_key, v_customer_id, p_status,
+            p_delivery_type, p_address, p_city, p_lat, p_lon, p_total, p_warehouses, p_reason, p_ship_by,
+            p_received_at, p_now);
+    INSERT INTO order_lines (id, order_id, product_id, sku, quantity, unit_price, backordered)
+    SELECT l, p_order_id, p, s, q, u, 0
+      FROM unnest(p_line_ids, p_line_products, p_line_skus, p_line_quantities, p_line_prices) AS x(l, p, s, q, u);
+    INSERT INTO reservations (order_id, order_line_id, stock_id, warehouse_id, quantity, created_at)
+    SELECT p_order_id, l, s, w, q, p_stamp
+      FROM unnest(p_res_lines, p_res_stock, p_res_warehouses, p_res_quantities) AS x(l, s, w, q);
+    INSERT INTO order_events (order_id, from_status, to_status, actor, reason, created_at)
+    SELECT p_order_id, f, t, a, r, p_stamp FROM unnest(p_ev_from, p_ev_to, p_ev_actors, p_ev_reasons) AS x(f, t, a, r);
+    INSERT INTO outbox (topic, aggregate_id, seller_id, payload, status, attempts, next_attempt_at, created_at)
+    SELECT t, p_order_id, p_seller_id, p::json, 'pending', 0, p_stamp, p_stamp
+      FROM unnest(p_ob_topics, p_ob_payloads) AS x(t, p);
+    RETURN v_customer_id;
+END
+"""
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(f"CREATE OR REPLACE FUNCTION book_order({SIGNATURE}) RETURNS bigint "
+               f"LANGUAGE plpgsql VOLATILE AS $fn${BODY}$fn$")
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(f"DROP FUNCTION IF EXISTS book_order({ARG_TYPES})")
