@@ -37,6 +37,9 @@ from decimal import Decimal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy import create_engine, insert, text
+from sqlalchemy.pool import NullPool
+
+from bench import cpu
 
 SKUS_PER_SELLER = 100
 SELLERS = ("bench-home", "bench-tech")
@@ -137,6 +140,7 @@ def free_port() -> int:
 
 def start_api(url: str, workers: int, port: int) -> tuple[subprocess.Popen, str]:
     data_dir = tempfile.mkdtemp(prefix="qoima-bench-")
+    url += ("&" if "?" in url else "?") + f"application_name={APP_NAME}"
     env = {**os.environ, "QOIMA_DATABASE_URL": url, "QOIMA_SECRET_KEY": "bench-secret-not-for-production",
            "QOIMA_DATA_DIR": data_dir, "QOIMA_LOG_LEVEL": "WARNING"}
     # the same server as `qoima serve` (uvicorn, N processes, no access log)
@@ -248,11 +252,20 @@ def _load_process(port, token, skus, clients, warmup, seconds, queue) -> None:
     queue.put(asyncio.run(main()))
 
 
-def drive(port: int, token: str, skus: dict, clients: int, warmup: float, seconds: float) -> dict:
+def drive(port: int, token: str, skus: dict, clients: int, warmup: float, seconds: float,
+          groups=None) -> dict:
+    """groups(): {name: [pid, ...]} of the processes whose CPU is accounted (the load generator is added)."""
     queue = mp.get_context("fork").Queue()
     proc = mp.get_context("fork").Process(target=_load_process,
                                           args=(port, token, skus, clients, warmup, seconds, queue))
     proc.start()
+    before = after = None
+    if groups is not None:  # CPU of the measured window (the generator counts from warmup to warmup+seconds)
+        time.sleep(warmup)
+        watched = {**groups(), "load_generator": [proc.pid]}
+        before = cpu.snapshot(watched)
+        time.sleep(seconds)
+        after = cpu.snapshot(watched)
     out = queue.get(timeout=warmup + seconds + 120)
     proc.join(30)
     lat = sorted(out["lat"])
@@ -261,7 +274,28 @@ def drive(port: int, token: str, skus: dict, clients: int, warmup: float, second
         return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 1) if lat else None
     return {"orders_per_s": round(len(lat) / seconds, 1), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
             "mean_ms": round(statistics.fmean(lat) * 1000, 1) if lat else None, "errors": out["errors"],
-            "error_statuses": out["statuses"], "exceptions": out["exceptions"][:3]}
+            "error_statuses": out["statuses"], "exceptions": out["exceptions"][:3],
+            "cpu_per_order": cpu.per_unit(before, after, len(lat))}
+
+
+APP_NAME = "qoima-bench-api"
+
+
+def pg_pids(url: str):
+    """A function giving the PostgreSQL processes of the run: the API's backends (by application
+    name) and the server's own background processes (WAL writer, checkpointer, autovacuum...)."""
+    from qoima.settings import normalize_url
+
+    def groups() -> dict[str, list[int]]:
+        eng = create_engine(normalize_url(plain_url(url)), poolclass=NullPool)
+        try:
+            with eng.connect() as conn:
+                rows = conn.execute(text("SELECT pid, application_name, backend_type FROM pg_stat_activity")).all()
+        finally:
+            eng.dispose()
+        return {"postgres_backends": [r.pid for r in rows if r.application_name == APP_NAME],
+                "postgres_background": [r.pid for r in rows if r.backend_type != "client backend"]}
+    return groups
 
 
 # ---------------------------------------------------------------- pgbench
@@ -306,10 +340,13 @@ def run(database_url: str, clients: int = 16, seconds: float = 20, workers: int 
     try:
         if profile:
             exe = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
+            gil = ["--gil"] if os.environ.get("QOIMA_BENCH_PROFILE_GIL") else []  # only threads holding the GIL
             spy = subprocess.Popen([exe, "record", "--pid", str(proc.pid), "--subprocesses", "--format", "raw",
                                     "--duration", str(int(warmup + seconds)), "--rate", "200", "--output", profile,
-                                    "--nonblocking"] + (["--gil"] if os.environ.get("QOIMA_BENCH_PROFILE_GIL") else []), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        result = drive(port, world["token"], world["skus"], clients, warmup, seconds)
+                                    "--nonblocking", *gil], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pgs = pg_pids(database_url)
+        result = drive(port, world["token"], world["skus"], clients, warmup, seconds,
+                       groups=lambda: {"api": cpu.children(proc.pid), **pgs()})
     finally:
         if spy is not None:
             spy.wait(60)
