@@ -127,6 +127,12 @@ def seed(engine, skus_per_seller: int = SKUS_PER_SELLER, units: int = UNITS) -> 
         uow.execute(insert(t.stock), stock)
         uow.execute(insert(t.stock_movements), moves)
         uow.commit()
+    with engine.connect() as conn:
+        # planner statistics of the catalog, as autovacuum keeps them on a live database; the empty order
+        # tables stay unanalysed (an ANALYZE of an empty table makes cached plans, such as those of the
+        # foreign-key checks, scan it sequentially while it grows during the run)
+        conn.execute(text("ANALYZE sellers, warehouses, locations, products, barcodes, stock"))
+        conn.commit()
     return {"token": token, "skus": skus}
 
 
@@ -298,6 +304,23 @@ def pg_pids(url: str):
     return groups
 
 
+def horizon_holders(url: str, older_than_s: float = 5.0) -> dict[int, str]:
+    """Transactions anywhere on the server open for longer than `older_than_s`: while one holds an
+    xid or a snapshot, dead row versions cannot be pruned (in any database of the cluster), the hot
+    stock rows bloat, and every figure of the run is pessimistic. Reported with the result."""
+    from qoima.settings import normalize_url
+    eng = create_engine(normalize_url(plain_url(url)), poolclass=NullPool)
+    try:
+        with eng.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT pid, datname, state, round(extract(epoch FROM now() - xact_start)) AS age FROM pg_stat_activity"
+                " WHERE pid <> pg_backend_pid() AND (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)"
+                " AND now() - xact_start > make_interval(secs => :s)"), {"s": older_than_s}).all()
+    finally:
+        eng.dispose()
+    return {r.pid: f"pid {r.pid} in {r.datname}: {r.state}, open for {int(r.age)} s" for r in rows}
+
+
 # ---------------------------------------------------------------- pgbench
 
 PGBENCH_MODE = "tpcb-like: pgbench -i -s 10; pgbench -c 16 -j 2 -T 15"
@@ -345,13 +368,15 @@ def run(database_url: str, clients: int = 16, seconds: float = 20, workers: int 
                                     "--duration", str(int(warmup + seconds)), "--rate", "200", "--output", profile,
                                     "--nonblocking", *gil], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         pgs = pg_pids(database_url)
+        held = horizon_holders(database_url)
         result = drive(port, world["token"], world["skus"], clients, warmup, seconds,
                        groups=lambda: {"api": cpu.children(proc.pid), **pgs()})
     finally:
         if spy is not None:
             spy.wait(60)
         stop_api(proc, data_dir)
-    result.update(clients=clients, workers=workers, seconds=seconds, lines_per_order=3)
+    result.update(clients=clients, workers=workers, seconds=seconds, lines_per_order=3,
+                  long_transactions=list({**held, **horizon_holders(database_url)}.values()))
     if with_pgbench:
         result["pgbench_tps"] = pgbench(database_url)
         result["pgbench_mode"] = PGBENCH_MODE if result["pgbench_tps"] is not None else "pgbench not installed"
