@@ -233,3 +233,24 @@ def test_a_refused_booking_leaves_nothing_behind(pg_engine_session):
         for tbl in (t.orders, t.customers, t.order_lines, t.reservations, t.order_events, t.outbox):
             assert conn.execute(select(tbl)).first() is None, tbl.name
         assert conn.execute(select(t.stock.c.reserved).where(t.stock.c.reserved > 0)).scalars().all() == [1]
+
+
+def test_without_the_booking_function_the_careful_path_takes_orders(pg_engine_session):
+    """A database not yet migrated to 0002 (book_order missing) still takes orders."""
+    pg = pg_engine_session
+    world = fresh(pg)
+    with pg.begin() as conn:
+        conn.execute(text("ALTER FUNCTION book_order RENAME TO book_order_away"))
+    try:
+        async def main():
+            try:
+                return await express_intake.submit(pg, world.principals["seller_a"], OrderIn(**order_payload("M-1")))
+            finally:
+                await pg_async.close_pools(pg)
+        before = express_intake.taken["careful", "not migrated"]
+        order, created = asyncio.run(main())
+        assert created and order["status"] == "allocated"
+        assert express_intake.taken["careful", "not migrated"] == before + 1
+    finally:
+        with pg.begin() as conn:
+            conn.execute(text("ALTER FUNCTION book_order_away RENAME TO book_order"))

@@ -55,6 +55,9 @@ async def submit(engine: Engine, principal: Principal, data: OrderIn, idempotenc
         except intake_pg.Refused as exc:
             log.debug("express intake refused by the database: %s", exc)
             booked = "refused"
+        except intake_pg.NotMigrated as exc:
+            log.warning("express intake unavailable, the careful path takes the order: %s", exc)
+            booked = "not migrated"
         except psycopg.OperationalError as exc:
             log.warning("express intake lost its connection, the careful path takes the order: %s", exc)
             booked = "connection"

@@ -73,6 +73,10 @@ class Refused(Exception):
     """The database refused the booking (a concurrent order changed what the plan relied on)."""
 
 
+class NotMigrated(Exception):
+    """The database lacks what the express path needs (migration 0002)."""
+
+
 def _look_sql(seller_column: str) -> str:
     return (
         "SELECT s.id, s.code,"
@@ -156,4 +160,6 @@ async def write(conn: AsyncConnection, b: Booking) -> int | None:
     except (psycopg.errors.IntegrityError, psycopg.errors.LockNotAvailable,
             psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
         raise Refused(f"{type(exc).__name__}: {exc}") from exc
+    except psycopg.errors.UndefinedFunction as exc:  # a database not migrated to 0002 yet
+        raise NotMigrated("book_order() is missing: run `qoima migrate`") from exc
     return row[0]
