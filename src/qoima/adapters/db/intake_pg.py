@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import psycopg
 from psycopg import AsyncConnection
+from psycopg.types.json import Json
 
 
 class StockRow(NamedTuple):
@@ -67,6 +68,10 @@ class Look:
     by_email: CustomerRow | None
     order_id: int
     line_ids: list[int]
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 class Refused(Exception):
@@ -137,23 +142,26 @@ class Booking:
     now: object
 
 
-BOOK_ORDER = ("SELECT book_order(" + ", ".join(["%s"] * 43) + ")")
+BOOK_ORDER = "SELECT book_order(" + ", ".join(["%s"] * 31) + ")"
 
 
 async def write(conn: AsyncConnection, b: Booking) -> int | None:
     """Book the order in one transaction; returns its customer id. Raises Refused when the
-    database refuses any part of it (nothing is then stored)."""
-    o, c, ls, rs, tl = b.order, b.new_customer or {}, b.lines, b.reservations, b.timeline
+    database refuses any part of it (nothing is then stored). The rows go as five JSON arrays:
+    psycopg dumps a list parameter in Python, element by element; json.dumps is C."""
+    o, c = b.order, b.new_customer or {}
     params = (
         o["id"], o["seller_id"], o["channel"], o["external_id"], o["idempotency_key"], o["customer_id"],
         b.new_customer is not None, c.get("name"), c.get("phone"), c.get("email"), c.get("language"),
         c.get("preferred_channel"), b.lock_keys, o["status"], o["delivery_type"], o["address"], o["city"],
         o["lat"], o["lon"], o["total"], o["warehouses"], o["sourcing_reason"], o["ship_by"], o["received_at"],
-        o["updated_at"], b.now, [s for s, _ in b.stock], [n for _, n in b.stock],
-        [x["id"] for x in ls], [x["product_id"] for x in ls], [x["sku"] for x in ls], [x["quantity"] for x in ls],
-        [x["unit_price"] for x in ls], [r[0] for r in rs], [r[1] for r in rs], [r[2] for r in rs],
-        [r[3] for r in rs], [e["from_status"] for e in tl], [e["to_status"] for e in tl], [e["actor"] for e in tl],
-        [e["reason"] for e in tl], [e["topic"] for e in b.outbox], [json.dumps(e["payload"]) for e in b.outbox])
+        o["updated_at"], b.now,
+        Json(b.stock, dumps=_dumps),
+        Json([[x["id"], x["product_id"], x["sku"], x["quantity"], str(x["unit_price"])] for x in b.lines],
+             dumps=_dumps),
+        Json(b.reservations, dumps=_dumps),
+        Json([[e["from_status"], e["to_status"], e["actor"], e["reason"]] for e in b.timeline], dumps=_dumps),
+        Json([[e["topic"], e["payload"]] for e in b.outbox], dumps=_dumps))
     try:
         cur = await conn.execute(BOOK_ORDER, params, prepare=True)
         row = await cur.fetchone()

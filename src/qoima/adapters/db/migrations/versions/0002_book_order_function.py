@@ -32,27 +32,23 @@ SIGNATURE = (
     "p_c_language text, p_c_channel text, p_lock_keys text[], p_status text, p_delivery_type text, "
     "p_address text, p_city text, p_lat double precision, p_lon double precision, p_total numeric, "
     "p_warehouses text, p_reason text, p_ship_by timestamp, p_received_at timestamp, p_now timestamp, "
-    "p_stamp timestamp, p_stock_ids bigint[], p_stock_units integer[], p_line_ids bigint[], "
-    "p_line_products bigint[], p_line_skus text[], p_line_quantities integer[], p_line_prices numeric[], "
-    "p_res_lines bigint[], p_res_stock bigint[], p_res_warehouses bigint[], p_res_quantities integer[], "
-    "p_ev_from text[], p_ev_to text[], p_ev_actors text[], p_ev_reasons text[], p_ob_topics text[], "
-    "p_ob_payloads text[]"
+    "p_stamp timestamp, p_stock json, p_lines json, p_reservations json, p_timeline json, p_outbox json"
 )
 ARG_TYPES = ", ".join(part.split(" ", 1)[1] for part in SIGNATURE.split(", "))
 
 BODY = """
 DECLARE
     v_customer_id bigint := p_customer_id;
-    i integer;
+    e json;
 BEGIN
     IF p_lock_keys IS NOT NULL AND cardinality(p_lock_keys) > 0 THEN
         PERFORM pg_advisory_xact_lock(hashtextextended(k, 0))
            FROM unnest(p_lock_keys) WITH ORDINALITY AS u(k, n) ORDER BY n;
     END IF;
-    FOR i IN 1 .. coalesce(cardinality(p_stock_ids), 0) LOOP
-        UPDATE stock SET reserved = reserved + p_stock_units[i] WHERE id = p_stock_ids[i];
+    FOR e IN SELECT value FROM json_array_elements(p_stock) LOOP  -- [stock id, units], in id order
+        UPDATE stock SET reserved = reserved + (e->>1)::integer WHERE id = (e->>0)::bigint;
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'stock row % is gone', p_stock_ids[i] USING ERRCODE = 'serialization_failure';
+            RAISE EXCEPTION 'stock row % is gone', e->>0 USING ERRCODE = 'serialization_failure';
         END IF;
     END LOOP;
     IF p_new_customer THEN
@@ -71,17 +67,22 @@ BEGIN
     VALUES (p_order_id, p_seller_id, p_channel, p_external_id, p_idempotency_key, v_customer_id, p_status,
             p_delivery_type, p_address, p_city, p_lat, p_lon, p_total, p_warehouses, p_reason, p_ship_by,
             p_received_at, p_now);
+    -- each row an array, in the order given: [id, product id, sku, quantity, unit price]
     INSERT INTO order_lines (id, order_id, product_id, sku, quantity, unit_price, backordered)
-    SELECT l, p_order_id, p, s, q, u, 0
-      FROM unnest(p_line_ids, p_line_products, p_line_skus, p_line_quantities, p_line_prices) AS x(l, p, s, q, u);
+    SELECT (x->>0)::bigint, p_order_id, (x->>1)::bigint, x->>2, (x->>3)::integer, (x->>4)::numeric, 0
+      FROM json_array_elements(p_lines) WITH ORDINALITY AS r(x, n) ORDER BY n;
+    -- [line id, stock id, warehouse id, units]
     INSERT INTO reservations (order_id, order_line_id, stock_id, warehouse_id, quantity, created_at)
-    SELECT p_order_id, l, s, w, q, p_stamp
-      FROM unnest(p_res_lines, p_res_stock, p_res_warehouses, p_res_quantities) AS x(l, s, w, q);
+    SELECT p_order_id, (x->>0)::bigint, (x->>1)::bigint, (x->>2)::bigint, (x->>3)::integer, p_stamp
+      FROM json_array_elements(p_reservations) WITH ORDINALITY AS r(x, n) ORDER BY n;
+    -- [from, to, actor, reason]
     INSERT INTO order_events (order_id, from_status, to_status, actor, reason, created_at)
-    SELECT p_order_id, f, t, a, r, p_stamp FROM unnest(p_ev_from, p_ev_to, p_ev_actors, p_ev_reasons) AS x(f, t, a, r);
+    SELECT p_order_id, x->>0, x->>1, x->>2, x->>3, p_stamp
+      FROM json_array_elements(p_timeline) WITH ORDINALITY AS r(x, n) ORDER BY n;
+    -- [topic, payload]
     INSERT INTO outbox (topic, aggregate_id, seller_id, payload, status, attempts, next_attempt_at, created_at)
-    SELECT t, p_order_id, p_seller_id, p::json, 'pending', 0, p_stamp, p_stamp
-      FROM unnest(p_ob_topics, p_ob_payloads) AS x(t, p);
+    SELECT x->>0, p_order_id, p_seller_id, x->1, 'pending', 0, p_stamp, p_stamp
+      FROM json_array_elements(p_outbox) WITH ORDINALITY AS r(x, n) ORDER BY n;
     RETURN v_customer_id;
 END
 """
