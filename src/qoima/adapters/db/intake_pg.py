@@ -85,18 +85,24 @@ class NotMigrated(Exception):
 def _look_sql(seller_column: str) -> str:
     return (
         "SELECT s.id, s.code,"
-        " (SELECT o.id FROM orders o WHERE o.seller_id = s.id AND ((o.channel = %(channel)s"
-        " AND o.external_id = %(ext)s) OR o.idempotency_key = %(key)s) ORDER BY o.id LIMIT 1),"
-        " (SELECT json_agg(json_build_array(p.id, p.sku, st.id, st.warehouse_id, st.location_id, st.on_hand,"
-        " st.reserved, w.code, w.lat, w.lon, w.timezone, w.cutoff_time, w.handover_time, w.working_days)"
-        " ORDER BY st.id)"
-        " FROM products p LEFT JOIN (stock st JOIN locations l ON l.id = st.location_id AND l.kind = 'storage'"
-        " JOIN warehouses w ON w.id = st.warehouse_id) ON st.product_id = p.id AND st.on_hand > st.reserved"
+        " coalesce((SELECT o.id FROM orders o WHERE o.seller_id = s.id AND o.channel = %(channel)s"
+        " AND o.external_id = %(ext)s), (SELECT o.id FROM orders o WHERE o.seller_id = s.id"
+        " AND o.idempotency_key = %(key)s)),"
+        # per product (LATERAL, OFFSET 0 keeps the planner from flattening it), so that the stock rows are
+        # found through their product index
+        # whatever the number of SKUs a generic plan has to assume
+        " (SELECT json_agg(json_build_array(p.id, p.sku, x.id, x.warehouse_id, x.location_id, x.on_hand,"
+        " x.reserved, x.code, x.lat, x.lon, x.timezone, x.cutoff_time, x.handover_time, x.working_days)"
+        " ORDER BY x.id)"
+        " FROM products p LEFT JOIN LATERAL (SELECT st.id, st.warehouse_id, st.location_id, st.on_hand,"
+        " st.reserved, w.code, w.lat, w.lon, w.timezone, w.cutoff_time, w.handover_time, w.working_days"
+        " FROM stock st JOIN locations l ON l.id = st.location_id JOIN warehouses w ON w.id = st.warehouse_id"
+        " WHERE st.product_id = p.id AND st.on_hand > st.reserved AND l.kind = 'storage' OFFSET 0) x ON true"
         " WHERE p.seller_id = s.id AND p.sku = ANY(%(skus)s::text[])),"
         " (SELECT json_build_array(c.id, c.merged_into_id, c.phone, c.email) FROM customers c"
-        " WHERE c.seller_id = s.id AND c.phone = %(phone)s::text ORDER BY c.id LIMIT 1),"
+        " WHERE c.phone = %(phone)s::text AND c.seller_id = s.id ORDER BY c.id LIMIT 1),"
         " (SELECT json_build_array(c.id, c.merged_into_id, c.phone, c.email) FROM customers c"
-        " WHERE c.seller_id = s.id AND c.email = %(email)s::text ORDER BY c.id LIMIT 1),"
+        " WHERE c.email = %(email)s::text AND c.seller_id = s.id ORDER BY c.id LIMIT 1),"
         " nextval('orders_id_seq'),"
         " ARRAY(SELECT nextval('order_lines_id_seq') FROM generate_series(1, %(lines)s::int))"
         f" FROM sellers s WHERE s.{seller_column}"

@@ -52,14 +52,15 @@ BEGIN
         END IF;
     END LOOP;
     IF p_new_customer THEN
-        INSERT INTO customers (seller_id, name, phone, email, language, preferred_channel, created_at)
-        SELECT p_seller_id, p_c_name, p_c_phone, p_c_email, p_c_language, p_c_channel, p_received_at
-         WHERE NOT EXISTS (SELECT 1 FROM customers WHERE seller_id = p_seller_id AND phone = p_c_phone)
-           AND NOT EXISTS (SELECT 1 FROM customers WHERE seller_id = p_seller_id AND email = p_c_email)
-        RETURNING id INTO v_customer_id;
-        IF v_customer_id IS NULL THEN
+        IF (p_c_phone IS NOT NULL AND EXISTS (SELECT 1 FROM customers
+                                              WHERE phone = p_c_phone AND seller_id = p_seller_id))
+           OR (p_c_email IS NOT NULL AND EXISTS (SELECT 1 FROM customers
+                                                 WHERE email = p_c_email AND seller_id = p_seller_id)) THEN
             RAISE EXCEPTION 'the customer was created by a concurrent order' USING ERRCODE = 'serialization_failure';
         END IF;
+        INSERT INTO customers (seller_id, name, phone, email, language, preferred_channel, created_at)
+        VALUES (p_seller_id, p_c_name, p_c_phone, p_c_email, p_c_language, p_c_channel, p_received_at)
+        RETURNING id INTO v_customer_id;
     END IF;
     INSERT INTO orders (id, seller_id, channel, external_id, idempotency_key, customer_id, status, delivery_type,
                         address, city, lat, lon, total, warehouses, sourcing_reason, ship_by, received_at,
