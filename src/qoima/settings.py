@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     log_json: bool = False
     outbox_max_attempts: int = 8
     webhook_timeout_s: float = 5.0
+    db_pool_size: int = 10  # PostgreSQL connections per process (and as many again in bursts)
 
     def resolved_database_url(self) -> str:
         if self.database_url:
