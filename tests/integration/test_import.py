@@ -125,6 +125,48 @@ def test_phone_message_matches_the_api_schema(world):
     assert report.errors == [{"line": 2, "field": "customer_phone", "message": api_msg}]
 
 
+def test_every_bad_row_is_reported_even_when_the_same_values_repeat(world):
+    """Checks are remembered per distinct value (phones, lines, repeated order columns): a value that
+    is bad once is bad, and reported, on every row that carries it."""
+    data = csv_bytes(
+        "seller-a,api,C-1,Aigerim,,,courier,,,,,,SKU-1,1,100",      # line 2
+        "seller-a,api,C-1,Other,,,courier,,,,,,SKU-2,1,100",        # line 3: name contradicts line 2
+        "seller-a,api,C-1,Other,,,courier,,,,,,SKU-3,1,100",        # line 4: the same contradiction again
+        "seller-a,api,C-2,Dana,12345,,courier,,,,,,SKU-1,two,100",  # line 5: phone and quantity
+        "seller-a,api,C-3,Nurlan,12345,,courier,,,,,,SKU-1,two,100",  # line 6: the same phone and quantity
+        "seller-a,api,C-4,Nurlan,+77011234567,,courier,,,,,,SKU-1,two,100",  # line 7: the same quantity
+        "seller-a,api,C-5,Dana,12345,,courier,,,,,,SKU-2,1,100",    # line 8: the same customer as line 5
+    )
+    report = imports.import_orders(world.engine, ADMIN, data, "orders.csv", dry_run=True)
+    got = sorted((e["line"], e["field"]) for e in report.errors)
+    assert got == [(3, "customer_name"), (4, "customer_name"), (5, "customer_phone"), (5, "quantity"),
+                   (6, "customer_phone"), (6, "quantity"), (7, "quantity"), (8, "customer_phone")]
+    by_key = {(e["line"], e["field"]): e["message"] for e in report.errors}
+    assert by_key[(5, "customer_phone")] == by_key[(6, "customer_phone")] == by_key[(8, "customer_phone")]
+    assert by_key[(5, "quantity")] == by_key[(6, "quantity")] == by_key[(7, "quantity")]
+    assert "line 2" in by_key[(3, "customer_name")] and "line 2" in by_key[(4, "customer_name")]
+    assert report.counts["orders"] == 5
+
+
+def test_repeated_bad_contact_keeps_its_message_and_takes_the_callers_field():
+    from qoima.domain.contacts import normalize_email, normalize_phone
+    from qoima.domain.errors import ValidationError
+    for _ in range(2):  # the second call is answered from the cache
+        with pytest.raises(ValidationError) as phone:
+            normalize_phone(" 12345 ", field="a.phone")
+        assert phone.value.field == "a.phone" and phone.value.message == "phone ' 12345 ' is not a valid number"
+        with pytest.raises(ValidationError) as mail:
+            normalize_email("bad-mail", field="b.email")
+        assert mail.value.field == "b.email" and mail.value.message.startswith("e-mail 'bad-mail' is not valid")
+    with pytest.raises(ValidationError) as other:
+        normalize_phone(" 12345 ", field="c.phone")
+    assert other.value.field == "c.phone"
+    assert normalize_phone(" 8 701 123 45 67 ") == normalize_phone("87011234567") == "+77011234567"
+    assert normalize_email("admin@qoima.local", internal=True) == "admin@qoima.local"
+    with pytest.raises(ValidationError):
+        normalize_email("admin@qoima.local")  # the same text, not internal: refused (cached separately)
+
+
 def test_missing_column_is_reported_on_the_header_line(world):
     data = b"seller,channel,external_id,sku,unit_price\nseller-a,api,A-1,SKU-1,100\n"
     report = imports.import_orders(world.engine, ADMIN, data, "orders.csv")
@@ -351,7 +393,7 @@ def _dump(engine) -> dict:
     return out
 
 
-@pytest.mark.parametrize("batch_size", [3, 2000])
+@pytest.mark.parametrize("batch_size", [1, 3, 2000])
 def test_bulk_intake_writes_the_same_rows_as_create_order(engine, twin, batch_size):
     now = datetime(2024, 5, 6, 6, 0)
     bulk_db, single_db = build_world(engine, STOCK), build_world(twin, STOCK)
@@ -382,3 +424,78 @@ def test_bulk_intake_writes_the_same_rows_as_create_order(engine, twin, batch_si
     assert (result.allocated, result.backordered) == (4, 6)
     assert any(r[-1] > 0 for r in bulk["order_lines"])  # some lines wait for stock
     assert len(bulk["order_events"]) == 2 * 11 and len(bulk["outbox"]) == 3 * 11
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 2000])
+def test_bulk_intake_matches_stored_customers_across_batches(engine, twin, batch_size):
+    """Customers found in the database or created by an earlier batch are remembered by the run (contacts
+    filled in included), with the same matches as the per-order path."""
+    now = datetime(2024, 5, 6, 6, 0)
+    bulk_db, single_db = build_world(engine, STOCK), build_world(twin, STOCK)
+
+    def o(ext, phone=None, email=None, name="", sku="SKU-1"):
+        return OrderIn(seller="seller-a", channel="api", external_id=ext,
+                       customer=CustomerIn(name=name, phone=phone, email=email),
+                       lines=[LineIn(sku=sku, quantity=1, unit_price=Decimal("10"))])
+    stored = [o("S-1", phone="+77019998877", name="Old"), o("S-2", email="old@example.kz", name="Mail"),
+              o("S-3", phone="+77014443322", name="Older", sku="SKU-3")]
+    for eng in (engine, twin):
+        with UnitOfWork(eng) as uow:
+            for data in stored:
+                create_order(uow, ADMIN, data, now=now)
+            uow.commit()
+    orders = [
+        o("P-1", phone="+77019998877", email="new@example.kz"),  # stored, by phone; its e-mail is filled in
+        o("P-2", email="new@example.kz"),                          # the same one, by the e-mail just filled in
+        o("P-3", email="old@example.kz", phone="+77015550000"),   # the other stored one, by e-mail; phone filled
+        o("P-4", phone="+77015550000", sku="SKU-2"),               # ... and found again by that phone
+        o("P-5", phone="+77016660000", email="old@example.kz"),   # unknown phone, stored e-mail (has a phone)
+        o("P-6", phone="+77016660000"),                            # that phone is nobody's: a new customer
+        o("P-7", email="fresh@example.kz", name="New"),            # a new customer ...
+        o("P-8", email="fresh@example.kz", phone="+77014443322"),  # ... but the phone of a stored one wins,
+        o("P-9", email="fresh@example.kz"),                        # which gets the e-mail, and is older
+    ]
+    with UnitOfWork(engine) as uow:
+        result = bulk_intake.create_orders(uow, ADMIN, orders, now=now, batch_size=batch_size)
+        uow.commit()
+    with UnitOfWork(twin) as uow:
+        for data in orders:
+            create_order(uow, ADMIN, data, now=now)
+        uow.commit()
+    assert result.created == len(orders)
+    bulk, single = _dump(bulk_db.engine), _dump(single_db.engine)
+    for name in single:
+        assert bulk[name] == single[name], name
+    customer_of = {r[3]: r[5] for r in bulk["orders"]}
+    assert customer_of["P-1"] == customer_of["P-2"] == customer_of["S-1"]
+    assert customer_of["P-3"] == customer_of["P-4"] == customer_of["P-5"] == customer_of["S-2"]
+    assert customer_of["P-8"] == customer_of["P-9"] == customer_of["S-3"] != customer_of["P-7"]
+    assert customer_of["P-6"] not in {customer_of[k] for k in ("S-1", "S-2", "S-3", "P-7")}
+    assert len(bulk["customers"]) == 5  # three stored, two new
+
+
+def test_order_created_meanwhile_by_someone_else_fails_the_whole_import(engine):
+    """A lost race with another writer: the file's order is created (and committed) elsewhere after the
+    import has checked it; the database refuses the duplicate, and the import writes nothing."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes the write lock at BEGIN: nobody else can write during an import")
+    from qoima.domain.errors import Conflict
+    world = build_world(engine, STOCK)
+    rows = [f"seller-a,api,RACE-{i},Buyer {i},+7701555{i:04d},,courier,,,43.2,76.9,,SKU-1,1,100" for i in range(5)]
+    stolen = []
+
+    def progress(stage, done, total):
+        if stage == "writing" and not stolen:  # the rows of this batch are built but not written yet
+            with engine.begin() as conn:  # another connection, its own transaction, committed
+                conn.execute(t.orders.insert().values(
+                    seller_id=world.sellers["seller-a"], channel="api", external_id="RACE-3", status="new",
+                    delivery_type="courier", received_at=datetime(2024, 5, 6), updated_at=datetime(2024, 5, 6)))
+            stolen.append(True)
+    before = reserved(engine)
+    with pytest.raises(Conflict):
+        imports.import_orders(engine, ADMIN, csv_bytes(*rows), "orders.csv", progress=progress)
+    assert stolen
+    assert count(engine, t.orders) == 1  # only the other writer's
+    for table in (t.order_lines, t.reservations, t.order_events, t.outbox, t.customers):
+        assert count(engine, table) == 0
+    assert reserved(engine) == before

@@ -4,27 +4,40 @@ sourcing reason, ship-by, reservations, backorders, timeline, outbox).
 
 Orders are processed in batches. For each batch the sellers, products,
 existing orders and customers are looked up with a handful of queries, the
-stock rows of every product of the batch are locked once (in id order), and
+stock rows of every product of the batch are locked (in id order), and
 sourcing runs in memory against that availability, order by order in the
 given order (first come, first served). Rows are then written in bulk and
-the stock counters are raised atomically in SQL, in id order. The caller's
-unit of work decides whether it all commits.
+the stock counters are raised in SQL. The caller's unit of work decides
+whether it all commits (call `finish()` before committing).
 
-Writing: on PostgreSQL the ids of new orders and lines are drawn from their
-sequences in one query each and the rows go in with COPY (several times
-faster than multi-row INSERT for 10^5 rows); elsewhere (SQLite) with
-executemany and `RETURNING ... sort_by_parameter_order`.
+What this transaction has seen or done stays in memory from batch to batch:
+customers (found or created), the free units of the stock rows it has locked
+(nobody else can change a locked row until the commit), the orders it has
+taken. Look-ups ask the database only for what is not known yet.
+
+Writing on PostgreSQL: the ids of new customers, orders and lines are drawn
+from their sequences in one query per batch, the rows go in with COPY
+(psycopg's C row formatter), and the statements of a batch run in a
+background thread on the transaction's connection while Python looks up and
+sources the next batch: batch N+1's look-ups are sent before batch N's rows,
+so the database checks batch N's foreign keys while the next batch is being
+built. The connection is never used by both threads at once (every look-up
+first waits for the queued writes). Elsewhere (SQLite) rows are written at
+once with executemany and `RETURNING ... sort_by_parameter_order`.
 """
 
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Callable, Sequence
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import Table, any_, bindparam, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..adapters.db import tables as t
 from ..domain import sourcing
@@ -38,6 +51,17 @@ from .schemas import OrderIn
 from .unit_of_work import UnitOfWork, utcnow
 
 CENT = Decimal("0.01")
+ZERO = Decimal(0)
+
+CUSTOMER_COLUMNS = ("seller_id", "name", "phone", "email", "language", "preferred_channel", "created_at")
+ORDER_COLUMNS = ("seller_id", "channel", "external_id", "idempotency_key", "customer_id", "status", "delivery_type",
+                 "address", "city", "lat", "lon", "total", "warehouses", "sourcing_reason", "ship_by", "received_at",
+                 "updated_at")
+LINE_COLUMNS = ("order_id", "product_id", "sku", "quantity", "unit_price", "backordered")
+RESERVATION_COLUMNS = ("order_id", "order_line_id", "stock_id", "warehouse_id", "quantity", "created_at")
+EVENT_COLUMNS = ("order_id", "from_status", "to_status", "actor", "reason", "created_at")
+OUTBOX_COLUMNS = ("topic", "aggregate_id", "seller_id", "payload", "status", "attempts", "next_attempt_at",
+                  "created_at")
 
 
 @dataclass
@@ -51,7 +75,7 @@ class BulkResult:
 
 @dataclass
 class _Customer:
-    key: tuple  # (0, id) for a stored customer, (1, n) for one created in this run: lowest key = oldest
+    key: tuple  # (0, id) for a stored customer, (1, n) for one created in this batch: lowest key = oldest
     id: int | None
     merged_into_id: int | None
     phone: str | None
@@ -69,6 +93,27 @@ class _Warehouse:
     calendar: Calendar
 
 
+class _StockRow:
+    """A locked stock row (what sourcing needs of it)."""
+    __slots__ = ("id", "product_id", "warehouse_id")
+
+    def __init__(self, id: int, product_id: int, warehouse_id: int):
+        self.id, self.product_id, self.warehouse_id = id, product_id, warehouse_id
+
+
+_NEW, _ALLOCATED, _BACKORDERED = Status.NEW.value, Status.ALLOCATED.value, Status.BACKORDERED.value
+
+
+@dataclass
+class _Prepared:
+    """A batch after its look-ups: what is left to do is Python (sourcing) and writing."""
+    now: datetime
+    todo: list  # (seller_id, OrderIn, received_at UTC)
+    pids: list  # product ids of each order's lines
+    customer_ids: list
+    rows: list  # locked stock rows of the batch's products (id order)
+
+
 class BulkIntake:
     def __init__(self, uow: UnitOfWork, principal: Principal, now: datetime | None = None):
         self.uow, self.principal, self.now = uow, principal, now
@@ -76,25 +121,43 @@ class BulkIntake:
         self.products: dict[tuple[int, str], int] = {}
         self.seen: set[tuple] = set()
         self.new_customers = 0
-        rows = uow.execute(select(t.warehouses).order_by(t.warehouses.c.id)).all()
+        self.writer = RowWriter(uow)
+        rows = self._query(select(t.warehouses).order_by(t.warehouses.c.id)).all()
         self.warehouses = [_Warehouse(w.id, w.code, w.lat, w.lon, Calendar(
             timezone=w.timezone, cutoff=parse_hhmm(w.cutoff_time), handover=parse_hhmm(w.handover_time),
             working_days=w.working_days)) for w in rows]
         self.wh_by_id = {w.id: w for w in self.warehouses}
-        self.writer = RowWriter(uow)
+        # customers known to this transaction, by (seller, phone) / (seller, e-mail) and by id
+        self.by_phone: dict[tuple, _Customer] = {}
+        self.by_email: dict[tuple, _Customer] = {}
+        self.customers_by_id: dict[int, _Customer] = {}
+        self.free: dict[int, int] = {}  # stock id -> free units, for the rows this transaction has locked
+        self._line_cache: dict[tuple, sourcing.Line] = {}
+        self._ship_by_cache: dict[tuple, datetime] = {}
         self._offset = 0
         self._analyzed_at = 0
+        self._pending: tuple[_Prepared, BulkResult] | None = None
+
+    def _query(self, statement, params=None):
+        """A statement of our own on the connection: the queued writes go first."""
+        self.writer.sync()
+        return self.uow.execute(statement, params)
+
+    def _in(self, column, values: list):
+        if self.writer.pg:  # one array parameter instead of thousands of placeholders
+            return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        return column.in_(list(values))
 
     # ---------------------------------------------------------------- lookups
     def _seller(self, code: str | None, index: int) -> tuple[int, str]:
         if not code:
             if self.principal.seller_id is None:
                 raise ValidationError("seller is required", field=f"orders[{index}].seller")
-            row = self.uow.execute(select(t.sellers.c.id, t.sellers.c.code)
-                                   .where(t.sellers.c.id == self.principal.seller_id)).one()
+            row = self._query(select(t.sellers.c.id, t.sellers.c.code)
+                              .where(t.sellers.c.id == self.principal.seller_id)).one()
             return row.id, row.code
         if code not in self.sellers:
-            row = self.uow.execute(select(t.sellers.c.id, t.sellers.c.code).where(t.sellers.c.code == code)).first()
+            row = self._query(select(t.sellers.c.id, t.sellers.c.code).where(t.sellers.c.code == code)).first()
             if row is None:
                 raise ValidationError(f"unknown seller '{code}'", field=f"orders[{index}].seller")
             self.sellers[code] = (row.id, row.code)
@@ -109,8 +172,8 @@ class BulkIntake:
         for sid, sku in missing:
             by_seller.setdefault(sid, set()).add(sku)
         for sid, skus in by_seller.items():
-            for r in self.uow.execute(select(t.products.c.id, t.products.c.sku)
-                                      .where(t.products.c.seller_id == sid, t.products.c.sku.in_(sorted(skus)))):
+            for r in self._query(select(t.products.c.id, t.products.c.sku)
+                                 .where(t.products.c.seller_id == sid, t.products.c.sku.in_(sorted(skus)))):
                 self.products[(sid, r.sku)] = r.id
 
     def _existing(self, keys: list[tuple[int, str, str]]) -> set[tuple]:
@@ -119,38 +182,41 @@ class BulkIntake:
             by_channel.setdefault((sid, channel), set()).add(ext)
         found = set()
         for (sid, channel), exts in by_channel.items():  # uses the unique index (seller, channel, external_id)
-            for ext in self.uow.execute(select(t.orders.c.external_id).where(
+            for ext in self._query(select(t.orders.c.external_id).where(
                     t.orders.c.seller_id == sid, t.orders.c.channel == channel,
-                    t.orders.c.external_id.in_(sorted(exts)))).scalars():
+                    self._in(t.orders.c.external_id, sorted(exts)))).scalars():
                 found.add((sid, channel, ext))
         return found
 
     # ---------------------------------------------------------------- customers
     def _customers(self, items: list[tuple[int, OrderIn, datetime]]) -> list[_Customer | None]:
         """Same matching as customers.find_or_create_customer, for a whole batch:
-        by phone first, then e-mail; the oldest match wins; missing contacts are filled in."""
+        by phone first, then e-mail; the oldest match wins; missing contacts are filled in.
+        Only contacts this transaction has not met yet are looked up."""
+        by_phone, by_email = self.by_phone, self.by_email
         wanted: dict[tuple[int, str], set[str]] = {}
         for sid, d, _ in items:
-            for kind in ("phone", "email"):
-                value = getattr(d.customer, kind)
-                if value:
-                    wanted.setdefault((sid, kind), set()).add(value)
-        by_phone: dict[tuple, _Customer] = {}
-        by_email: dict[tuple, _Customer] = {}
+            cust = d.customer
+            if cust.phone and (sid, cust.phone) not in by_phone:
+                wanted.setdefault((sid, "phone"), set()).add(cust.phone)
+            if cust.email and (sid, cust.email) not in by_email:
+                wanted.setdefault((sid, "email"), set()).add(cust.email)
         found: dict[int, object] = {}
         c = t.customers.c
         for (sid, kind), values in wanted.items():  # one index-friendly query per seller and contact kind
             column = c.phone if kind == "phone" else c.email
-            for r in self.uow.execute(select(c.id, c.seller_id, c.phone, c.email, c.merged_into_id)
-                                      .where(c.seller_id == sid, column.in_(sorted(values)))):
+            for r in self._query(select(c.id, c.seller_id, c.phone, c.email, c.merged_into_id)
+                                 .where(c.seller_id == sid, self._in(column, sorted(values)))):
                 found[r.id] = r
         for cid in sorted(found):  # oldest first: the lowest id of a phone / e-mail wins
+            if cid in self.customers_by_id:
+                continue  # known already (and indexed under its contacts)
             r = found[cid]
-            rec = _Customer((0, r.id), r.id, r.merged_into_id, r.phone, r.email)
+            rec = self.customers_by_id[cid] = _Customer((0, r.id), r.id, r.merged_into_id, r.phone, r.email)
             if r.phone:
-                by_phone.setdefault((r.seller_id, r.phone), rec)
+                self._index(by_phone, (r.seller_id, r.phone), rec)
             if r.email:
-                by_email.setdefault((r.seller_id, r.email), rec)
+                self._index(by_email, (r.seller_id, r.email), rec)
         result: list[_Customer | None] = []
         for sid, d, received in items:
             cust = d.customer
@@ -158,10 +224,10 @@ class BulkIntake:
                 result.append(None)
                 continue
             rec = None
-            for index, value in ((by_phone, cust.phone), (by_email, cust.email)):
-                if value and (sid, value) in index:
-                    rec = index[(sid, value)]
-                    break
+            if cust.phone:
+                rec = by_phone.get((sid, cust.phone))
+            if rec is None and cust.email:
+                rec = by_email.get((sid, cust.email))
             if rec is not None:
                 if cust.email and not rec.email:
                     rec.email, rec.dirty = cust.email, True
@@ -187,9 +253,9 @@ class BulkIntake:
         if key not in index or rec.key < index[key].key:
             index[key] = rec
 
-    def _write_customers(self, recs: list[_Customer | None]) -> list[int | None]:
-        new, seen = [], set()
-        dirty = []
+    @staticmethod
+    def _unique(recs: list[_Customer | None]) -> tuple[list[_Customer], list[_Customer]]:
+        new, dirty, seen = [], [], set()
         for rec in recs:
             if rec is None or id(rec) in seen:
                 continue
@@ -198,124 +264,207 @@ class BulkIntake:
                 new.append(rec)
             elif rec.dirty:
                 dirty.append(rec)
+        return new, dirty
+
+    def _write_customers(self, recs: list[_Customer | None]) -> list[int | None]:
+        new, dirty = self._unique(recs)
         if new:
-            ids = self.writer.insert(t.customers, [{**r.new_row, "phone": r.phone, "email": r.email} for r in new],
-                                     ids=True)
+            ids = self.writer.insert(t.customers, CUSTOMER_COLUMNS, [
+                (r.new_row["seller_id"], r.new_row["name"], r.phone, r.email, r.new_row["language"],
+                 r.new_row["preferred_channel"], r.new_row["created_at"]) for r in new], ids=True)
             for rec, cid in zip(new, ids):
                 rec.id, rec.new_row = cid, None
                 rec.key = (0, cid)
+                self.customers_by_id[cid] = rec
         if dirty:
-            self.uow.execute(update(t.customers).where(t.customers.c.id == bindparam("cid"))
-                             .values(phone=bindparam("new_phone"), email=bindparam("new_email")),
-                             [{"cid": r.id, "new_phone": r.phone, "new_email": r.email} for r in dirty])
+            self.writer.update_customers([(r.id, r.phone, r.email) for r in dirty])
             for r in dirty:
                 r.dirty = False
         return [None if r is None else (r.merged_into_id or r.id) for r in recs]
 
-    # ---------------------------------------------------------------- a batch
+    # ---------------------------------------------------------------- batches
     def run(self, orders: Sequence[OrderIn], batch_size: int = 2000,
             progress: Callable[[int, int], None] | None = None) -> BulkResult:
         result = BulkResult()
-        for start in range(0, len(orders), batch_size):
-            self.add(orders[start:start + batch_size], result)
-            if progress:
-                progress(min(start + batch_size, len(orders)), len(orders))
+        try:
+            for start in range(0, len(orders), batch_size):
+                self.add(orders[start:start + batch_size], result)
+                if progress:
+                    progress(min(start + batch_size, len(orders)), len(orders))
+            self.finish()
+        finally:
+            self.close()
         return result
 
     def add(self, batch: Sequence[OrderIn], result: BulkResult) -> None:
-        """Process one batch (orders in the given order), adding to result."""
-        self._batch(batch, self._offset, result)
+        """Process one batch (orders in the given order), adding to result. The rows may still be
+        on their way to the database when this returns: call finish() before committing."""
+        prepared = self._prepare(batch, self._offset, result)
         self._offset += len(batch)
+        self.writer.release()  # the previous batch's rows go to the database ...
+        if prepared is not None:
+            self._build(prepared, result)  # ... while this one is sourced and built
         if self.writer.pg and result.created >= max(2 * self._analyzed_at, 2000):
             # Fresh planner statistics for the tables this run keeps querying while they grow
             # (otherwise the existing-order and customer look-ups turn into scans: quadratic).
-            self.uow.execute(text("ANALYZE orders, customers"))
+            self.writer.execute("ANALYZE orders, customers")
             self._analyzed_at = result.created
 
-    def _batch(self, batch: Sequence[OrderIn], offset: int, result: BulkResult) -> None:
-        uow, now = self.uow, self.now or utcnow()
-        keyed = [(self._seller(d.seller, offset + i), d) for i, d in enumerate(batch)]
-        existing = self._existing([(sid, d.channel, d.external_id) for (sid, _), d in keyed])
+    def finish(self) -> None:
+        """Write everything still queued and wait for it (raises what the database refused)."""
+        self.writer.release()
+        self.writer.sync()
+
+    def close(self) -> None:
+        """Stop the background writer (after finish(), or abandoning what is queued on an error)."""
+        self.writer.close()
+
+    def _prepare(self, batch: Sequence[OrderIn], offset: int, result: BulkResult) -> _Prepared | None:
+        """The look-ups of a batch (all the queries it needs), customer matching and the new ids."""
+        now = self.now or utcnow()
+        sellers: dict = {}
+        keyed = []
+        for i, d in enumerate(batch):
+            if d.seller not in sellers:  # the same answer for every order of a seller
+                sellers[d.seller] = self._seller(d.seller, offset + i)
+            keyed.append((sellers[d.seller][0], d))
+        existing = self._existing([(sid, d.channel, d.external_id) for sid, d in keyed])
         todo = []
-        for (sid, scode), d in keyed:
+        seen = self.seen
+        received: dict = {}
+        for sid, d in keyed:
             key = (sid, d.channel, d.external_id)
-            if key in existing or key in self.seen:
+            if key in existing or key in seen:
                 result.existing += 1
                 continue
-            self.seen.add(key)
-            todo.append((sid, d, received_utc(d.received_at, now)))
+            seen.add(key)
+            at = d.received_at
+            if at not in received:
+                received[at] = received_utc(at, now)
+            todo.append((sid, d, received[at]))
         if not todo:
-            return
+            return None
+        products = self.products
         self._load_products({(sid, ln.sku) for sid, d, _ in todo for ln in d.lines})
-        for i, (sid, d, _) in enumerate(todo):
+        pids = []
+        for sid, d, _ in todo:
+            these = []
             for j, ln in enumerate(d.lines):
-                if (sid, ln.sku) not in self.products:
+                pid = products.get((sid, ln.sku))
+                if pid is None:
                     raise ValidationError(f"unknown SKU '{ln.sku}' for this seller", field=f"lines[{j}].sku")
-        customer_ids = self._write_customers(self._customers(todo))
-        rows = lock_stock_rows(uow, sorted({self.products[(sid, ln.sku)] for sid, d, _ in todo for ln in d.lines}))
-        free = {r.id: r.on_hand - r.reserved for r in rows}
+                these.append(pid)
+            pids.append(these)
+        recs = self._customers(todo)
+        self.writer.sync()
+        rows = []
+        free = self.free
+        for r in lock_stock_rows(self.uow, sorted({pid for these in pids for pid in these})):
+            if r.id not in free:  # a row locked before keeps the count this transaction holds for it
+                free[r.id] = r.on_hand - r.reserved
+            rows.append(_StockRow(r.id, r.product_id, r.warehouse_id))
+        self.writer.draw_ids({t.customers: len(self._unique(recs)[0]), t.orders: len(todo),
+                              t.order_lines: sum(len(these) for these in pids)})
+        customer_ids = self._write_customers(recs)
+        return _Prepared(now, todo, pids, customer_ids, rows)
+
+    def _build(self, p: _Prepared, result: BulkResult) -> None:
+        """Sourcing in memory and the rows of the batch (no queries on PostgreSQL)."""
+        now, free, writer = p.now, self.free, self.writer
         by_product: dict[int, list] = {}
-        for r in rows:
+        for r in p.rows:  # in id order
             by_product.setdefault(r.product_id, []).append(r)
+        lines_of = self._lines
+        ship_by_of = self._ship_by
+        choose, stock_of, calendar_of = sourcing.choose, self._stock, self._calendar_warehouse
 
         order_rows, plans = [], []
-        for (sid, d, received), cid in zip(todo, customer_ids):
-            pids = [self.products[(sid, ln.sku)] for ln in d.lines]
-            mine = sorted((r for pid in dict.fromkeys(pids) for r in by_product.get(pid, ()) if free[r.id] > 0),
-                          key=lambda r: r.id)
-            plan = sourcing.choose([sourcing.Line(pid, ln.sku, ln.quantity) for pid, ln in zip(pids, d.lines)],
-                                   self._stock(mine, free), d.delivery.lat, d.delivery.lon)
-            takes = _takes(plan, mine, free, d, pids)  # also takes the units out of `free`
-            status = Status.ALLOCATED if plan.complete else Status.BACKORDERED
-            cal = self._calendar_warehouse(plan, d.delivery.lat, d.delivery.lon)
+        for (sid, d, received), pids, cid in zip(p.todo, p.pids, p.customer_ids):
+            lines, delivery = d.lines, d.delivery
+            if len(pids) == 1:
+                mine = [r for r in by_product.get(pids[0], ()) if free[r.id] > 0]
+            else:
+                mine = sorted((r for pid in dict.fromkeys(pids) for r in by_product.get(pid, ()) if free[r.id] > 0),
+                              key=_row_id)
+            lat, lon = delivery.lat, delivery.lon
+            plan = choose(lines_of(pids, lines), stock_of(mine, free), lat, lon)
+            takes = _takes(plan, mine, free, lines, pids)  # also takes the units out of `free`
+            status = _ALLOCATED if plan.complete else _BACKORDERED
+            cal = calendar_of(plan, lat, lon)
+            total = ZERO
+            for ln in lines:
+                total += ln.quantity * ln.unit_price
             plans.append((sid, d, pids, plan, takes, status))
-            order_rows.append({
-                "seller_id": sid, "channel": d.channel, "external_id": d.external_id, "idempotency_key": None,
-                "customer_id": cid, "status": status.value, "delivery_type": d.delivery.type,
-                "address": d.delivery.address, "city": d.delivery.city, "lat": d.delivery.lat, "lon": d.delivery.lon,
-                "total": sum((ln.quantity * ln.unit_price for ln in d.lines), Decimal(0)).quantize(CENT),
-                "warehouses": ",".join(plan.warehouses), "sourcing_reason": plan.reason,
-                "ship_by": ship_by(received, cal.calendar) if cal is not None else None,
-                "received_at": received, "updated_at": now})
-        order_ids = self.writer.insert(t.orders, order_rows, ids=True)
+            order_rows.append((
+                sid, d.channel, d.external_id, None, cid, status, delivery.type, delivery.address, delivery.city,
+                lat, lon, total.quantize(CENT), ",".join(plan.warehouses), plan.reason,
+                ship_by_of(received, cal) if cal is not None else None, received, now))
+        order_ids = writer.insert(t.orders, ORDER_COLUMNS, order_rows, ids=True)
 
         line_rows = []
         for oid, (sid, d, pids, plan, takes, status) in zip(order_ids, plans):
-            line_rows.extend({"order_id": oid, "product_id": pid, "sku": ln.sku, "quantity": ln.quantity,
-                              "unit_price": ln.unit_price, "backordered": short}
-                             for pid, ln, short in zip(pids, d.lines, _shortfalls(plan, pids, d)))
-        line_ids = self.writer.insert(t.order_lines, line_rows, ids=True)
+            shortfalls = _shortfalls(plan, pids, d.lines)
+            for pid, ln, short in zip(pids, d.lines, shortfalls):
+                line_rows.append((oid, pid, ln.sku, ln.quantity, ln.unit_price, short))
+        line_ids = writer.insert(t.order_lines, LINE_COLUMNS, line_rows, ids=True)
 
         reservations, events, outbox, per_stock = [], [], [], {}
         k = 0
         actor = self.principal.email
+        new, as_json = _NEW, writer.pg  # PostgreSQL gets the JSON text, SQLite the dict
+        received_reasons: dict[str, str] = {}
         for oid, (sid, d, pids, plan, takes, status) in zip(order_ids, plans):
-            ids = line_ids[k:k + len(d.lines)]
-            k += len(d.lines)
-            for li, stock_id, wid, qty in takes:
-                reservations.append({"order_id": oid, "order_line_id": ids[li], "stock_id": stock_id,
-                                     "warehouse_id": wid, "quantity": qty, "created_at": now})
-                per_stock[stock_id] = per_stock.get(stock_id, 0) + qty
-            for frm, to, who, reason in ((None, Status.NEW.value, actor, f"received via {d.channel}"),
-                                         (Status.NEW.value, status.value, "sourcing", plan.reason)):
-                events.append({"order_id": oid, "from_status": frm, "to_status": to, "actor": who,
-                               "reason": reason[:500], "created_at": now})
-                outbox.append(_outbox("order.status_changed", oid, sid, now,
-                                      {"order_id": oid, "from": frm, "to": to, "reason": reason[:500]}))
-            outbox.append(_outbox("order.created", oid, sid, now, {"order_id": oid}))
-            if status is Status.ALLOCATED:
+            if takes:
+                for li, stock_id, wid, qty in takes:
+                    reservations.append((oid, line_ids[k + li], stock_id, wid, qty, now))
+                    per_stock[stock_id] = per_stock.get(stock_id, 0) + qty
+            k += len(pids)
+            channel = d.channel
+            received_reason = received_reasons.get(channel)
+            if received_reason is None:
+                received_reason = received_reasons[channel] = f"received via {channel}"[:500]
+            reason = plan.reason[:500]
+            events.append((oid, None, new, actor, received_reason, now))
+            events.append((oid, new, status, "sourcing", reason, now))
+            outbox.append(("order.status_changed", oid, sid, _payload(oid, None, new, received_reason, as_json),
+                           "pending", 0, now, now))
+            outbox.append(("order.status_changed", oid, sid, _payload(oid, new, status, reason, as_json),
+                           "pending", 0, now, now))
+            outbox.append(("order.created", oid, sid, f'{{"order_id": {oid}}}' if as_json else {"order_id": oid},
+                           "pending", 0, now, now))
+            if status == _ALLOCATED:
                 result.allocated += 1
             else:
                 result.backordered += 1
-        self.writer.insert(t.reservations, reservations)
-        self.writer.insert(t.order_events, events)
-        self.writer.insert(t.outbox, outbox)
+        writer.insert(t.reservations, RESERVATION_COLUMNS, reservations)
+        writer.insert(t.order_events, EVENT_COLUMNS, events)
+        writer.insert(t.outbox, OUTBOX_COLUMNS, outbox)
         if per_stock:
-            uow.execute(update(t.stock).where(t.stock.c.id == bindparam("sid"))
-                        .values(reserved=t.stock.c.reserved + bindparam("n")),
-                        [{"sid": sid, "n": n} for sid, n in sorted(per_stock.items())])
+            writer.add_reserved(sorted(per_stock.items()))
         result.created += len(order_ids)
         result.order_ids.extend(order_ids)
+
+    def _lines(self, pids: list[int], lines) -> list[sourcing.Line]:
+        """sourcing.Line of each order line (immutable, so one object per product, SKU and quantity)."""
+        cache = self._line_cache
+        out = []
+        for pid, ln in zip(pids, lines):
+            key = (pid, ln.sku, ln.quantity)
+            line = cache.get(key)
+            if line is None:
+                line = cache[key] = sourcing.Line(pid, ln.sku, ln.quantity)
+            out.append(line)
+        return out
+
+    def _ship_by(self, received: datetime, w: _Warehouse) -> datetime:
+        """sla.ship_by, remembered per (received, warehouse): orders of a file share their timestamps."""
+        key = (received, w.id)
+        found = self._ship_by_cache.get(key)
+        if found is None:
+            if len(self._ship_by_cache) > 100_000:
+                self._ship_by_cache.clear()
+            found = self._ship_by_cache[key] = ship_by(received, w.calendar)
+        return found
 
     def _stock(self, rows, free) -> list[sourcing.WarehouseStock]:
         result: dict[int, sourcing.WarehouseStock] = {}
@@ -324,7 +473,8 @@ class BulkIntake:
             if ws is None:
                 w = self.wh_by_id[r.warehouse_id]
                 ws = result[r.warehouse_id] = sourcing.WarehouseStock(w.id, w.code, w.lat, w.lon, {})
-            ws.available[r.product_id] = ws.available.get(r.product_id, 0) + free[r.id]
+            available = ws.available
+            available[r.product_id] = available.get(r.product_id, 0) + free[r.id]
         return list(result.values())
 
     def _calendar_warehouse(self, plan, lat, lon) -> _Warehouse | None:
@@ -336,87 +486,195 @@ class BulkIntake:
         return min(self.warehouses, key=lambda w: (sourcing.distance_km(w.lat, w.lon, lat, lon) or 0.0, w.id))
 
 
-_COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+def _row_id(r) -> int:
+    return r.id
 
 
-def _copy_text(value) -> str:
-    """One value in PostgreSQL's COPY text format."""
-    if value is None:
-        return "\\N"
-    if value is True or value is False:
-        return "t" if value else "f"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPE)
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, (dict, list)):
-        return json.dumps(value).translate(_COPY_ESCAPE)
-    return str(value)  # int, float (repr: exact), Decimal
+_JSON_NULL = "null"
+
+
+def _payload(oid: int, frm: str | None, to: str, reason: str, as_json: bool):
+    """The payload of an order.status_changed event; as JSON text, the exact text json.dumps gives."""
+    if not as_json:
+        return {"order_id": oid, "from": frm, "to": to, "reason": reason}
+    return (f'{{"order_id": {oid}, "from": {_JSON_NULL if frm is None else json.dumps(frm)}, '
+            f'"to": {json.dumps(to)}, "reason": {json.dumps(reason)}}}')
 
 
 class RowWriter:
-    """Bulk inserts inside the caller's transaction: COPY on PostgreSQL, executemany elsewhere."""
+    """Bulk writes inside the caller's transaction.
+
+    PostgreSQL: ids come from the sequences (`draw_ids`, one round trip), rows go in with COPY.
+    Writes are held until `release()`, then run in order by a background thread on the same
+    connection; `sync()` waits until they are done (and raises the first error). Elsewhere:
+    executemany at once (ids by RETURNING)."""
 
     def __init__(self, uow: UnitOfWork):
         self.uow = uow
         self.pg = uow.is_postgres
         self._sequences: dict[str, str] = {}
+        self._ids: dict[str, list[int]] = {}
+        self._held: list[Callable] = []
+        self._queue: queue.Queue | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._abandon = False
 
-    def insert(self, table: Table, rows: list[dict], ids: bool = False) -> list[int]:
-        """Insert rows (all with the same keys, in the same order); with ids=True return the new ids in row order."""
+    # ------------------------------------------------------------ ids
+    def draw_ids(self, counts: dict[Table, int]) -> None:
+        """PostgreSQL: take the ids the next inserts will use, one query for all the tables."""
+        if not self.pg:
+            return
+        wanted = [(table, n) for table, n in counts.items() if n > 0]
+        if not wanted:
+            return
+        self.sync()
+        for table, _ in wanted:
+            if table.name not in self._sequences:
+                self._sequences[table.name] = self.uow.execute(
+                    text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}).scalar_one()
+        sql = "SELECT " + ", ".join(
+            f"ARRAY(SELECT nextval(CAST(:s{i} AS regclass)) FROM generate_series(1, :n{i}))"
+            for i in range(len(wanted)))
+        params = {}
+        for i, (table, n) in enumerate(wanted):
+            params[f"s{i}"], params[f"n{i}"] = self._sequences[table.name], n
+        row = self.uow.execute(text(sql), params).one()
+        for (table, _), ids in zip(wanted, row):
+            self._ids.setdefault(table.name, []).extend(sorted(ids))
+
+    def _take_ids(self, table: Table, n: int) -> list[int]:
+        pool = self._ids.get(table.name, [])
+        if len(pool) < n:
+            self.draw_ids({table: n - len(pool)})
+            pool = self._ids[table.name]
+        taken, self._ids[table.name] = pool[:n], pool[n:]
+        return taken
+
+    # ------------------------------------------------------------ writes
+    def insert(self, table: Table, columns: Sequence[str], rows: list[tuple], ids: bool = False) -> list[int]:
+        """Insert rows (tuples in `columns` order); with ids=True return the new ids in row order."""
         if not rows:
             return []
         if not self.pg:
+            values = [dict(zip(columns, r)) for r in rows]
             if ids:
                 return self.uow.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                                        rows).scalars().all()
-            self.uow.execute(insert(table), rows)
+                                        values).scalars().all()
+            self.uow.execute(insert(table), values)
             return []
         new_ids: list[int] = []
         if ids:
-            new_ids = self.uow.execute(text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)"),
-                                       {"seq": self._sequence(table), "n": len(rows)}).scalars().all()
-            new_ids.sort()
-        columns = (["id"] if ids else []) + list(rows[0])
-        cursor = self.uow.conn.connection.driver_connection.cursor()
-        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-            for start in range(0, len(rows), 500):  # the server parses a chunk while the next one is built
-                part = rows[start:start + 500]
-                if ids:
-                    copy.write("".join("\t".join(map(_copy_text, (i, *r.values()))) + "\n"
-                                       for i, r in zip(new_ids[start:start + 500], part)))
-                else:
-                    copy.write("".join("\t".join(map(_copy_text, r.values())) + "\n" for r in part))
+            new_ids = self._take_ids(table, len(rows))
+            rows = [(i, *r) for i, r in zip(new_ids, rows)]
+            columns = ("id", *columns)
+        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+
+        def copy(cursor) -> None:
+            with cursor.copy(statement) as cp:
+                write = cp.write_row
+                for r in rows:
+                    write(r)
+        self._held.append(copy)
         return new_ids
 
-    def _sequence(self, table: Table) -> str:
-        if table.name not in self._sequences:
-            self._sequences[table.name] = self.uow.execute(
-                text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}).scalar_one()
-        return self._sequences[table.name]
+    def add_reserved(self, per_stock: list[tuple[int, int]]) -> None:
+        """stock.reserved += n for (stock id, n), atomically in SQL (the CHECK refuses too much)."""
+        if not self.pg:
+            self.uow.execute(update(t.stock).where(t.stock.c.id == bindparam("sid"))
+                             .values(reserved=t.stock.c.reserved + bindparam("n")),
+                             [{"sid": sid, "n": n} for sid, n in per_stock])
+            return
+        ids, ns = [s for s, _ in per_stock], [n for _, n in per_stock]
+        self._held.append(lambda cursor: cursor.execute(
+            "UPDATE stock SET reserved = stock.reserved + v.n FROM unnest(%s::bigint[], %s::integer[]) AS v(id, n) "
+            "WHERE stock.id = v.id", (ids, ns)))
+
+    def update_customers(self, rows: list[tuple[int, str | None, str | None]]) -> None:
+        """(id, phone, email): contacts filled in on stored customers."""
+        if not self.pg:
+            self.uow.execute(update(t.customers).where(t.customers.c.id == bindparam("cid"))
+                             .values(phone=bindparam("new_phone"), email=bindparam("new_email")),
+                             [{"cid": cid, "new_phone": p, "new_email": e} for cid, p, e in rows])
+            return
+        cols = [list(c) for c in zip(*rows)]
+        self._held.append(lambda cursor: cursor.execute(
+            "UPDATE customers SET phone = v.phone, email = v.email "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, phone, email) WHERE customers.id = v.id",
+            cols))
+
+    def execute(self, sql: str) -> None:
+        if not self.pg:
+            self.uow.execute(text(sql))
+            return
+        self._held.append(lambda cursor: cursor.execute(sql))
+
+    # ------------------------------------------------------------ the background thread
+    def release(self) -> None:
+        """Hand the held writes to the background thread (in order)."""
+        if not self._held:
+            return
+        if self._queue is None:
+            self._queue = queue.Queue()
+            self._thread = threading.Thread(target=self._run, name="qoima-bulk-copy", daemon=True)
+            self._thread.start()
+        for job in self._held:
+            self._queue.put(job)
+        self._held = []
+
+    def sync(self) -> None:
+        """Wait until the released writes are done; raise the first error."""
+        if self._queue is not None:
+            self._queue.join()
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        """Stop the thread; writes still held or queued (after an error) are dropped."""
+        self._held = []
+        if self._queue is None:
+            return
+        self._abandon = True
+        self._queue.put(None)
+        self._thread.join()
+        self._queue = self._thread = None
+
+    def _run(self) -> None:
+        cursor = self.uow.conn.connection.driver_connection.cursor()
+        try:
+            while True:
+                job = self._queue.get()
+                try:
+                    if job is None:
+                        return
+                    if self._error is None and not self._abandon:
+                        job(cursor)
+                except BaseException as exc:  # noqa: BLE001 - raised by sync() in the caller's thread
+                    self._error = exc
+                finally:
+                    self._queue.task_done()
+        finally:
+            cursor.close()
 
 
-def _outbox(topic: str, oid: int, sid: int, now: datetime, payload: dict) -> dict:
-    return {"topic": topic, "aggregate_id": oid, "seller_id": sid, "payload": payload, "status": "pending",
-            "attempts": 0, "next_attempt_at": now, "created_at": now}
-
-
-def _shortfalls(plan, pids: list[int], d: OrderIn) -> list[int]:
+def _shortfalls(plan, pids: list[int], lines) -> list[int]:
     """The shortfall of a product goes to its last lines (as intake._insert_lines)."""
-    missing = dict(plan.backorder)
     out = [0] * len(pids)
+    if not plan.backorder:
+        return out
+    missing = dict(plan.backorder)
     for i in range(len(pids) - 1, -1, -1):
-        short = min(missing.get(pids[i], 0), d.lines[i].quantity)
+        short = min(missing.get(pids[i], 0), lines[i].quantity)
         out[i] = short
         if short:
             missing[pids[i]] -= short
     return out
 
 
-def _takes(plan, rows, free: dict, d: OrderIn, pids: list[int]) -> list[tuple[int, int, int, int]]:
+def _takes(plan, rows, free: dict, lines, pids: list[int]) -> list[tuple[int, int, int, int]]:
     """Spread the plan's (warehouse, product, qty) over stock rows and order lines, as intake._takes;
     returns (line index, stock id, warehouse id, qty) and decrements `free`."""
-    need = [[pid, ln.quantity] for pid, ln in zip(pids, d.lines)]
+    need = [[pid, ln.quantity] for pid, ln in zip(pids, lines)]
     takes = []
     for wid, pid, qty in plan.picks:
         for r in rows:

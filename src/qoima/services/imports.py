@@ -50,16 +50,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Callable
 
 from pydantic import ValidationError as PydanticError
-from sqlalchemy import Engine, select, tuple_
+from sqlalchemy import Engine, any_, bindparam, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..adapters.channels.csv_import import FileFormatError, Table, detect_format, read_table
 from ..adapters.db import tables as t
 from ..domain.errors import Conflict, Forbidden
 from .access import Principal
-from .schemas import CustomerIn, OrderIn, ProductIn, StockIn
+from .schemas import CustomerIn, LineIn, OrderIn, ProductIn, StockIn
 from .unit_of_work import UnitOfWork
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -201,6 +203,7 @@ class _OrderRows:
     rows: list[dict]
     header: dict
     header_line: dict  # column -> line where its value was first given
+    last_head: tuple = ()  # the order columns of the last row (a repeated row needs no checks)
 
 
 def validate_orders(uow: UnitOfWork, principal: Principal, table: Table, report: Report,
@@ -211,6 +214,18 @@ def validate_orders(uow: UnitOfWork, principal: Principal, table: Table, report:
     return [order for chunk in chunks for order in chunk]
 
 
+_SIGNATURE = ("seller", "channel", "external_id") + ORDER_LINE
+_HEAD = ORDER_HEADER[3:]
+
+
+def _getter(columns, wanted: tuple[str, ...]) -> Callable[[dict], tuple]:
+    """row -> the values of `wanted` ("" for a missing column), as a tuple."""
+    if all(c in columns for c in wanted):  # every row of a table has every column of the file
+        get = itemgetter(*wanted)
+        return get if len(wanted) > 1 else lambda row: (get(row),)
+    return lambda row: tuple(row.get(c, "") for c in wanted)
+
+
 def _group_orders(uow: UnitOfWork, principal: Principal, table: Table, report: Report,
                   progress: Progress | None = None):
     """Rows -> orders (checking duplicates, sellers and contradicting order columns), plus the bulk
@@ -219,35 +234,44 @@ def _group_orders(uow: UnitOfWork, principal: Principal, table: Table, report: R
     groups: dict[tuple, _OrderRows] = {}
     seen_rows: dict[tuple, int] = {}
     total = len(table.rows)
+    signature_of, head_of = _getter(table.columns, _SIGNATURE), _getter(table.columns, _HEAD)
+    resolved: dict[str, tuple] = {}
     for i, (line, row) in enumerate(table.rows):
         if "__extra__" in row:
             report.error(line, "row", f"{row.pop('__extra__')} value(s) more than there are columns")
-        signature = tuple(row.get(c, "") for c in ("seller", "channel", "external_id") + ORDER_LINE)
+        signature = signature_of(row)
         if signature in seen_rows:
             report.error(line, "row", f"duplicate of line {seen_rows[signature]} (same order, SKU, quantity and "
                                       "price); give the total quantity on one row")
             continue
         seen_rows[signature] = line
-        sid, code, problem = sellers.resolve(row.get("seller", ""))
+        seller = signature[0]
+        if seller not in resolved:
+            resolved[seller] = sellers.resolve(seller)
+        sid, code, problem = resolved[seller]
         if problem:
             report.error(line, "seller", problem)
             continue
-        channel = row.get("channel", "") or "csv"
-        key = (sid, channel, row.get("external_id", ""))
+        channel = signature[1] or "csv"
+        key = (sid, channel, signature[2])
         g = groups.get(key)
         if g is None:
             g = groups[key] = _OrderRows(key, [], [], {"seller": code, "channel": channel}, {})
         g.lines.append(line)
         g.rows.append(row)
-        for col in ORDER_HEADER[3:]:
-            value = row.get(col, "")
-            if value == "":
-                continue
-            if col not in g.header:
-                g.header[col], g.header_line[col] = value, line
-            elif g.header[col] != value:
-                report.error(line, col, f"'{value}' contradicts '{g.header[col]}' on line {g.header_line[col]} "
-                                        "of the same order")
+        head = head_of(row)
+        if head != g.last_head:  # the same values as the order's previous (consistent) row: nothing to check
+            consistent = True
+            for col, value in zip(_HEAD, head):
+                if value == "":
+                    continue
+                if col not in g.header:
+                    g.header[col], g.header_line[col] = value, line
+                elif g.header[col] != value:
+                    consistent = False
+                    report.error(line, col, f"'{value}' contradicts '{g.header[col]}' on line {g.header_line[col]} "
+                                            "of the same order")
+            g.last_head = head if consistent else ()
         if progress and i % 5000 == 0:
             progress("validating", i, total)
     pids = _product_ids(uow, {(g.key[0], r.get("sku", "")) for g in groups.values() for r in g.rows})
@@ -261,9 +285,10 @@ def _validated_chunks(groups: list, pids: dict, existing: set, report: Report, p
                       total_rows: int, size: int):
     """Validate order by order (file order); yields the valid new orders chunk by chunk."""
     customers: dict = {}
+    lines: dict = {}
     chunk: list[OrderIn] = []
     for k, g in enumerate(groups):
-        order = _validate_order(g, pids, report, customers)
+        order = _validate_order(g, pids, report, customers, lines)
         if order is not None and g.key not in existing:
             chunk.append(order)
             if len(chunk) == size:
@@ -282,20 +307,44 @@ _CUSTOMER_COLUMNS = (("customer_name", "name"), ("customer_phone", "phone"), ("c
 
 def _customer(h: dict, cache: dict):
     """The customer part of an order, validated once per distinct set of values (repeat buyers
-    are common in a file; phone and e-mail checks are the costly part of validation)."""
+    are common in a file). Returns the validated CustomerIn, or the raw dict when it is invalid
+    (OrderIn validation then reports the error in its place)."""
     key = tuple(h.get(col, "") for col, _ in _CUSTOMER_COLUMNS)
-    if key not in cache:
+    found = cache.get(key)
+    if found is None:
         customer: dict = {}
         for col, name in _CUSTOMER_COLUMNS:
             _put(customer, name, h.get(col, ""))
         try:
-            cache[key] = CustomerIn.model_validate(customer)
+            found = cache[key] = CustomerIn.model_validate(customer)
         except PydanticError:
-            cache[key] = customer  # OrderIn validation reports the error with the order's lines
-    return cache[key]
+            found = cache[key] = customer
+    return found
 
 
-def _validate_order(g: _OrderRows, pids: dict, report: Report, customers: dict | None = None) -> OrderIn | None:
+def _line(row: dict, cache: dict):
+    """One order line, validated once per distinct (sku, quantity, unit_price) text: a file repeats
+    the same few hundred SKUs, quantities and prices over and over. Returns the validated LineIn
+    (shared by the orders with that line; nothing modifies them) or, when invalid, the raw dict,
+    so that OrderIn validation reports the error at the line's index."""
+    key = (row.get("sku", ""), row.get("quantity", ""), row.get("unit_price", ""))
+    found = cache.get(key)
+    if found is None:
+        ln: dict = {}
+        _put(ln, "sku", key[0])
+        _put(ln, "quantity", key[1], number=True)
+        _put(ln, "unit_price", key[2], number=True)
+        try:
+            found = cache[key] = LineIn.model_validate(ln)
+        except PydanticError:
+            found = cache[key] = ln
+    return found
+
+
+def _validate_order(g: _OrderRows, pids: dict, report: Report, customers: dict | None = None,
+                    lines_cache: dict | None = None) -> OrderIn | None:
+    """OrderIn.model_validate of the order's rows; parts already validated (customer, lines) are
+    passed as model instances, which Pydantic takes as they are (no re-validation)."""
     h = g.header
     customer = _customer(h, {} if customers is None else customers)
     delivery: dict = {}
@@ -304,21 +353,17 @@ def _validate_order(g: _OrderRows, pids: dict, report: Report, customers: dict |
     _put(delivery, "city", h.get("city", ""))
     _put(delivery, "lat", h.get("lat", ""), number=True)
     _put(delivery, "lon", h.get("lon", ""), number=True)
-    lines = []
-    for row in g.rows:
-        ln: dict = {}
-        _put(ln, "sku", row.get("sku", ""))
-        _put(ln, "quantity", row.get("quantity", ""), number=True)
-        _put(ln, "unit_price", row.get("unit_price", ""), number=True)
-        lines.append(ln)
+    cache = {} if lines_cache is None else lines_cache
+    lines = [_line(row, cache) for row in g.rows]
     payload = {"seller": h["seller"], "channel": h["channel"], "customer": customer, "delivery": delivery,
                "lines": lines}
     _put(payload, "external_id", g.key[2])
     _put(payload, "received_at", h.get("received_at", ""))
     ok = True
+    sid = g.key[0]
     for i, row in enumerate(g.rows):
         sku = row.get("sku", "")
-        if sku and (g.key[0], sku) not in pids:
+        if sku and (sid, sku) not in pids:
             report.error(g.lines[i], "sku", f"unknown SKU '{sku}' for seller '{h['seller']}'")
             ok = False
     try:
@@ -337,16 +382,25 @@ def _validate_order(g: _OrderRows, pids: dict, report: Report, customers: dict |
     return order if ok else None
 
 
+def _in(uow: UnitOfWork, column, values: list):
+    """column IN values: on PostgreSQL as `= ANY(array)`, one parameter however many values
+    (a statement with thousands of placeholders costs milliseconds to render and parse)."""
+    if uow.is_postgres:
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))
+
+
 def _existing_orders(uow: UnitOfWork, keys: list[tuple]) -> set[tuple]:
     found: set[tuple] = set()
     by_channel: dict[tuple[int, str], list[str]] = {}
     for sid, channel, ext in keys:
         by_channel.setdefault((sid, channel), []).append(ext)
+    size = 20_000 if uow.is_postgres else CHUNK
     for (sid, channel), exts in by_channel.items():  # uses the unique index (seller, channel, external_id)
-        for part in _chunks(sorted(set(exts))):
+        for part in _chunks(sorted(set(exts)), size):
             for ext in uow.execute(select(t.orders.c.external_id).where(
                     t.orders.c.seller_id == sid, t.orders.c.channel == channel,
-                    t.orders.c.external_id.in_(part))).scalars():
+                    _in(uow, t.orders.c.external_id, part))).scalars():
                 found.add((sid, channel, ext))
     return found
 
@@ -410,8 +464,10 @@ class _Writer:
         self.queue.put(None)
         self.thread.join()
         if self.error is not None:
+            # a unique violation from SQLAlchemy (wrapping the driver's error) or from COPY (psycopg's own)
             from sqlalchemy.exc import IntegrityError
-            if isinstance(self.error, IntegrityError) and "uq_orders" in str(self.error.orig):
+            unique = isinstance(self.error, IntegrityError) or getattr(self.error, "sqlstate", None) == "23505"
+            if unique and "uq_orders" in str(getattr(self.error, "orig", self.error)):
                 raise Conflict("an order of the file was created by someone else meanwhile; nothing was imported, "
                                "run the import again", field="file") from None
             raise self.error
@@ -419,21 +475,27 @@ class _Writer:
 
     def _run(self) -> None:
         from .bulk_intake import BulkIntake, BulkResult
+        drained = False
         try:
             with UnitOfWork(self.engine) as uow:
                 bulk = BulkIntake(uow, self.principal)
-                result = BulkResult()
-                while (chunk := self.queue.get()) is not None:
-                    if self.error is None:
-                        bulk.add(chunk, result)
-                        if self.progress:
-                            self.progress("writing", result.created + result.existing, self.expected)
-                if self.commit:
-                    uow.commit()
+                try:
+                    result = BulkResult()
+                    while (chunk := self.queue.get()) is not None:
+                        if self.error is None:
+                            bulk.add(chunk, result)
+                            if self.progress:
+                                self.progress("writing", result.created + result.existing, self.expected)
+                    drained = True
+                    if self.commit:
+                        bulk.finish()  # the last batch's rows are written (or the database's refusal raised)
+                        uow.commit()
+                finally:
+                    bulk.close()
                 self.result = result
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             self.error = exc
-            while self.queue.get() is not None:  # drain so that the producer never blocks
+            while not drained and self.queue.get() is not None:  # drain so that the producer never blocks
                 pass
 
 
