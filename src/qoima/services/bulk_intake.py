@@ -6,21 +6,25 @@ Orders are processed in batches. For each batch the sellers, products,
 existing orders and customers are looked up with a handful of queries, the
 stock rows of every product of the batch are locked (in id order), and
 sourcing runs in memory against that availability, order by order in the
-given order (first come, first served). Rows are then written in bulk and
-the stock counters are raised in SQL. The caller's unit of work decides
-whether it all commits (call `finish()` before committing).
+given order (first come, first served). Rows are then written in bulk. The
+caller's unit of work decides whether it all commits; call `finish()` first:
+it writes what is still queued and raises the stock counters in SQL (once
+per stock row for the whole run: a row updated after every batch would carry
+a chain of row versions that every foreign-key check of a reservation has to
+walk).
 
 What this transaction has seen or done stays in memory from batch to batch:
 customers (found or created), the free units of the stock rows it has locked
-(nobody else can change a locked row until the commit), the orders it has
-taken. Look-ups ask the database only for what is not known yet.
+(nobody else can change a locked row until the commit) and the units it has
+reserved on them, the orders it has taken. Look-ups ask the database only for
+what is not known yet.
 
 Writing on PostgreSQL: the ids of new customers, orders and lines are drawn
 from their sequences in one query per batch, the rows go in with COPY
 (psycopg's C row formatter), and the statements of a batch run in a
 background thread on the transaction's connection while Python looks up and
 sources the next batch: batch N+1's look-ups are sent before batch N's rows,
-so the database checks batch N's foreign keys while the next batch is being
+so the database inserts and checks batch N while the next batch is being
 built. The connection is never used by both threads at once (every look-up
 first waits for the queued writes). Elsewhere (SQLite) rows are written at
 once with executemany and `RETURNING ... sort_by_parameter_order`.
@@ -132,6 +136,7 @@ class BulkIntake:
         self.by_email: dict[tuple, _Customer] = {}
         self.customers_by_id: dict[int, _Customer] = {}
         self.free: dict[int, int] = {}  # stock id -> free units, for the rows this transaction has locked
+        self.reserved: dict[int, int] = {}  # stock id -> units reserved by this run, not yet added to the row
         self._line_cache: dict[tuple, sourcing.Line] = {}
         self._ship_by_cache: dict[tuple, datetime] = {}
         self._offset = 0
@@ -311,7 +316,11 @@ class BulkIntake:
             self._analyzed_at = result.created
 
     def finish(self) -> None:
-        """Write everything still queued and wait for it (raises what the database refused)."""
+        """Write everything still queued, raise the stock counters, and wait for it all (raises what the
+        database refused)."""
+        if self.reserved:
+            self.writer.add_reserved(sorted(self.reserved.items()))
+            self.reserved = {}
         self.writer.release()
         self.writer.sync()
 
@@ -408,7 +417,7 @@ class BulkIntake:
                 line_rows.append((oid, pid, ln.sku, ln.quantity, ln.unit_price, short))
         line_ids = writer.insert(t.order_lines, LINE_COLUMNS, line_rows, ids=True)
 
-        reservations, events, outbox, per_stock = [], [], [], {}
+        reservations, events, outbox, per_stock = [], [], [], self.reserved
         k = 0
         actor = self.principal.email
         new, as_json = _NEW, writer.pg  # PostgreSQL gets the JSON text, SQLite the dict
@@ -439,8 +448,6 @@ class BulkIntake:
         writer.insert(t.reservations, RESERVATION_COLUMNS, reservations)
         writer.insert(t.order_events, EVENT_COLUMNS, events)
         writer.insert(t.outbox, OUTBOX_COLUMNS, outbox)
-        if per_stock:
-            writer.add_reserved(sorted(per_stock.items()))
         result.created += len(order_ids)
         result.order_ids.extend(order_ids)
 
