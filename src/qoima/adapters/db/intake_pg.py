@@ -171,8 +171,9 @@ async def write(conn: AsyncConnection, b: Booking) -> int | None:
     try:
         cur = await conn.execute(BOOK_ORDER, params, prepare=True)
         row = await cur.fetchone()
-    except (psycopg.errors.IntegrityError, psycopg.errors.LockNotAvailable,
+    except (psycopg.errors.IntegrityError, psycopg.errors.LockNotAvailable, psycopg.errors.DataError,
             psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
+        # DataError (a value out of a column's range): the careful path meets it too and answers as it always has
         raise Refused(f"{type(exc).__name__}: {exc}") from exc
     except psycopg.errors.UndefinedFunction as exc:  # a database not migrated to 0002 yet
         raise NotMigrated("book_order() is missing: run `qoima migrate`") from exc
