@@ -167,6 +167,22 @@ def test_repeated_bad_contact_keeps_its_message_and_takes_the_callers_field():
         normalize_email("admin@qoima.local")  # the same text, not internal: refused (cached separately)
 
 
+def test_import_pauses_the_cyclic_gc_and_restores_it(world):
+    import gc
+    during = []
+    assert gc.isenabled()
+    report = imports.import_orders(world.engine, ADMIN, csv_bytes(*GOOD), "orders.csv",
+                                   progress=lambda stage, done, total: during.append(gc.isenabled()))
+    assert report.committed and during and not any(during)
+    assert gc.isenabled()
+    gc.disable()  # a caller that had it off keeps it off
+    try:
+        imports.import_orders(world.engine, ADMIN, csv_bytes(*GOOD), "orders.csv", dry_run=True)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_missing_column_is_reported_on_the_header_line(world):
     data = b"seller,channel,external_id,sku,unit_price\nseller-a,api,A-1,SKU-1,100\n"
     report = imports.import_orders(world.engine, ADMIN, data, "orders.csv")
