@@ -109,6 +109,26 @@ _NEW, _ALLOCATED, _BACKORDERED = Status.NEW.value, Status.ALLOCATED.value, Statu
 
 
 @dataclass
+class _Plan:
+    """A batch before its look-ups."""
+    now: datetime
+    candidates: list  # (seller_id, OrderIn), in input order
+    keys: list  # (seller_id, channel, external_id) of each
+    unseen: list  # the keys this run has not taken yet
+    skus: set  # (seller_id, sku)
+    contacts: dict  # (seller_id, "phone" / "email") -> contacts not met yet
+
+
+@dataclass
+class _Looked:
+    """What the database answered for a batch."""
+    existing: set
+    customers: dict  # id -> stored customer row
+    stock: list  # locked stock rows (id order)
+    ids: dict  # table name -> new ids drawn (PostgreSQL)
+
+
+@dataclass
 class _Prepared:
     """A batch after its look-ups: what is left to do is Python (sourcing) and writing."""
     now: datetime
@@ -141,11 +161,12 @@ class BulkIntake:
         self._ship_by_cache: dict[tuple, datetime] = {}
         self._offset = 0
         self._analyzed_at = 0
-        self._pending: tuple[_Prepared, BulkResult] | None = None
 
     def _query(self, statement, params=None):
-        """A statement of our own on the connection: the queued writes go first."""
-        self.writer.sync()
+        """A statement of our own on the connection: the queued writes go first (unless this runs in
+        the background thread itself, as a look-up queued with RowWriter.call)."""
+        if not self.writer.in_worker():
+            self.writer.sync()
         return self.uow.execute(statement, params)
 
     def _in(self, column, values: list):
@@ -194,25 +215,34 @@ class BulkIntake:
         return found
 
     # ---------------------------------------------------------------- customers
-    def _customers(self, items: list[tuple[int, OrderIn, datetime]]) -> list[_Customer | None]:
-        """Same matching as customers.find_or_create_customer, for a whole batch:
-        by phone first, then e-mail; the oldest match wins; missing contacts are filled in.
-        Only contacts this transaction has not met yet are looked up."""
+    def _wanted_contacts(self, candidates) -> dict[tuple[int, str], set[str]]:
+        """(seller, "phone" / "email") -> the contacts of these orders that this run has not met yet."""
         by_phone, by_email = self.by_phone, self.by_email
         wanted: dict[tuple[int, str], set[str]] = {}
-        for sid, d, _ in items:
+        for sid, d in candidates:
             cust = d.customer
             if cust.phone and (sid, cust.phone) not in by_phone:
                 wanted.setdefault((sid, "phone"), set()).add(cust.phone)
             if cust.email and (sid, cust.email) not in by_email:
                 wanted.setdefault((sid, "email"), set()).add(cust.email)
+        return wanted
+
+    def _find_customers(self, wanted: dict[tuple[int, str], set[str]]) -> dict[int, object]:
+        """The stored customers with those contacts: one index-friendly query per seller and kind."""
         found: dict[int, object] = {}
         c = t.customers.c
-        for (sid, kind), values in wanted.items():  # one index-friendly query per seller and contact kind
+        for (sid, kind), values in wanted.items():
             column = c.phone if kind == "phone" else c.email
             for r in self._query(select(c.id, c.seller_id, c.phone, c.email, c.merged_into_id)
                                  .where(c.seller_id == sid, self._in(column, sorted(values)))):
                 found[r.id] = r
+        return found
+
+    def _customers(self, items: list[tuple[int, OrderIn, datetime]], found: dict[int, object]) -> list[_Customer | None]:
+        """Same matching as customers.find_or_create_customer, for a whole batch:
+        by phone first, then e-mail; the oldest match wins; missing contacts are filled in.
+        `found`: the stored customers with contacts this run had not met yet (_find_customers)."""
+        by_phone, by_email = self.by_phone, self.by_email
         for cid in sorted(found):  # oldest first: the lowest id of a phone / e-mail wins
             if cid in self.customers_by_id:
                 continue  # known already (and indexed under its contacts)
@@ -303,12 +333,18 @@ class BulkIntake:
 
     def add(self, batch: Sequence[OrderIn], result: BulkResult) -> None:
         """Process one batch (orders in the given order), adding to result. The rows may still be
-        on their way to the database when this returns: call finish() before committing."""
-        prepared = self._prepare(batch, self._offset, result)
+        on their way to the database when this returns: call finish() before committing.
+
+        On PostgreSQL the look-ups of this batch are queued first, then the rows of the previous
+        batch: the database answers the look-ups and goes on with those rows while this batch is
+        sourced and built here."""
+        plan = self._plan(batch, self._offset)
         self._offset += len(batch)
-        self.writer.release()  # the previous batch's rows go to the database ...
+        looked = self.writer.call(lambda: self._lookup(plan))
+        self.writer.release()  # the previous batch's rows, after the look-ups
+        prepared = self._prepare(plan, looked.result(), result)
         if prepared is not None:
-            self._build(prepared, result)  # ... while this one is sourced and built
+            self._build(prepared, result)
         if self.writer.pg and result.created >= max(2 * self._analyzed_at, 2000):
             # Fresh planner statistics for the tables this run keeps querying while they grow
             # (otherwise the existing-order and customer look-ups turn into scans: quadratic).
@@ -328,21 +364,46 @@ class BulkIntake:
         """Stop the background writer (after finish(), or abandoning what is queued on an error)."""
         self.writer.close()
 
-    def _prepare(self, batch: Sequence[OrderIn], offset: int, result: BulkResult) -> _Prepared | None:
-        """The look-ups of a batch (all the queries it needs), customer matching and the new ids."""
-        now = self.now or utcnow()
+    def _plan(self, batch: Sequence[OrderIn], offset: int) -> _Plan:
+        """What the look-ups of a batch need to know (no queries, but for a seller not met yet)."""
         sellers: dict = {}
-        keyed = []
+        candidates = []
         for i, d in enumerate(batch):
             if d.seller not in sellers:  # the same answer for every order of a seller
                 sellers[d.seller] = self._seller(d.seller, offset + i)
-            keyed.append((sellers[d.seller][0], d))
-        existing = self._existing([(sid, d.channel, d.external_id) for sid, d in keyed])
-        todo = []
+            candidates.append((sellers[d.seller][0], d))
         seen = self.seen
+        keys = [(sid, d.channel, d.external_id) for sid, d in candidates]
+        return _Plan(now=self.now or utcnow(), candidates=candidates, keys=keys,
+                     unseen=[k for k in keys if k not in seen],
+                     skus={(sid, ln.sku) for sid, d in candidates for ln in d.lines},
+                     contacts=self._wanted_contacts(candidates))
+
+    def _lookup(self, plan: _Plan) -> _Looked:
+        """The queries of a batch, in one go (on PostgreSQL in the background thread): orders that
+        exist, products not known yet, customers with contacts not met yet, the stock rows of the
+        batch's products (locked), and ids enough for the new rows."""
+        existing = self._existing(plan.unseen)
+        self._load_products(plan.skus)
+        products = self.products
+        found = self._find_customers(plan.contacts)
+        pids = sorted({products[k] for k in plan.skus if k in products})
+        stock = lock_stock_rows(self.uow, pids) if pids else []
+        ids: dict[str, list[int]] = {}
+        if self.writer.pg:  # as many as the batch may need; what is left over serves the next batch
+            fresh = [(sid, d) for (sid, d), key in zip(plan.candidates, plan.keys) if key not in existing]
+            ids = self.writer.draw({
+                t.customers: sum(1 for _, d in fresh if d.customer.phone or d.customer.email or d.customer.name),
+                t.orders: len(fresh), t.order_lines: sum(len(d.lines) for _, d in fresh)})
+        return _Looked(existing, found, stock, ids)
+
+    def _prepare(self, plan: _Plan, looked: _Looked, result: BulkResult) -> _Prepared | None:
+        """The batch's new orders with their products, customers and stock rows (Python only)."""
+        self.writer.add_ids(looked.ids)
+        existing, seen, now = looked.existing, self.seen, plan.now
+        todo = []
         received: dict = {}
-        for sid, d in keyed:
-            key = (sid, d.channel, d.external_id)
+        for (sid, d), key in zip(plan.candidates, plan.keys):
             if key in existing or key in seen:
                 result.existing += 1
                 continue
@@ -354,7 +415,6 @@ class BulkIntake:
         if not todo:
             return None
         products = self.products
-        self._load_products({(sid, ln.sku) for sid, d, _ in todo for ln in d.lines})
         pids = []
         for sid, d, _ in todo:
             these = []
@@ -364,16 +424,13 @@ class BulkIntake:
                     raise ValidationError(f"unknown SKU '{ln.sku}' for this seller", field=f"lines[{j}].sku")
                 these.append(pid)
             pids.append(these)
-        recs = self._customers(todo)
-        self.writer.sync()
+        recs = self._customers(todo, looked.customers)
         rows = []
         free = self.free
-        for r in lock_stock_rows(self.uow, sorted({pid for these in pids for pid in these})):
+        for r in looked.stock:
             if r.id not in free:  # a row locked before keeps the count this transaction holds for it
                 free[r.id] = r.on_hand - r.reserved
             rows.append(_StockRow(r.id, r.product_id, r.warehouse_id))
-        self.writer.draw_ids({t.customers: len(self._unique(recs)[0]), t.orders: len(todo),
-                              t.order_lines: sum(len(these) for these in pids)})
         customer_ids = self._write_customers(recs)
         return _Prepared(now, todo, pids, customer_ids, rows)
 
@@ -511,10 +568,10 @@ def _payload(oid: int, frm: str | None, to: str, reason: str, as_json: bool):
 class RowWriter:
     """Bulk writes inside the caller's transaction.
 
-    PostgreSQL: ids come from the sequences (`draw_ids`, one round trip), rows go in with COPY.
+    PostgreSQL: ids come from the sequences (`draw`, one round trip), rows go in with COPY.
     Writes are held until `release()`, then run in order by a background thread on the same
-    connection; `sync()` waits until they are done (and raises the first error). Elsewhere:
-    executemany at once (ids by RETURNING)."""
+    connection, as do look-ups queued with `call()`; `sync()` waits until all is done (and raises
+    the first error). Elsewhere: executemany at once (ids by RETURNING)."""
 
     def __init__(self, uow: UnitOfWork):
         self.uow = uow
@@ -528,14 +585,12 @@ class RowWriter:
         self._abandon = False
 
     # ------------------------------------------------------------ ids
-    def draw_ids(self, counts: dict[Table, int]) -> None:
-        """PostgreSQL: take the ids the next inserts will use, one query for all the tables."""
-        if not self.pg:
-            return
+    def draw(self, counts: dict[Table, int]) -> dict[str, list[int]]:
+        """PostgreSQL: new ids from the tables' sequences (ascending), one query for all the tables.
+        The caller hands them to add_ids(); the connection must be free (see call())."""
         wanted = [(table, n) for table, n in counts.items() if n > 0]
-        if not wanted:
-            return
-        self.sync()
+        if not self.pg or not wanted:
+            return {}
         for table, _ in wanted:
             if table.name not in self._sequences:
                 self._sequences[table.name] = self.uow.execute(
@@ -547,13 +602,18 @@ class RowWriter:
         for i, (table, n) in enumerate(wanted):
             params[f"s{i}"], params[f"n{i}"] = self._sequences[table.name], n
         row = self.uow.execute(text(sql), params).one()
-        for (table, _), ids in zip(wanted, row):
-            self._ids.setdefault(table.name, []).extend(sorted(ids))
+        return {table.name: sorted(ids) for (table, _), ids in zip(wanted, row)}
+
+    def add_ids(self, drawn: dict[str, list[int]]) -> None:
+        """Ids for the next inserts (after those not used yet: still ascending)."""
+        for name, ids in drawn.items():
+            self._ids.setdefault(name, []).extend(ids)
 
     def _take_ids(self, table: Table, n: int) -> list[int]:
         pool = self._ids.get(table.name, [])
-        if len(pool) < n:
-            self.draw_ids({table: n - len(pool)})
+        if len(pool) < n:  # not expected (look-ups draw enough), but never short
+            self.sync()
+            self.add_ids(self.draw({table: n - len(pool)}))
             pool = self._ids[table.name]
         taken, self._ids[table.name] = pool[:n], pool[n:]
         return taken
@@ -617,17 +677,35 @@ class RowWriter:
         self._held.append(lambda cursor: cursor.execute(sql))
 
     # ------------------------------------------------------------ the background thread
+    def call(self, fn: Callable[[], object]) -> "_Call":
+        """Run fn (statements of our own) on the connection: on PostgreSQL in the background thread,
+        after what was released before and before what is released next; elsewhere at once.
+        `.result()` waits for it and returns fn's value (or raises its error, or an earlier write's)."""
+        done = _Call(fn)
+        if not self.pg:
+            done.run()
+            return done
+        self._start()
+        self._queue.put(done)
+        return done
+
+    def in_worker(self) -> bool:
+        return self._thread is not None and threading.current_thread() is self._thread
+
     def release(self) -> None:
         """Hand the held writes to the background thread (in order)."""
         if not self._held:
             return
+        self._start()
+        for job in self._held:
+            self._queue.put(job)
+        self._held = []
+
+    def _start(self) -> None:
         if self._queue is None:
             self._queue = queue.Queue()
             self._thread = threading.Thread(target=self._run, name="qoima-bulk-copy", daemon=True)
             self._thread.start()
-        for job in self._held:
-            self._queue.put(job)
-        self._held = []
 
     def sync(self) -> None:
         """Wait until the released writes are done; raise the first error."""
@@ -654,7 +732,14 @@ class RowWriter:
                 try:
                     if job is None:
                         return
-                    if self._error is None and not self._abandon:
+                    if self._error is not None or self._abandon:
+                        if isinstance(job, _Call):
+                            job.fail(self._error or RuntimeError("bulk intake closed"))
+                    elif isinstance(job, _Call):
+                        job.run()
+                        if job.error is not None:
+                            self._error = job.error
+                    else:
                         job(cursor)
                 except BaseException as exc:  # noqa: BLE001 - raised by sync() in the caller's thread
                     self._error = exc
@@ -662,6 +747,31 @@ class RowWriter:
                     self._queue.task_done()
         finally:
             cursor.close()
+
+
+class _Call:
+    """A function run by RowWriter.call, and its outcome."""
+
+    def __init__(self, fn: Callable[[], object]):
+        self.fn, self.value, self.error = fn, None, None
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self.value = self.fn()
+        except BaseException as exc:  # noqa: BLE001 - raised by result() in the caller's thread
+            self.error = exc
+        self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self._done.set()
+
+    def result(self):
+        self._done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.value
 
 
 def _shortfalls(plan, pids: list[int], lines) -> list[int]:
