@@ -167,20 +167,28 @@ def test_repeated_bad_contact_keeps_its_message_and_takes_the_callers_field():
         normalize_email("admin@qoima.local")  # the same text, not internal: refused (cached separately)
 
 
-def test_import_pauses_the_cyclic_gc_and_restores_it(world):
+def test_import_settings_of_the_interpreter_are_restored(world):
+    """No cyclic garbage collection and a short switch interval while an import runs; as before after it."""
     import gc
+    import sys
     during = []
+    interval = sys.getswitchinterval()
     assert gc.isenabled()
     report = imports.import_orders(world.engine, ADMIN, csv_bytes(*GOOD), "orders.csv",
-                                   progress=lambda stage, done, total: during.append(gc.isenabled()))
-    assert report.committed and during and not any(during)
-    assert gc.isenabled()
+                                   progress=lambda *_: during.append((gc.isenabled(), sys.getswitchinterval())))
+    assert report.committed and during
+    assert all(not enabled and switch <= imports.SWITCH_INTERVAL for enabled, switch in during)
+    assert gc.isenabled() and sys.getswitchinterval() == interval
     gc.disable()  # a caller that had it off keeps it off
     try:
         imports.import_orders(world.engine, ADMIN, csv_bytes(*GOOD), "orders.csv", dry_run=True)
         assert not gc.isenabled()
     finally:
         gc.enable()
+    with pytest.raises(RowErrors):  # restored after a failed import too
+        imports.import_orders(world.engine, ADMIN, csv_bytes("seller-x,api,X-1,,,,,,,,,,SKU-1,1,1"),
+                              "orders.csv").raise_if_invalid()
+    assert gc.isenabled() and sys.getswitchinterval() == interval
 
 
 def test_missing_column_is_reported_on_the_header_line(world):
