@@ -18,7 +18,7 @@ from .errors import ValidationError
 
 LANGUAGES = ("ru", "kk", "uk", "en")
 CHANNELS = ("sms", "email", "telegram", "whatsapp")
-CACHE_SIZE = 1 << 17  # distinct raw values remembered per kind (~131,000; a few tens of MB at most)
+CACHE_SIZE = 1 << 16  # distinct raw values remembered per kind (65,536; some 10 MB at most)
 
 
 def normalize_phone(raw: str | None, default_region: str = "KZ", field: str = "customer.phone") -> str | None:
