@@ -19,15 +19,15 @@ customers (found or created), the free units of the stock rows it has locked
 reserved on them, the orders it has taken. Look-ups ask the database only for
 what is not known yet.
 
-Writing on PostgreSQL: the ids of new customers, orders and lines are drawn
-from their sequences in one query per batch, the rows go in with COPY
-(psycopg's C row formatter), and the statements of a batch run in a
-background thread on the transaction's connection while Python looks up and
-sources the next batch: batch N+1's look-ups are sent before batch N's rows,
-so the database inserts and checks batch N while the next batch is being
-built. The connection is never used by both threads at once (every look-up
-first waits for the queued writes). Elsewhere (SQLite) rows are written at
-once with executemany and `RETURNING ... sort_by_parameter_order`.
+On PostgreSQL all statements run in order in a background thread on the
+transaction's connection (so it is never used by two threads at once): for
+batch N+1 the look-ups are queued first (with ids for its new customers,
+orders and lines, drawn from their sequences in the same go), then the rows
+of batch N, held until then, go in with COPY (psycopg's C row formatter).
+The database answers the look-ups and goes on inserting and checking batch
+N while batch N+1 is sourced and built in Python. Elsewhere (SQLite) rows
+are written at once with executemany and `RETURNING ...
+sort_by_parameter_order`.
 """
 
 from __future__ import annotations
