@@ -34,7 +34,7 @@ def emit(result: dict) -> None:
 
 @app.command()
 def intake(database_url: BenchUrl, clients: int = 16, seconds: float = 20.0, workers: int = 2,
-           warmup: float = 5.0, schema: Schema = "qoima_bench",
+           warmup: float = 5.0, schema: Schema = "qoima_bench_intake",
            pgbench: Annotated[bool, typer.Option(help="also measure pgbench TPC-B-like tps")] = True,
            profile: Annotated[Optional[str], typer.Option(help="py-spy raw profile of the API into this file")] = None):
     """POST /api/v1/orders from concurrent clients against N API processes: orders/s, p50, p99."""
@@ -43,7 +43,7 @@ def intake(database_url: BenchUrl, clients: int = 16, seconds: float = 20.0, wor
 
 
 @app.command("import")
-def import_(database_url: BenchUrl, orders: int = 100_000, schema: Schema = "qoima_bench",
+def import_(database_url: BenchUrl, orders: int = 100_000, schema: Schema = "qoima_bench_import",
             batch_size: int = 2000):
     """Generate an orders CSV and import it through validation and bulk intake in one transaction."""
     emit(bench_module("bulk_import").run(database_url, orders=orders, schema=schema, batch_size=batch_size))
