@@ -23,10 +23,10 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from qoima.domain import clv  # noqa: E402
-from qoima.domain import customer_metrics as cm  # noqa: E402
-from qoima.domain.loyalty_effect import loyalty_report  # noqa: E402
-from qoima.domain.simulate import simulate_history  # noqa: E402
+from qoima.analytics.domain import clv  # noqa: E402
+from qoima.analytics.domain import customer_metrics as cm  # noqa: E402
+from qoima.analytics.domain.loyalty_effect import loyalty_report  # noqa: E402
+from qoima.analytics.domain.simulate import simulate_history  # noqa: E402
 
 
 def _rss_mb() -> float:

@@ -50,8 +50,8 @@ def make_csv(orders: int, skus: dict, seed_value: int = 42) -> tuple[bytes, int]
 
 
 def run(database_url: str, orders: int = 100_000, schema: str = "qoima_bench", batch_size: int = 2000) -> dict:
-    from qoima.services import imports
-    from qoima.services.access import Principal
+    from qoima.orders.services import imports
+    from qoima.platform.access import Principal
     engine = fresh_schema(database_url, schema)
     world = seed(engine)
     data, lines = make_csv(orders, world["skus"])

@@ -1,10 +1,10 @@
-"""Benchmark: BG/NBD fit of qoima.domain.clv versus lifetimes 0.11.3.
+"""Benchmark: BG/NBD fit of qoima.analytics.domain.clv versus lifetimes 0.11.3.
 
 Simulates ``n_customers`` from a BG/NBD process with the CDNOW parameters
 (r=0.243, alpha=4.414, a=0.793, b=2.426, weeks), with ages of 1..364 whole days
 and purchase times recorded to the day (as a transaction log gives them), then
 
-* fits it with :func:`qoima.domain.clv.fit_bgnbd` (``bgnbd_fit_s``, includes the
+* fits it with :func:`qoima.analytics.domain.clv.fit_bgnbd` (``bgnbd_fit_s``, includes the
   compression to unique rows), and
 * fits the same arrays with lifetimes' ``BetaGeoFitter().fit(frequency, recency, T)``
   in a separate virtualenv (``lifetimes_fit_s``), because lifetimes needs old
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qoima.domain.clv import BgNbdParams, bgnbd_log_likelihood, compress_rfm, fit_bgnbd
-from qoima.domain.clv_bgnbd import simulate_bgnbd
+from qoima.analytics.domain.clv import BgNbdParams, bgnbd_log_likelihood, compress_rfm, fit_bgnbd
+from qoima.analytics.domain.clv_bgnbd import simulate_bgnbd
 
 TRUE_PARAMS = BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
 LIFETIMES_VENV = Path("/tmp/qoima-lifetimes-venv")

@@ -67,8 +67,8 @@ def schema_url(url: str, schema: str) -> str:
 
 def fresh_schema(url: str, schema: str):
     """Drop and re-create the schema, migrate it, and return an engine bound to it."""
-    from qoima.adapters.db.migrate import upgrade
-    from qoima.settings import normalize_url
+    from qoima.db.migrate import upgrade
+    from qoima.platform.settings import normalize_url
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
         raise ValueError(f"bad schema name {schema!r}")
     admin = create_engine(normalize_url(plain_url(url)), isolation_level="AUTOCOMMIT")
@@ -84,11 +84,12 @@ def fresh_schema(url: str, schema: str):
 def seed(engine, skus_per_seller: int = SKUS_PER_SELLER, units: int = UNITS) -> dict:
     """Sellers, warehouses with storage locations, products with stock (and their receipt
     movements in the ledger), a manager with an API token. Returns what the load needs."""
-    from qoima.adapters.db import tables as t
-    from qoima.domain.barcodes import check_digit
-    from qoima.services import auth, catalog
-    from qoima.services.access import SYSTEM
-    from qoima.services.unit_of_work import UnitOfWork, utcnow
+    from qoima.db import tables as t
+    from qoima.catalog.domain.barcodes import check_digit
+    from qoima.platform import auth
+    from qoima.catalog import services as catalog
+    from qoima.platform.access import SYSTEM
+    from qoima.platform.unit_of_work import UnitOfWork, utcnow
     now = utcnow()
     with UnitOfWork(engine) as uow:
         sellers = {code: catalog.create_seller(uow, SYSTEM, code, code.title()) for code in SELLERS}
@@ -290,7 +291,7 @@ APP_NAME = "qoima-bench-api"
 def pg_pids(url: str):
     """A function giving the PostgreSQL processes of the run: the API's backends (by application
     name) and the server's own background processes (WAL writer, checkpointer, autovacuum...)."""
-    from qoima.settings import normalize_url
+    from qoima.platform.settings import normalize_url
 
     def groups() -> dict[str, list[int]]:
         eng = create_engine(normalize_url(plain_url(url)), poolclass=NullPool)
@@ -308,7 +309,7 @@ def horizon_holders(url: str, older_than_s: float = 5.0) -> dict[int, str]:
     """Transactions anywhere on the server open for longer than `older_than_s`: while one holds an
     xid or a snapshot, dead row versions cannot be pruned (in any database of the cluster), the hot
     stock rows bloat, and every figure of the run is pessimistic. Reported with the result."""
-    from qoima.settings import normalize_url
+    from qoima.platform.settings import normalize_url
     eng = create_engine(normalize_url(plain_url(url)), poolclass=NullPool)
     try:
         with eng.connect() as conn:

@@ -17,14 +17,17 @@ from sqlalchemy import text
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-from qoima.adapters.db.engine import make_engine  # noqa: E402
-from qoima.adapters.db.migrate import upgrade  # noqa: E402
-from qoima.adapters.db.tables import metadata  # noqa: E402
-from qoima.services import auth, catalog, inbound  # noqa: E402
-from qoima.services.access import SYSTEM, Principal  # noqa: E402
-from qoima.services.schemas import ProductIn, ReceiptIn, ReceiptLineIn  # noqa: E402
-from qoima.services.unit_of_work import UnitOfWork  # noqa: E402
-from qoima.settings import Settings  # noqa: E402
+from qoima.db.engine import make_engine  # noqa: E402
+from qoima.db.migrate import upgrade  # noqa: E402
+from qoima.db.tables import metadata  # noqa: E402
+from qoima.platform import auth  # noqa: E402
+from qoima.catalog import services as catalog
+from qoima.stock.services import inbound
+from qoima.platform.access import SYSTEM, Principal  # noqa: E402
+from qoima.catalog.schemas import ProductIn  # noqa: E402
+from qoima.stock.schemas import ReceiptIn, ReceiptLineIn
+from qoima.platform.unit_of_work import UnitOfWork  # noqa: E402
+from qoima.platform.settings import Settings  # noqa: E402
 
 PG_URL = os.environ.get("QOIMA_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
@@ -55,7 +58,7 @@ def sqlite_template(tmp_path_factory) -> Path:
 def pg_engine_session():
     if not PG_URL:
         return None
-    from qoima.settings import normalize_url
+    from qoima.platform.settings import normalize_url
     schema = f"qoima_test_{_worker()}"
     admin = make_engine(normalize_url(PG_URL), pool_size=2)
     with admin.begin() as conn:  # fails loudly when PostgreSQL is unreachable

@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from markupsafe import escape
 
-from qoima.domain.simulate import simulate_history
+from qoima.analytics.domain.simulate import simulate_history
 from qoima.entrypoints.web import i18n
-from qoima.services import analytics
-from qoima.services.history import insert_history
-from qoima.services.unit_of_work import utcnow
+from qoima.analytics.services import snapshots as analytics
+from qoima.analytics.services.history import insert_history
+from qoima.platform.unit_of_work import utcnow
 
 PASSWORD = "password123"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

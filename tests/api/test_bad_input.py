@@ -7,7 +7,7 @@ import pytest
 from conftest import order_payload
 from sqlalchemy import func, select
 
-from qoima.adapters.db import tables as t
+from qoima.db import tables as t
 
 PROBLEM = "application/problem+json"
 WATCHED = (t.orders, t.customers, t.order_lines, t.order_events, t.outbox, t.reservations, t.products, t.barcodes,

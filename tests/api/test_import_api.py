@@ -8,7 +8,7 @@ import io
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from qoima.adapters.db import tables as t
+from qoima.db import tables as t
 
 HEAD = "seller,channel,external_id,customer_name,customer_phone,sku,quantity,unit_price\n"
 ROWS = ("seller-a,website,W-1,Aigerim,+77011234567,SKU-1,2,1500\n"

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from conftest import order_payload
 from sqlalchemy import func, select
 
-from qoima.adapters.db import tables as t
+from qoima.db import tables as t
 
 PROBLEM = "application/problem+json"
 

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import pytest
 from conftest import order_payload
 
-from qoima.domain.sla import local_day_bounds
-from qoima.services.unit_of_work import utcnow
+from qoima.catalog.domain.calendar import local_day_bounds
+from qoima.platform.unit_of_work import utcnow
 
 
 

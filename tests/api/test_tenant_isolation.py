@@ -11,8 +11,8 @@ from typing import Callable
 from conftest import order_payload
 from sqlalchemy import func, select
 
-from qoima.adapters.db import tables as t
-from qoima.services import auth
+from qoima.db import tables as t
+from qoima.platform import auth
 
 PROBLEM = "application/problem+json"
 

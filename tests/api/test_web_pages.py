@@ -12,11 +12,11 @@ from babel.messages.extract import extract_from_dir
 from conftest import order_payload
 from sqlalchemy import select
 
-from qoima.adapters.db import tables as t
+from qoima.db import tables as t
 from qoima.entrypoints.web import i18n
-from qoima.services.access import SYSTEM
-from qoima.services.intake import submit_order
-from qoima.services.schemas import OrderIn
+from qoima.platform.access import SYSTEM
+from qoima.orders.services.intake import submit_order
+from qoima.orders.schemas import OrderIn
 
 PASSWORD = "password123"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -164,8 +164,8 @@ def test_language_from_browser_and_user(client, world):
     assert "Sign in to Qoima" in client.get("/login", headers={"Accept-Language": "en-US,en;q=0.9,ru;q=0.5"}).text
     assert "Вход в Qoima" in client.get("/login", headers={"Accept-Language": "de-DE,ru;q=0.7,en;q=0.3"}).text
     assert "Вход в Qoima" in client.get("/login").text  # default ru
-    from qoima.services import auth
-    from qoima.services.unit_of_work import UnitOfWork
+    from qoima.platform import auth
+    from qoima.platform.unit_of_work import UnitOfWork
     with UnitOfWork(world.engine) as uow:
         auth.create_user(uow, email="en@qoima.local", password=PASSWORD, role="manager", language="en")
         uow.commit()

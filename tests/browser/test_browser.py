@@ -11,12 +11,12 @@ import time
 import pytest
 from conftest import build_world, order_payload
 
-from qoima.adapters.db.engine import make_engine
-from qoima.adapters.db.migrate import upgrade
-from qoima.services.access import SYSTEM
-from qoima.services.intake import submit_order
-from qoima.services.schemas import OrderIn
-from qoima.settings import Settings
+from qoima.db.engine import make_engine
+from qoima.db.migrate import upgrade
+from qoima.platform.access import SYSTEM
+from qoima.orders.services.intake import submit_order
+from qoima.orders.schemas import OrderIn
+from qoima.platform.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

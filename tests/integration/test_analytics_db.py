@@ -9,15 +9,15 @@ import polars as pl
 import pytest
 from sqlalchemy import select
 
-from qoima.adapters.db import tables as t
-from qoima.domain import customer_metrics as cm
-from qoima.domain.errors import NotFound
-from qoima.domain.simulate import simulate_history
-from qoima.services import analytics
-from qoima.services.analytics_data import load_orders
-from qoima.services.customers import merge_duplicates
-from qoima.services.history import insert_history
-from qoima.services.unit_of_work import UnitOfWork, utcnow
+from qoima.db import tables as t
+from qoima.analytics.domain import customer_metrics as cm
+from qoima.platform.errors import NotFound
+from qoima.analytics.domain.simulate import simulate_history
+from qoima.analytics.services import snapshots as analytics
+from qoima.analytics.services.data import load_orders
+from qoima.customers.services import merge_duplicates
+from qoima.analytics.services.history import insert_history
+from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
 
 @pytest.fixture
@@ -75,8 +75,8 @@ def test_seller_cannot_read_another_sellers_analytics(world, history):
 
 
 def test_merge_duplicates_is_audited(world):
-    from qoima.services.customers import find_or_create_customer
-    from qoima.services.schemas import CustomerIn
+    from qoima.customers.services import find_or_create_customer
+    from qoima.customers.schemas import CustomerIn
     sid = world.sellers["seller-a"]
     now = utcnow()
     with UnitOfWork(world.engine) as uow:

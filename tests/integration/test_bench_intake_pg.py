@@ -27,7 +27,7 @@ def test_bench_intake_serves_orders_through_the_express_path():
     finally:
         from sqlalchemy import create_engine, text
 
-        from qoima.settings import normalize_url
+        from qoima.platform.settings import normalize_url
         eng = create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
         with eng.connect() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

@@ -16,11 +16,12 @@ from conftest import build_world, order_payload
 from sqlalchemy import func, select, text
 from test_stock_ledger import assert_ledger_consistent, run
 
-from qoima.adapters.db import pg_async
-from qoima.adapters.db import tables as t
-from qoima.services import express_intake, inventory
-from qoima.services.intake import submit_order
-from qoima.services.schemas import OrderIn
+from qoima.db import pg_async
+from qoima.db import tables as t
+from qoima.orders.services import express_intake
+from qoima.stock.services import inventory
+from qoima.orders.services.intake import submit_order
+from qoima.orders.schemas import OrderIn
 
 pytestmark = pytest.mark.postgres
 

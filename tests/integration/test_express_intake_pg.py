@@ -22,11 +22,12 @@ from conftest import build_world, order_payload
 from sqlalchemy import select, text
 from test_stock_ledger import assert_ledger_consistent
 
-from qoima.adapters.db import intake_pg, pg_async
-from qoima.adapters.db import tables as t
-from qoima.services import express_intake
-from qoima.services.intake import submit_order
-from qoima.services.schemas import OrderIn
+from qoima.orders.adapters import intake_pg
+from qoima.db import pg_async
+from qoima.db import tables as t
+from qoima.orders.services import express_intake
+from qoima.orders.services.intake import submit_order
+from qoima.orders.schemas import OrderIn
 
 pytestmark = pytest.mark.postgres
 

@@ -10,23 +10,26 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+import qoima
 from conftest import PG_URL, _truncate, _worker, build_world
 from openpyxl import Workbook
 from sqlalchemy import func, select, text
 
-from qoima.adapters.db import tables as t
-from qoima.adapters.db.engine import make_engine
-from qoima.domain.errors import Forbidden, RowErrors
-from qoima.services import bulk_intake, imports
-from qoima.services.access import SYSTEM, Principal
-from qoima.services.intake import create_order, order_summary
-from qoima.services.schemas import CustomerIn, DeliveryIn, LineIn, OrderIn
-from qoima.services.unit_of_work import UnitOfWork
+from qoima.db import tables as t
+from qoima.db.engine import make_engine
+from qoima.platform.errors import Forbidden, RowErrors
+from qoima.orders.services import bulk_intake, imports
+from qoima.platform.access import SYSTEM, Principal
+from qoima.orders.services.intake import create_order, order_summary
+from qoima.customers.schemas import CustomerIn
+from qoima.orders.schemas import DeliveryIn, LineIn, OrderIn
+from qoima.platform.unit_of_work import UnitOfWork
 
 ORDER_HEAD = ("seller,channel,external_id,customer_name,customer_phone,customer_email,delivery_type,address,city,"
               "lat,lon,received_at,sku,quantity,unit_price\n")
 ADMIN = Principal(user_id=None, email="importer@qoima.local", role="admin")
-SAMPLES = Path(imports.__file__).parent.parent / "data" / "samples"
+SAMPLES = Path(qoima.__file__).parent / "data" / "samples"
 
 
 def csv_bytes(*rows: str, head: str = ORDER_HEAD) -> bytes:
@@ -149,8 +152,8 @@ def test_every_bad_row_is_reported_even_when_the_same_values_repeat(world):
 
 
 def test_repeated_bad_contact_keeps_its_message_and_takes_the_callers_field():
-    from qoima.domain.contacts import normalize_email, normalize_phone
-    from qoima.domain.errors import ValidationError
+    from qoima.platform.contacts import normalize_email, normalize_phone
+    from qoima.platform.errors import ValidationError
     for _ in range(2):  # the second call is answered from the cache
         with pytest.raises(ValidationError) as phone:
             normalize_phone(" 12345 ", field="a.phone")
@@ -343,7 +346,7 @@ def test_stock_import_fills_backorders(world):
 
 
 def test_sample_files_are_valid_against_the_demo_data(engine):
-    from qoima.services import demo
+    from qoima import demo
     demo.seed(engine, orders=0)
     for kind in ("products", "orders", "stock"):
         data = (SAMPLES / f"{kind}.csv").read_bytes()
@@ -366,8 +369,8 @@ def twin(engine, tmp_path, sqlite_template):
         return
     from sqlalchemy import create_engine
 
-    from qoima.adapters.db.migrate import upgrade
-    from qoima.settings import normalize_url
+    from qoima.db.migrate import upgrade
+    from qoima.platform.settings import normalize_url
     schema = f"qoima_test_{_worker()}_twin"
     with engine.begin() as conn:
         exists = conn.execute(text("select 1 from information_schema.schemata where schema_name = :s"),
@@ -503,7 +506,7 @@ def test_order_created_meanwhile_by_someone_else_fails_the_whole_import(engine):
     import has checked it; the database refuses the duplicate, and the import writes nothing."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite takes the write lock at BEGIN: nobody else can write during an import")
-    from qoima.domain.errors import Conflict
+    from qoima.platform.errors import Conflict
     world = build_world(engine, STOCK)
     rows = [f"seller-a,api,RACE-{i},Buyer {i},+7701555{i:04d},,courier,,,43.2,76.9,,SKU-1,1,100" for i in range(5)]
     stolen = []

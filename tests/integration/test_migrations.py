@@ -13,10 +13,10 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
-from qoima.adapters.db.engine import make_engine
-from qoima.adapters.db.migrate import alembic_config, upgrade
-from qoima.adapters.db.tables import metadata
-from qoima.settings import normalize_url
+from qoima.db.engine import make_engine
+from qoima.db.migrate import alembic_config, upgrade
+from qoima.db.tables import metadata
+from qoima.platform.settings import normalize_url
 
 PG_URL = os.environ.get("QOIMA_TEST_DATABASE_URL")
 

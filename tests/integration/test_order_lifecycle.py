@@ -12,12 +12,14 @@ from conftest import order_payload
 from sqlalchemy import func, select
 from test_stock_ledger import assert_ledger_consistent, level, movements, run
 
-from qoima.adapters.db import tables as t
-from qoima.domain.errors import Forbidden, InvalidTransition, NotFound
-from qoima.services import inbound, inventory, lifecycle
-from qoima.services.intake import submit_order
-from qoima.services.schemas import OrderIn, ReceiptIn, ReceiptLineIn, TransferIn, TransferLineIn
-from qoima.services.unit_of_work import UnitOfWork, utcnow
+from qoima.db import tables as t
+from qoima.platform.errors import Forbidden, InvalidTransition, NotFound
+from qoima.stock.services import inbound, inventory
+from qoima.orders.services import lifecycle
+from qoima.orders.services.intake import submit_order
+from qoima.orders.schemas import OrderIn
+from qoima.stock.schemas import ReceiptIn, ReceiptLineIn, TransferIn, TransferLineIn
+from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
 
 

@@ -16,12 +16,14 @@ import pytest
 from conftest import order_payload
 from sqlalchemy import func, select, update
 
-from qoima.adapters.db import tables as t
-from qoima.services import auth, lifecycle, outbox, webhooks  # noqa: F401 - webhooks registers the handlers
-from qoima.services.intake import submit_order
-from qoima.services.records import enqueue
-from qoima.services.schemas import OrderIn
-from qoima.services.unit_of_work import UnitOfWork, utcnow
+from qoima.db import tables as t
+from qoima.platform import auth, outbox  # noqa: F401 - webhooks registers the handlers
+from qoima.orders.services import lifecycle
+from qoima.channels import webhooks
+from qoima.orders.services.intake import submit_order
+from qoima.orders.services.records import enqueue
+from qoima.orders.schemas import OrderIn
+from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
 
 

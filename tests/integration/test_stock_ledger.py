@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from qoima.adapters.db import tables as t
-from qoima.domain.errors import Conflict, Forbidden, NotFound, ValidationError
-from qoima.domain.orders import Status
-from qoima.services import inbound, inventory
-from qoima.services.schemas import ReceiptIn, ReceiptLineIn, TransferIn, TransferLineIn
-from qoima.services.unit_of_work import UnitOfWork
+from qoima.db import tables as t
+from qoima.platform.errors import Conflict, Forbidden, NotFound, ValidationError
+from qoima.orders.domain.status import Status
+from qoima.stock.services import inbound, inventory
+from qoima.stock.schemas import ReceiptIn, ReceiptLineIn, TransferIn, TransferLineIn
+from qoima.platform.unit_of_work import UnitOfWork
 
 
 
@@ -288,8 +288,8 @@ def test_adjustments_need_a_reason_and_are_ledgered(world):
 def test_scrap_always_goes_down_and_never_takes_reserved_units(world):
     from conftest import order_payload
 
-    from qoima.services.intake import submit_order
-    from qoima.services.schemas import OrderIn
+    from qoima.orders.services.intake import submit_order
+    from qoima.orders.schemas import OrderIn
 
     eng, worker, loc = world.engine, world.principals["worker"], world.locations
     seller_a = world.sellers["seller-a"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from qoima.domain.barcodes import barcode_kind, check_digit, normalize_barcode
-from qoima.domain.contacts import normalize_channel, normalize_email, normalize_language, normalize_phone
-from qoima.domain.errors import ValidationError
+from qoima.catalog.domain.barcodes import barcode_kind, check_digit, normalize_barcode
+from qoima.platform.contacts import normalize_channel, normalize_email, normalize_language, normalize_phone
+from qoima.platform.errors import ValidationError
 
 
 def gs1_check(data: str) -> str:

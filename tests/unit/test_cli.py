@@ -10,11 +10,11 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, inspect, select
 from typer.testing import CliRunner
 
-from qoima.adapters.db import tables as t
-from qoima.adapters.db.engine import make_engine
+from qoima.db import tables as t
+from qoima.db.engine import make_engine
 from qoima.entrypoints.cli import app
-from qoima.services import auth
-from qoima.settings import get_settings
+from qoima.platform import auth
+from qoima.platform.settings import get_settings
 
 COUNTED = (t.sellers, t.users, t.warehouses, t.locations, t.products, t.barcodes, t.customers, t.orders,
            t.order_lines, t.order_events, t.reservations, t.stock_movements, t.outbox, t.receipts)

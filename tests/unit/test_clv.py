@@ -16,24 +16,9 @@ import pytest
 from scipy.integrate import quad
 from scipy.special import hyp2f1
 
-from qoima.domain.clv import (
-    BgNbdParams,
-    GammaGammaParams,
-    ParetoNbdParams,
-    calibration_holdout_summary,
-    calibration_holdout_table,
-    compress_rfm,
-    customer_lifetime_value,
-    fit_bgnbd,
-    fit_gamma_gamma,
-    fit_pareto,
-    fit_purchase_model,
-    gamma_gamma_expected_spend,
-    score_customers,
-    summary_from_transactions,
-)
-from qoima.domain.clv_bgnbd import simulate_bgnbd
-from qoima.domain.clv_pareto import _log_A0
+from qoima.analytics.domain.clv import BgNbdParams, GammaGammaParams, ParetoNbdParams, calibration_holdout_summary, calibration_holdout_table, compress_rfm, customer_lifetime_value, fit_bgnbd, fit_gamma_gamma, fit_pareto, fit_purchase_model, gamma_gamma_expected_spend, score_customers, summary_from_transactions
+from qoima.analytics.domain.clv_bgnbd import simulate_bgnbd
+from qoima.analytics.domain.clv_pareto import _log_A0
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -14,7 +14,7 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from qoima.domain import customer_metrics as cm
+from qoima.analytics.domain import customer_metrics as cm
 
 AS_OF = datetime(2024, 7, 1)
 

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 
-from qoima.domain.loyalty_effect import COMPARISONS, loyalty_report, next_order_table, render_verdict
-from qoima.domain.simulate import simulate_history
+from qoima.analytics.domain.loyalty_effect import COMPARISONS, loyalty_report, next_order_table, render_verdict
+from qoima.analytics.domain.simulate import simulate_history
 
 
 def _same_day(report):

@@ -7,17 +7,8 @@ import itertools
 
 import pytest
 
-from qoima.domain.errors import Conflict, InvalidTransition, ValidationError
-from qoima.domain.orders import (
-    HOLDS_RESERVATION,
-    OPEN,
-    SHIPPED_OR_LATER,
-    TRANSITIONS,
-    Status,
-    can_cancel,
-    check_transition,
-    parse_status,
-)
+from qoima.platform.errors import Conflict, InvalidTransition, ValidationError
+from qoima.orders.domain.status import HOLDS_RESERVATION, OPEN, SHIPPED_OR_LATER, TRANSITIONS, Status, can_cancel, check_transition, parse_status
 
 S = Status
 PRE_SHIP = [S.NEW, S.BACKORDERED, S.ALLOCATED, S.PICKING, S.PICKED, S.PACKED]

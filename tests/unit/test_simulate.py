@@ -5,7 +5,7 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from qoima.domain.simulate import HistoryParams, simulate_history
+from qoima.analytics.domain.simulate import HistoryParams, simulate_history
 
 ORDER_SCHEMA = {
     "order_id": pl.Int64, "customer_id": pl.Int64, "created_at": pl.Datetime("us"), "amount": pl.Float64,

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from qoima.domain.sla import Calendar, local_day_bounds, parse_hhmm, ship_by, ship_day
+from qoima.catalog.domain.calendar import Calendar, local_day_bounds, parse_hhmm, ship_by, ship_day
 
 ALMATY = Calendar()  # Asia/Almaty, cut-off 14:00, hand-over 18:00, Monday-Friday
 KYIV = Calendar(timezone="Europe/Kyiv")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qoima.domain.sourcing import MAX_EXACT_WAREHOUSES, Line, WarehouseStock, choose, distance_km
+from qoima.orders.domain.sourcing import MAX_EXACT_WAREHOUSES, Line, WarehouseStock, choose, distance_km
 
 ALMATY = (43.24, 76.89)
 ASTANA = (51.13, 71.43)

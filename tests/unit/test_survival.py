@@ -11,7 +11,7 @@ Wilson and Newcombe examples from Newcombe (1998), Stat Med 17:857-872 and
 import numpy as np
 import pytest
 
-from qoima.domain import survival as sv
+from qoima.analytics.domain import survival as sv
 
 SIX_MP_T = [6, 6, 6, 6, 7, 9, 10, 10, 11, 13, 16, 17, 19, 20, 22, 23, 25, 32, 32, 34, 35]
 SIX_MP_E = [1, 1, 1, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0]

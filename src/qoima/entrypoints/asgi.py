@@ -1,5 +1,5 @@
 """ASGI entry for `qoima serve` workers and any ASGI server: `uvicorn qoima.entrypoints.asgi:app`."""
 
-from .api.app import create_app
+from qoima.entrypoints.api.app import create_app
 
 app = create_app()

@@ -7,7 +7,8 @@ import threading
 
 from sqlalchemy import Engine
 
-from ..services import outbox, webhooks  # noqa: F401 - registers handlers
+from qoima.platform import outbox  # noqa: F401 - registers handlers
+from qoima.channels import webhooks
 
 log = logging.getLogger("qoima.worker")
 

@@ -11,12 +11,12 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
-from ... import __version__
-from ...adapters.db import pg_async
-from ...adapters.db.engine import make_engine
-from ...settings import Settings, get_settings
-from . import errors, routes
-from .metrics import Metrics
+from qoima import __version__
+from qoima.db import pg_async
+from qoima.db.engine import make_engine
+from qoima.platform.settings import Settings, get_settings
+from qoima.entrypoints.api import errors, routes
+from qoima.entrypoints.api.metrics import Metrics
 
 
 class _MetricsMiddleware:
@@ -53,5 +53,5 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         app.include_router(importlib.import_module(f"{routes.__name__}.{mod}").router)
     if importlib.util.find_spec("qoima.entrypoints.web.pages") is not None:
         importlib.import_module("qoima.entrypoints.web.pages").install(app)
-    from ...services import webhooks  # noqa: F401 - registers outbox handlers
+    from qoima.channels import webhooks  # noqa: F401 - registers outbox handlers
     return app

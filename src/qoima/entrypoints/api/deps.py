@@ -9,9 +9,9 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from ...services import auth
-from ...services.access import Principal
-from ...services.unit_of_work import UnitOfWork
+from qoima.platform import auth
+from qoima.platform.access import Principal
+from qoima.platform.unit_of_work import UnitOfWork
 
 
 async def get_engine(request: Request) -> Engine:

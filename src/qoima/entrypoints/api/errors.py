@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ...domain.errors import DomainError
+from qoima.platform.errors import DomainError
 
 PROBLEM = "application/problem+json"
 

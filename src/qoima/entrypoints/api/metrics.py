@@ -9,8 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import Engine, func, select
 
-from ...adapters.db import tables as t
-from ...services.express_intake import taken
+from qoima.db import tables as t
+from qoima.orders.services.express_intake import taken
 
 
 class _DbCollector:

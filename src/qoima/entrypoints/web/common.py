@@ -27,10 +27,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from ...domain.errors import DomainError
-from ...services.access import Principal
-from ...services.unit_of_work import UnitOfWork
-from . import i18n, lookups
+from qoima.platform.errors import DomainError
+from qoima.platform.access import Principal
+from qoima.platform.unit_of_work import UnitOfWork
+from qoima.entrypoints.web import i18n, lookups
 
 WEB_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = WEB_DIR / "templates"

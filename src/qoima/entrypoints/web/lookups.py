@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from ...adapters.db import tables as t
-from ...services import auth
-from ...services.access import Principal
-from ...services.unit_of_work import UnitOfWork
+from qoima.db import tables as t
+from qoima.platform import auth
+from qoima.platform.access import Principal
+from qoima.platform.unit_of_work import UnitOfWork
 
 
 def signed_in_user(uow: UnitOfWork, user_id: int) -> tuple[Principal, str, str] | None:

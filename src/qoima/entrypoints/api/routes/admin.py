@@ -4,10 +4,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from ....adapters.db import tables as t
-from ....services import auth, catalog
-from ....services.unit_of_work import UnitOfWork
-from ..deps import EngineDep, PrincipalDep
+from qoima.db import tables as t
+from qoima.platform import auth
+from qoima.catalog import services as catalog
+from qoima.platform.unit_of_work import UnitOfWork
+from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -58,7 +59,7 @@ def create_user(data: UserIn, engine: EngineDep, principal: PrincipalDep):
         if data.seller:
             seller_id = uow.execute(select(t.sellers.c.id).where(t.sellers.c.code == data.seller)).scalar()
             if seller_id is None:
-                from ....domain.errors import ValidationError
+                from qoima.platform.errors import ValidationError
                 raise ValidationError(f"unknown seller '{data.seller}'", field="seller")
         uid = auth.create_user(uow, email=data.email, password=data.password, role=data.role, seller_id=seller_id,
                                full_name=data.full_name)

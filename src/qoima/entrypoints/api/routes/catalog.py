@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from ....services import catalog
-from ....services.schemas import ProductIn
-from ....services.unit_of_work import UnitOfWork
-from ..deps import EngineDep, PrincipalDep
+from qoima.catalog import services as catalog
+from qoima.catalog.schemas import ProductIn
+from qoima.platform.unit_of_work import UnitOfWork
+from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 

@@ -5,11 +5,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
-from ....adapters.db import tables as t
-from ....services import analytics
-from ....services.customers import merge_duplicates
-from ....services.unit_of_work import UnitOfWork
-from ..deps import EngineDep, PrincipalDep
+from qoima.db import tables as t
+from qoima.analytics.services import snapshots as analytics
+from qoima.customers.services import merge_duplicates
+from qoima.platform.unit_of_work import UnitOfWork
+from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from ....services import imports
-from ..deps import EngineDep, PrincipalDep
+from qoima.orders.services import imports
+from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 
 router = APIRouter(prefix="/api/v1", tags=["import"])
 

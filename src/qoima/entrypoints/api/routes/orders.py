@@ -6,10 +6,10 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ....services import express_intake, lifecycle, order_queries
-from ....services.schemas import OrderIn
-from ....services.unit_of_work import UnitOfWork
-from ..deps import EngineDep, PrincipalDep
+from qoima.orders.services import express_intake, lifecycle, queries as order_queries
+from qoima.orders.schemas import OrderIn
+from qoima.platform.unit_of_work import UnitOfWork
+from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 

@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from ....services import inbound, inventory
-from ....services.intake import resolve_seller
-from ....services.schemas import ReceiptIn, TransferIn
-from ....services.unit_of_work import UnitOfWork
-from ..deps import EngineDep, PrincipalDep
+from qoima.stock.services import inbound, inventory
+from qoima.catalog.services import resolve_seller
+from qoima.stock.schemas import ReceiptIn, TransferIn
+from qoima.platform.unit_of_work import UnitOfWork
+from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 
 router = APIRouter(prefix="/api/v1", tags=["stock"])
 

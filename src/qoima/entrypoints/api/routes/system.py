@@ -6,10 +6,11 @@ from fastapi import APIRouter, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, text
 
-from ....adapters.db import tables as t
-from ....services import order_queries, outbox
-from ....services.unit_of_work import UnitOfWork
-from ..deps import EngineDep, PrincipalDep
+from qoima.db import tables as t
+from qoima.orders.services import queries as order_queries
+from qoima.platform import outbox
+from qoima.platform.unit_of_work import UnitOfWork
+from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 
 router = APIRouter(tags=["system"])
 

@@ -14,7 +14,7 @@ import pkgutil
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from ..common import STATIC_DIR
+from qoima.entrypoints.web.common import STATIC_DIR
 
 
 def install(app: FastAPI) -> None:

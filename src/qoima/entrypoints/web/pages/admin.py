@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import Form
 
-from ....domain.errors import DomainError
-from ....services import auth, catalog
-from ....services.access import ROLES
-from .. import i18n, lookups
-from ..common import AdminDep, CsrfDep, Web, page_router
+from qoima.platform.errors import DomainError
+from qoima.platform import auth
+from qoima.catalog import services as catalog
+from qoima.platform.access import ROLES
+from qoima.entrypoints.web import i18n, lookups
+from qoima.entrypoints.web.common import AdminDep, CsrfDep, Web, page_router
 
 router = page_router()
 SELLER_CODE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")

@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import Form
 
-from ....services import auth
-from ..common import CsrfDep, WebDep, page_router, safe_next
+from qoima.platform import auth
+from qoima.entrypoints.web.common import CsrfDep, WebDep, page_router, safe_next
 
 router = page_router()
 

@@ -15,11 +15,11 @@ from datetime import datetime
 from math import ceil
 from urllib.parse import urlencode
 
-from ....domain.customer_metrics import SEGMENTS
-from ....services import analytics
-from .. import charts, i18n, lookups
-from ..common import UserDep, Web, int_param, page_router
-from ..i18n import N_
+from qoima.analytics.domain.customer_metrics import SEGMENTS
+from qoima.analytics.services import snapshots as analytics
+from qoima.entrypoints.web import charts, i18n, lookups
+from qoima.entrypoints.web.common import UserDep, Web, int_param, page_router
+from qoima.entrypoints.web.i18n import N_
 
 router = page_router()
 PAGE_SIZE = 50

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ....domain.orders import Status
-from ....services import order_queries
-from .. import charts, i18n
-from ..common import UserDep, page_router
+from qoima.orders.domain.status import Status
+from qoima.orders.services import queries as order_queries
+from qoima.entrypoints.web import charts, i18n
+from qoima.entrypoints.web.common import UserDep, page_router
 
 router = page_router()
 

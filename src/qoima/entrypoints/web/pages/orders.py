@@ -9,11 +9,11 @@ from typing import Annotated
 
 from fastapi import Form
 
-from ....domain.errors import DomainError, NotFound
-from ....domain.orders import TRANSITIONS, Status
-from ....services import lifecycle, order_queries
-from .. import i18n, lookups
-from ..common import CsrfDep, UserDep, Web, int_param, page_router
+from qoima.platform.errors import DomainError, NotFound
+from qoima.orders.domain.status import TRANSITIONS, Status
+from qoima.orders.services import lifecycle, queries as order_queries
+from qoima.entrypoints.web import i18n, lookups
+from qoima.entrypoints.web.common import CsrfDep, UserDep, Web, int_param, page_router
 
 router = page_router()
 PAGE_SIZE = 50

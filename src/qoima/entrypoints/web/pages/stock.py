@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import Form
 from pydantic import ValidationError as PydanticError
 
-from ....domain.errors import DomainError
-from ....services import catalog, inbound, inventory
-from ....services.schemas import ReceiptIn, ReceiptLineIn
-from .. import lookups
-from ..common import CsrfDep, StaffDep, UserDep, Web, int_param, page_router
+from qoima.platform.errors import DomainError
+from qoima.catalog import services as catalog
+from qoima.stock.services import inbound, inventory
+from qoima.stock.schemas import ReceiptIn, ReceiptLineIn
+from qoima.entrypoints.web import lookups
+from qoima.entrypoints.web.common import CsrfDep, StaffDep, UserDep, Web, int_param, page_router
 
 router = page_router()
 STOCK_PAGE = 100

@@ -1,0 +1,110 @@
+"""Sellers, warehouses, locations and the product catalog."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, insert, select, update
+
+from qoima.db import tables as t
+from qoima.platform.errors import Conflict, Forbidden, ValidationError
+from qoima.catalog.domain.calendar import parse_hhmm
+from qoima.platform.access import Principal
+from qoima.catalog.schemas import ProductIn
+from qoima.platform.unit_of_work import UnitOfWork, utcnow
+
+
+def create_seller(uow: UnitOfWork, principal: Principal, code: str, name: str, webhook_url: str | None = None) -> int:
+    principal.require("admin", "manager")
+    if uow.execute(select(t.sellers.c.id).where(t.sellers.c.code == code)).first():
+        raise Conflict(f"seller '{code}' already exists", field="code")
+    return uow.execute(insert(t.sellers).values(code=code, name=name, webhook_url=webhook_url, created_at=utcnow())
+                       .returning(t.sellers.c.id)).scalar_one()
+
+
+def create_warehouse(uow: UnitOfWork, principal: Principal, *, code: str, name: str, city: str = "",
+                     timezone: str = "Asia/Almaty", cutoff_time: str = "14:00", handover_time: str = "18:00",
+                     working_days: str = "12345", lat: float | None = None, lon: float | None = None) -> int:
+    principal.require("admin")
+    from zoneinfo import ZoneInfo
+    try:
+        ZoneInfo(timezone)
+    except Exception:
+        raise ValidationError(f"unknown time zone '{timezone}'", field="timezone") from None
+    for field, value in (("cutoff_time", cutoff_time), ("handover_time", handover_time)):
+        try:
+            parse_hhmm(value)
+        except Exception:
+            raise ValidationError(f"{field} must be HH:MM, got '{value}'", field=field) from None
+    if not working_days or any(c not in "1234567" for c in working_days):
+        raise ValidationError("working_days are ISO weekday digits, e.g. 12345", field="working_days")
+    return uow.execute(insert(t.warehouses).values(
+        code=code, name=name, city=city, timezone=timezone, cutoff_time=cutoff_time, handover_time=handover_time,
+        working_days=working_days, lat=lat, lon=lon, created_at=utcnow()).returning(t.warehouses.c.id)).scalar_one()
+
+
+def create_location(uow: UnitOfWork, principal: Principal, *, warehouse_id: int, code: str, kind: str = "storage",
+                    zone: str = "", aisle: str = "", position: str = "", level: str = "", x: float = 0,
+                    y: float = 0) -> int:
+    principal.require("admin", "manager")
+    return uow.execute(insert(t.locations).values(
+        warehouse_id=warehouse_id, code=code, kind=kind, zone=zone, aisle=aisle, position=position, level=level,
+        x=x, y=y).returning(t.locations.c.id)).scalar_one()
+
+
+def upsert_product(uow: UnitOfWork, principal: Principal, data: ProductIn) -> tuple[int, bool]:
+    """Create or update a product by (seller, SKU); returns (id, created)."""
+    principal.require("admin", "manager", "seller")
+    seller = resolve_seller(uow, principal, data.seller)
+    fields = data.model_dump(exclude={"seller", "barcodes"})
+    row = uow.execute(select(t.products.c.id).where(t.products.c.seller_id == seller.id,
+                                                    t.products.c.sku == data.sku)).first()
+    if row is None:
+        pid = uow.execute(insert(t.products).values(seller_id=seller.id, created_at=utcnow(), **fields)
+                          .returning(t.products.c.id)).scalar_one()
+    else:
+        pid = row.id
+        uow.execute(update(t.products).where(t.products.c.id == pid).values(**fields))
+        uow.execute(delete(t.barcodes).where(t.barcodes.c.product_id == pid))
+    for code in dict.fromkeys(data.barcodes):
+        other = uow.execute(select(t.products.c.sku).join(t.barcodes).where(
+            t.barcodes.c.seller_id == seller.id, t.barcodes.c.code == code)).first()
+        if other is not None:
+            raise Conflict(f"barcode {code} already belongs to SKU '{other.sku}'", field="barcodes")
+        uow.execute(insert(t.barcodes).values(seller_id=seller.id, product_id=pid, code=code))
+    return pid, row is None
+
+
+def list_products(uow: UnitOfWork, principal: Principal, *, seller: str | None = None, q: str | None = None,
+                  limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+    from sqlalchemy import func, or_
+    base = select(t.products, t.sellers.c.code.label("seller")).join(t.sellers)
+    if not principal.is_staff:
+        base = base.where(t.products.c.seller_id == principal.seller_id)
+    if seller:
+        base = base.where(t.sellers.c.code == seller)
+    if q:
+        like = f"%{q}%"
+        base = base.where(or_(t.products.c.sku.ilike(like), t.products.c.name.ilike(like)))
+    total = uow.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    rows = uow.execute(base.order_by(t.products.c.seller_id, t.products.c.sku).limit(limit).offset(offset)).all()
+    ids = [r.id for r in rows]
+    codes: dict[int, list[str]] = {}
+    if ids:
+        for b in uow.execute(select(t.barcodes.c.product_id, t.barcodes.c.code).where(t.barcodes.c.product_id.in_(ids))):
+            codes.setdefault(b.product_id, []).append(b.code)
+    items = [{"id": r.id, "seller": r.seller, "sku": r.sku, "name": r.name, "category": r.category,
+              "price": str(r.price), "barcodes": codes.get(r.id, []), "weight_g": r.weight_g,
+              "dimensions_mm": [r.length_mm, r.width_mm, r.height_mm], "marking_required": r.marking_required,
+              "replenishment_days": r.replenishment_days} for r in rows]
+    return items, total
+
+def resolve_seller(uow: UnitOfWork, principal: Principal, code: str | None, field: str = "seller"):
+    if code is None or code == "":
+        if principal.seller_id is None:
+            raise ValidationError("seller is required", field=field)
+        return uow.execute(select(t.sellers).where(t.sellers.c.id == principal.seller_id)).one()
+    row = uow.execute(select(t.sellers).where(t.sellers.c.code == code)).first()
+    if row is None or not principal.can_see(row.id):
+        if row is not None:
+            raise Forbidden(f"you may act only for your own seller, not '{code}'", field=field)
+        raise ValidationError(f"unknown seller '{code}'", field=field)
+    return row

@@ -1,0 +1,101 @@
+"""One customer per seller across channels, matched by normalized phone, then e-mail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select, text, update
+
+from qoima.db import tables as t
+from qoima.customers.schemas import CustomerIn
+from qoima.platform.unit_of_work import UnitOfWork, utcnow
+
+
+def find_or_create_customer(uow: UnitOfWork, seller_id: int, c: CustomerIn, actor: str, now: datetime) -> int | None:
+    if not (c.phone or c.email or c.name):
+        return None
+    if uow.is_postgres and (c.phone or c.email):
+        # Two orders of one buyer arriving together must not create two customers: serialise
+        # look-up + insert per (seller, contact) until commit. SQLite's BEGIN IMMEDIATE already does.
+        keys = [f"customer:{seller_id}:{k}" for k in sorted(k for k in (c.phone, c.email) if k)]
+        uow.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) "
+                         "WITH ORDINALITY AS u(k, n) ORDER BY n"), {"keys": keys})  # one round trip, fixed order
+    for column, value in ((t.customers.c.phone, c.phone), (t.customers.c.email, c.email)):
+        if not value:
+            continue
+        row = uow.execute(select(t.customers.c.id, t.customers.c.merged_into_id, t.customers.c.email,
+                                 t.customers.c.phone)
+                          .where(t.customers.c.seller_id == seller_id, column == value)
+                          .order_by(t.customers.c.id).limit(1)).first()
+        if row is not None:
+            cid = row.merged_into_id or row.id
+            fill = {}
+            if c.email and not row.email:
+                fill["email"] = c.email
+            if c.phone and not row.phone:
+                fill["phone"] = c.phone
+            if fill:
+                uow.execute(update(t.customers).where(t.customers.c.id == row.id).values(**fill))
+            return cid
+    return uow.execute(insert(t.customers).values(
+        seller_id=seller_id, name=c.name, phone=c.phone, email=c.email, language=c.language,
+        preferred_channel=c.preferred_channel, created_at=now).returning(t.customers.c.id)).scalar_one()
+
+
+def duplicate_groups(uow: UnitOfWork, seller_id: int) -> list[list[int]]:
+    """Customers of one seller that share a normalized phone or e-mail (connected
+    groups: A~B by phone and B~C by e-mail make one group), oldest first."""
+    rows = uow.execute(select(t.customers.c.id, t.customers.c.phone, t.customers.c.email)
+                       .where(t.customers.c.seller_id == seller_id, t.customers.c.merged_into_id.is_(None))
+                       .order_by(t.customers.c.id)).all()
+    parent = {r.id: r.id for r in rows}
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    first_by_key: dict[tuple, int] = {}
+    for r in rows:
+        for key in (("phone", r.phone), ("email", r.email)):
+            if key[1]:
+                if key in first_by_key:
+                    a, b = find(first_by_key[key]), find(r.id)
+                    if a != b:
+                        parent[max(a, b)] = min(a, b)
+                else:
+                    first_by_key[key] = r.id
+    groups: dict[int, list[int]] = {}
+    for r in rows:
+        groups.setdefault(find(r.id), []).append(r.id)
+    return [sorted(g) for g in groups.values() if len(g) > 1]
+
+
+def merge_duplicates(uow: UnitOfWork, seller_id: int, actor: str, dry_run: bool = False) -> list[dict]:
+    """Merge each duplicate group into its oldest customer: orders move to the kept
+    customer, missing contact fields are filled, and every merge leaves an audit row
+    with a snapshot of the merged record."""
+    result = []
+    now = utcnow()
+    for group in duplicate_groups(uow, seller_id):
+        kept, others = group[0], group[1:]
+        kept_row = uow.execute(select(t.customers).where(t.customers.c.id == kept)).one()
+        for other in others:
+            row = uow.execute(select(t.customers).where(t.customers.c.id == other)).one()
+            reason = ("same phone" if row.phone and row.phone == kept_row.phone else
+                      "same e-mail" if row.email and row.email == kept_row.email else "linked by phone/e-mail")
+            entry = {"kept_id": kept, "merged_id": other, "reason": reason}
+            result.append(entry)
+            if dry_run:
+                continue
+            snapshot = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row._mapping.items()}
+            uow.execute(insert(t.customer_merges).values(seller_id=seller_id, kept_id=kept, merged_id=other,
+                                                         reason=reason, snapshot=snapshot, actor=actor, created_at=now))
+            uow.execute(update(t.orders).where(t.orders.c.customer_id == other).values(customer_id=kept))
+            uow.execute(update(t.customers).where(t.customers.c.id == other).values(merged_into_id=kept))
+            fill = {f: getattr(row, f) for f in ("phone", "email") if getattr(row, f) and not getattr(kept_row, f)}
+            if fill:
+                uow.execute(update(t.customers).where(t.customers.c.id == kept).values(**fill))
+                kept_row = uow.execute(select(t.customers).where(t.customers.c.id == kept)).one()
+    return result

@@ -1,0 +1,149 @@
+"""Stock use cases: every change of on-hand is one ledger row (movement) with
+actor, reason and reference, and the per-location counter changes atomically
+in SQL in the same transaction. Rows are locked in id order (no deadlocks)."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from qoima.db import tables as t
+from qoima.platform.errors import Conflict, ValidationError
+from qoima.platform.access import Principal
+from qoima.platform.unit_of_work import UnitOfWork, utcnow
+
+
+def location_row(uow: UnitOfWork, location_id: int | None = None, code: str | None = None,
+                 warehouse_code: str | None = None, field: str = "location"):
+    q = select(t.locations, t.warehouses.c.code.label("warehouse_code")).join(t.warehouses)
+    if location_id is not None:
+        q = q.where(t.locations.c.id == location_id)
+    else:
+        q = q.where(t.locations.c.code == code)
+        if warehouse_code:
+            q = q.where(t.warehouses.c.code == warehouse_code)
+    rows = uow.execute(q).all()
+    if not rows:
+        raise ValidationError(f"unknown location '{code or location_id}'", field=field)
+    if len(rows) > 1:
+        raise ValidationError(f"location '{code}' exists in several warehouses; name the warehouse", field=field)
+    return rows[0]
+
+
+def product_row(uow: UnitOfWork, principal: Principal, sku: str, seller_id: int, field: str = "sku"):
+    principal.check_seller(seller_id)
+    row = uow.execute(select(t.products).where(t.products.c.seller_id == seller_id, t.products.c.sku == sku)).first()
+    if row is None:
+        raise ValidationError(f"unknown SKU '{sku}'", field=field)
+    return row
+
+
+def _ensure_stock(uow: UnitOfWork, product_id: int, location_id: int, warehouse_id: int) -> None:
+    ins = pg_insert if uow.is_postgres else sqlite_insert
+    uow.execute(ins(t.stock).values(product_id=product_id, location_id=location_id, warehouse_id=warehouse_id,
+                                    on_hand=0, reserved=0).on_conflict_do_nothing())
+
+
+def _lock_stock(uow: UnitOfWork, product_id: int, location_id: int):
+    q = select(t.stock).where(t.stock.c.product_id == product_id, t.stock.c.location_id == location_id)
+    if uow.is_postgres:
+        q = q.with_for_update()
+    return uow.execute(q).first()
+
+
+def add_on_hand(uow: UnitOfWork, *, product_id: int, location_id: int, warehouse_id: int, quantity: int,
+                kind: str, actor: str, reason: str, reference: str) -> None:
+    _ensure_stock(uow, product_id, location_id, warehouse_id)
+    uow.execute(update(t.stock).where(t.stock.c.product_id == product_id, t.stock.c.location_id == location_id)
+                .values(on_hand=t.stock.c.on_hand + quantity))
+    _ledger(uow, kind, product_id, None, location_id, quantity, actor, reason, reference)
+
+
+def remove_on_hand(uow: UnitOfWork, *, product_id: int, location_id: int, quantity: int, kind: str, actor: str,
+                   reason: str, reference: str, from_reserved: bool = False, sku: str = "") -> None:
+    row = _lock_stock(uow, product_id, location_id)
+    free = 0 if row is None else (row.on_hand if from_reserved else row.on_hand - row.reserved)
+    if row is None or free < quantity:
+        raise Conflict(f"only {free} unit(s) of {sku or product_id} free at this location, {quantity} asked",
+                       field="quantity")
+    values = {"on_hand": t.stock.c.on_hand - quantity}
+    if from_reserved:
+        values["reserved"] = t.stock.c.reserved - quantity
+    uow.execute(update(t.stock).where(t.stock.c.id == row.id).values(**values))
+    _ledger(uow, kind, product_id, location_id, None, quantity, actor, reason, reference)
+
+
+def _ledger(uow, kind, product_id, from_loc, to_loc, quantity, actor, reason, reference) -> None:
+    uow.execute(insert(t.stock_movements).values(
+        kind=kind, product_id=product_id, from_location_id=from_loc, to_location_id=to_loc, quantity=quantity,
+        actor=actor, reason=reason[:500], reference=reference[:100], created_at=utcnow()))
+
+
+def move(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, from_location: int, to_location: int,
+         quantity: int, reason: str = "") -> None:
+    """Move free stock between two locations of the same warehouse (put-away when it leaves receiving)."""
+    principal.require("admin", "manager", "worker")
+    _positive(quantity)
+    product = product_row(uow, principal, sku, seller_id)
+    src, dst = location_row(uow, from_location, field="from_location"), location_row(uow, to_location, field="to_location")
+    if src.warehouse_id != dst.warehouse_id:
+        raise ValidationError("locations are in different warehouses: use a transfer", field="to_location")
+    kind = "putaway" if src.kind == "receiving" else "move"
+    ref = f"move:{src.code}->{dst.code}"
+    remove_on_hand(uow, product_id=product.id, location_id=src.id, quantity=quantity, kind=kind, actor=principal.email,
+                   reason=reason or kind, reference=ref, sku=sku)
+    add_on_hand(uow, product_id=product.id, location_id=dst.id, warehouse_id=dst.warehouse_id, quantity=quantity,
+                kind=kind, actor=principal.email, reason=reason or kind, reference=ref)
+    if dst.kind == "storage" and src.kind != "storage":  # put away: now reservable, waiting orders first
+        from qoima.orders.services.backorders import fill_backorders
+        fill_backorders(uow, [product.id], actor=principal.email)
+
+
+def adjust(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, location_id: int, delta: int,
+           reason: str, scrap: bool = False) -> None:
+    """Stock count correction (+/-) or scrap (always down); a reason is required."""
+    principal.require("admin", "manager", "worker")
+    if not reason.strip():
+        raise ValidationError("an adjustment needs a reason", field="reason")
+    if delta == 0:
+        raise ValidationError("delta must not be zero", field="delta")
+    product = product_row(uow, principal, sku, seller_id)
+    loc = location_row(uow, location_id)
+    kind = "scrap" if scrap else "adjustment"
+    if scrap and delta > 0:
+        delta = -delta
+    if delta > 0:
+        add_on_hand(uow, product_id=product.id, location_id=loc.id, warehouse_id=loc.warehouse_id, quantity=delta,
+                    kind=kind, actor=principal.email, reason=reason, reference=f"{kind}:{loc.code}")
+        from qoima.orders.services.backorders import fill_backorders
+        fill_backorders(uow, [product.id], actor=principal.email)
+    else:
+        remove_on_hand(uow, product_id=product.id, location_id=loc.id, quantity=-delta, kind=kind,
+                       actor=principal.email, reason=reason, reference=f"{kind}:{loc.code}", sku=sku)
+
+
+def _positive(quantity: int, field: str = "quantity") -> None:
+    if quantity is None or quantity <= 0:
+        raise ValidationError(f"quantity must be a positive whole number, got {quantity}", field=field)
+
+
+def stock_levels(uow: UnitOfWork, principal: Principal, *, seller_id: int | None = None, warehouse: str | None = None,
+                 sku: str | None = None, limit: int = 100, offset: int = 0):
+    q = (select(t.stock.c.id, t.products.c.sku, t.products.c.name, t.products.c.seller_id,
+                t.sellers.c.code.label("seller"), t.warehouses.c.code.label("warehouse"),
+                t.locations.c.code.label("location"), t.stock.c.on_hand, t.stock.c.reserved,
+                (t.stock.c.on_hand - t.stock.c.reserved).label("available"))
+         .select_from(t.stock.join(t.products).join(t.sellers).join(t.locations, t.stock.c.location_id == t.locations.c.id)
+                      .join(t.warehouses, t.stock.c.warehouse_id == t.warehouses.c.id))
+         .where(t.stock.c.on_hand > 0))
+    if not principal.is_staff:
+        q = q.where(t.products.c.seller_id == principal.seller_id)
+    if seller_id is not None:
+        q = q.where(t.products.c.seller_id == seller_id)
+    if warehouse:
+        q = q.where(t.warehouses.c.code == warehouse)
+    if sku:
+        q = q.where(t.products.c.sku == sku)
+    rows = uow.execute(q.order_by(t.warehouses.c.code, t.locations.c.code, t.products.c.sku).limit(limit).offset(offset)).all()
+    return [dict(r._mapping) for r in rows]
