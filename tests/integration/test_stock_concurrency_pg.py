@@ -28,6 +28,7 @@ from qoima.orders.services import backorders, lifecycle  # noqa: F401 - backorde
 from qoima.orders.services.intake import submit_order
 from qoima.platform import outbox
 from qoima.platform.errors import DomainError
+from qoima.platform import unit_of_work
 from qoima.platform.unit_of_work import Busy, run
 from qoima.stock.schemas import ReceiptIn, ReceiptLineIn, TransferIn, TransferLineIn
 from qoima.stock.services import inbound, inventory
@@ -132,8 +133,11 @@ class Clients:
 
     def order_move(self, rnd: random.Random) -> None:
         with self.lock:
-            if not self.order_ids:
-                return
+            order_id = None if not self.order_ids else 0
+        if order_id is None:
+            time.sleep(0.05)
+            return
+        with self.lock:
             order_id = rnd.choice(self.order_ids)
         to = rnd.choice(("cancelled", "cancelled", "on_hold", "picking", "picked"))
         who = self.world.principals["seller_a" if to in ("cancelled", "on_hold") else "worker"]
@@ -144,7 +148,15 @@ class Clients:
             time.sleep(0.02)
 
 
-def test_everything_at_once_keeps_ledger_counters_and_reservations_agreeing(pg):
+def test_everything_at_once_keeps_ledger_counters_and_reservations_agreeing(pg, monkeypatch):
+    retries: Counter = Counter()
+    real_delay = unit_of_work.retry_delay
+
+    def counted_delay(attempt: int) -> float:
+        retries[attempt] += 1
+        return real_delay(attempt)
+
+    monkeypatch.setattr(unit_of_work, "retry_delay", counted_delay)
     world = build_world(pg, {("seller-a", "SKU-1", "ALA"): 20, ("seller-a", "SKU-1", "AST"): 10,
                              ("seller-a", "SKU-2", "AST"): 8, ("seller-a", "SKU-3", "ALA"): 4,
                              ("seller-a", "SKU-3", "AST"): 4})
@@ -163,6 +175,7 @@ def test_everything_at_once_keeps_ledger_counters_and_reservations_agreeing(pg):
     for name in ("intake", "receipt", "move", "transfer", "order_move", "worker"):
         assert clients.done[name] > 0, (name, clients.done, clients.refused)
 
+    print("answered:", dict(clients.done), "refused:", dict(clients.refused), "retries by attempt:", dict(retries))
     drain_outbox(pg)
     with pg.connect() as conn:
         dead = conn.execute(select(func.count()).select_from(t.outbox).where(t.outbox.c.status != "done")).scalar()
