@@ -20,9 +20,10 @@ from collections import Counter
 
 import pytest
 from conftest import build_world, order_payload
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from qoima.db import tables as t
+from qoima.db.engine import configure_postgres
 from qoima.orders.schemas import OrderIn
 from qoima.orders.services import backorders, lifecycle  # noqa: F401 - backorders registers the stock.changed handler
 from qoima.orders.services.intake import submit_order
@@ -46,10 +47,15 @@ WAREHOUSES = ("ALA", "AST")
 
 @pytest.fixture
 def pg(pg_engine_session):
+    """The emptied test schema, through an engine configured as production's (lock_timeout set)."""
     names = ", ".join(f'"{tbl.name}"' for tbl in reversed(t.metadata.sorted_tables))
     with pg_engine_session.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    return pg_engine_session
+        schema = conn.execute(text("select current_schema()")).scalar_one()
+    eng = configure_postgres(create_engine(pg_engine_session.url, pool_size=20, max_overflow=20,
+                                           connect_args={"options": f"-csearch_path={schema}"}))
+    yield eng
+    eng.dispose()
 
 
 class Clients:
