@@ -150,6 +150,9 @@ def build_world(engine, stock: dict | None = None) -> World:
                 inbound.receive(uow, SYSTEM, ReceiptIn(seller=seller, warehouse=wh, location="A-01",
                                                        lines=[ReceiptLineIn(sku=sku, expected=qty, received=qty)]))
             uow.commit()
+        with UnitOfWork(engine) as uow:  # the setup's stock.changed events: every test starts with an empty outbox
+            uow.execute(metadata.tables["outbox"].delete())
+            uow.commit()
     return w
 
 

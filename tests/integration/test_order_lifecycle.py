@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from conftest import order_payload
 from sqlalchemy import func, select
-from test_stock_ledger import assert_ledger_consistent, level, movements, run
+from test_stock_ledger import assert_ledger_consistent, drain_outbox, level, movements, run
 
 from qoima.db import tables as t
 from qoima.platform.errors import Forbidden, InvalidTransition, NotFound
@@ -47,8 +47,10 @@ def timeline(engine, order_id: int) -> list:
 
 
 def events(engine, order_id: int) -> list:
+    """The order's outbox events (stock.changed events carry a product id as their aggregate)."""
     with engine.connect() as conn:
-        return conn.execute(select(t.outbox).where(t.outbox.c.aggregate_id == order_id)
+        return conn.execute(select(t.outbox).where(t.outbox.c.aggregate_id == order_id,
+                                                   t.outbox.c.topic.like("order.%"))
                             .order_by(t.outbox.c.id)).all()
 
 
@@ -64,9 +66,22 @@ def backordered(engine, order_id: int) -> list[int]:
 
 
 def receive(world, sku: str, qty: int, wh: str = "ALA", loc: str = "A-01", seller: str = "seller-a") -> dict:
-    return run(world.engine, inbound.receive, world.principals["worker"],
-               ReceiptIn(seller=seller, warehouse=wh, location=loc, lines=[ReceiptLineIn(sku=sku, expected=qty,
-                                                                                          received=qty)]))
+    """Book a receipt, then let the worker fill the backorders (after the commit, from stock.changed);
+    the events of earlier changes are handled first, so the fill is the receipt's."""
+    drain_outbox(world.engine)
+    result = run(world.engine, inbound.receive, world.principals["worker"],
+                 ReceiptIn(seller=seller, warehouse=wh, location=loc, lines=[ReceiptLineIn(sku=sku, expected=qty,
+                                                                                            received=qty)]))
+    drain_outbox(world.engine)
+    return result
+
+
+def allocated_by_fill(engine, order_ids) -> list[int]:
+    """Which of these orders the backorder fill moved to allocated, oldest move first."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(t.order_events.c.order_id).where(
+            t.order_events.c.order_id.in_(list(order_ids)), t.order_events.c.to_status == "allocated",
+            t.order_events.c.reason == "backorder filled: stock arrived").order_by(t.order_events.c.id)).scalars())
 
 
 # --- intake -----------------------------------------------------------------
@@ -131,8 +146,9 @@ def test_receipt_fills_backorders_first_come_first_served(world):
     assert_ledger_consistent(eng)
 
     result = receive(world, "SKU-1", 3)
-    # oldest (2 missing) first, then second (2 missing) gets the remaining 1
-    assert result["orders_allocated"] == [oldest["id"]]
+    # oldest (2 missing) first, then second (2 missing) gets the remaining 1; filled after the commit
+    assert result["orders_allocated"] == []
+    assert allocated_by_fill(eng, [big["id"], second["id"], third["id"], oldest["id"]]) == [oldest["id"]]
     assert status_of(eng, oldest["id"]) == "allocated" and backordered(eng, oldest["id"]) == [0]
     assert status_of(eng, second["id"]) == "backordered" and backordered(eng, second["id"]) == [1]
     assert backordered(eng, third["id"]) == [3]
@@ -142,8 +158,8 @@ def test_receipt_fills_backorders_first_come_first_served(world):
     assert events(eng, oldest["id"])[-1].payload["to"] == "allocated"
     assert_ledger_consistent(eng)
 
-    result = receive(world, "SKU-1", 4, wh="AST")
-    assert result["orders_allocated"] == [second["id"], third["id"]]
+    receive(world, "SKU-1", 4, wh="AST")
+    assert allocated_by_fill(eng, [second["id"], third["id"]]) == [second["id"], third["id"]]
     assert status_of(eng, third["id"]) == "allocated"
     with eng.connect() as conn:
         wh = conn.execute(select(t.orders.c.warehouses).where(t.orders.c.id == second["id"])).scalar_one()
@@ -183,6 +199,7 @@ def test_putaway_from_receiving_fills_backorders(world):
     assert status_of(eng, order["id"]) == "backordered"  # still on the dock
     run(eng, inventory.move, world.principals["worker"], seller_id=world.sellers["seller-a"], sku="SKU-2",
         from_location=world.locations[("AST", "RCV")], to_location=world.locations[("AST", "A-02")], quantity=2)
+    drain_outbox(eng)
     assert status_of(eng, order["id"]) == "allocated"
     assert level(eng, "seller-a", "SKU-2", "AST", "A-02") == (2, 2)
     assert_ledger_consistent(eng)
@@ -193,6 +210,7 @@ def test_positive_adjustment_and_transfer_receipt_fill_backorders(world):
     a = place(world, "ADJ-1", [("SKU-1", 11)])
     run(eng, inventory.adjust, worker, seller_id=world.sellers["seller-a"], sku="SKU-1",
         location_id=world.locations[("ALA", "A-02")], delta=1, reason="found one")
+    drain_outbox(eng)
     assert status_of(eng, a["id"]) == "allocated"
     b = place(world, "TR-1", [("SKU-2", 6)])
     tr = run(eng, inbound.start_transfer, worker, TransferIn(seller="seller-a", from_warehouse="ALA",
@@ -202,11 +220,14 @@ def test_positive_adjustment_and_transfer_receipt_fill_backorders(world):
     receive(world, "SKU-2", 1, wh="ALA", loc="RCV")
     run(eng, inventory.move, worker, seller_id=world.sellers["seller-a"], sku="SKU-2",
         from_location=world.locations[("ALA", "RCV")], to_location=world.locations[("ALA", "A-02")], quantity=1)
+    drain_outbox(eng)
     assert status_of(eng, b["id"]) == "allocated"
     c = place(world, "TR-2", [("SKU-3", 5)])  # 1 of SKU-3 is on the road: 4 free
     assert c["status"] == "backordered"
     done = run(eng, inbound.receive_transfer, worker, tr["id"], "A-01")
-    assert done["orders_allocated"] == [c["id"]]
+    assert done["orders_allocated"] == [] and status_of(eng, c["id"]) == "backordered"
+    drain_outbox(eng)
+    assert allocated_by_fill(eng, [c["id"]]) == [c["id"]] and status_of(eng, c["id"]) == "allocated"
     assert_ledger_consistent(eng)
 
 
@@ -250,6 +271,7 @@ def test_cancel_releases_reservations_and_refills_waiting_orders(world):
     assert waiting["status"] == "backordered"
     assert move(world, first["id"], "cancelled", who="seller_a", reason="customer changed their mind") == "cancelled"
     assert reservations(eng, first["id"]) == []
+    drain_outbox(eng)  # the refill runs after the cancel committed, from stock.changed
     assert status_of(eng, waiting["id"]) == "allocated"  # the freed units went to the waiting order
     assert level(eng, "seller-a", "SKU-1", "ALA", "A-01") == (10, 4)
     last = timeline(eng, first["id"])[-1]
@@ -347,7 +369,8 @@ def test_hold_resumes_only_to_where_the_order_was(world):
 def _counts(engine) -> tuple[int, int]:
     with engine.connect() as conn:
         return (conn.execute(select(func.count()).select_from(t.order_events)).scalar_one(),
-                conn.execute(select(func.count()).select_from(t.outbox)).scalar_one())
+                conn.execute(select(func.count()).select_from(t.outbox)  # a pick also writes stock.changed
+                             .where(t.outbox.c.topic.like("order.%"))).scalar_one())
 
 
 def test_every_transition_writes_one_timeline_row_and_one_event(world):
@@ -397,7 +420,8 @@ def test_an_uncommitted_transition_leaves_no_trace(world):
         lifecycle.transition(uow, world.principals["worker"], order["id"], "picked")
         # inside the transaction everything is there
         assert uow.execute(select(t.orders.c.status).where(t.orders.c.id == order["id"])).scalar_one() == "picked"
-        assert uow.execute(select(func.count()).select_from(t.outbox)).scalar_one() == before[0][1] + 1
+        assert uow.execute(select(func.count()).select_from(t.outbox)
+                           .where(t.outbox.c.topic.like("order.%"))).scalar_one() == before[0][1] + 1
     assert status_of(eng, order["id"]) == "picking"
     assert (_counts(eng), len(movements(eng)), level(eng, "seller-a", "SKU-1", "ALA", "A-01")) == before
     assert_ledger_consistent(eng)

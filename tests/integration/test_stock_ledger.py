@@ -125,6 +125,17 @@ def run(engine, fn, *args, **kwargs):
         return result
 
 
+def drain_outbox(engine) -> int:
+    """Handle every due outbox event, as the worker does after a commit (stock.changed fills
+    backorders); returns how many were handled."""
+    from qoima.orders.services import backorders  # noqa: F401 - registers the stock.changed handler
+    from qoima.platform import outbox
+    handled = 0
+    while (n := outbox.run_once(engine)):
+        handled += n
+    return handled
+
+
 # --- receipts ------------------------------------------------------------------
 
 def test_world_setup_is_consistent(world):

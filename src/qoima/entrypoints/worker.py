@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from qoima.platform import outbox  # noqa: F401 - registers handlers
 from qoima.channels import webhooks
+from qoima.orders.services import backorders  # noqa: F401 - registers the stock.changed handler
 
 log = logging.getLogger("qoima.worker")
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qoima.db.engine import DEFAULT_LOCK_TIMEOUT_MS
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QOIMA_", extra="ignore")
@@ -23,6 +25,11 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 8
     webhook_timeout_s: float = 5.0
     db_pool_size: int = 10  # PostgreSQL connections per process (and as many again in bursts)
+    # PostgreSQL: how long a statement waits for a row lock before it fails with 55P03 (0 = forever);
+    # the unit of work then re-runs the use case (db_retry_attempts in all, also for deadlocks and
+    # serialization failures)
+    db_lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
+    db_retry_attempts: int = 5
 
     def resolved_database_url(self) -> str:
         if self.database_url:

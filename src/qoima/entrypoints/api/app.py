@@ -29,7 +29,8 @@ class _MetricsMiddleware:
 
 def create_app(engine: Engine | None = None, settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size)
+    engine = engine or make_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size,
+                                   lock_timeout_ms=settings.db_lock_timeout_ms)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):

@@ -44,7 +44,7 @@ def engine_for(data_dir: Path | None, database_url: str | None = None, migrate: 
     from qoima.db.engine import make_engine
     from qoima.db.migrate import upgrade
     s = _configure(data_dir, database_url)
-    engine = make_engine(s.resolved_database_url())
+    engine = make_engine(s.resolved_database_url(), lock_timeout_ms=s.db_lock_timeout_ms)
     if migrate:
         upgrade(engine)
     return engine

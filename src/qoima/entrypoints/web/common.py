@@ -30,6 +30,7 @@ from starlette.routing import Match
 from qoima.platform.errors import DomainError
 from qoima.platform.access import Principal
 from qoima.platform.unit_of_work import UnitOfWork
+from qoima.platform.unit_of_work import run as run_use_case
 from qoima.entrypoints.web import i18n, lookups
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -101,6 +102,10 @@ class Web:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)
+
+    def run(self, use_case):
+        """Run use_case(uow) and commit, re-running it on a deadlock or lock timeout (unit_of_work.run)."""
+        return run_use_case(self.engine, use_case)
 
     def _(self, message: str, **params) -> str:
         text = i18n.get_translations(self.lang).gettext(message)

@@ -19,7 +19,7 @@ from qoima.platform.access import Principal
 from qoima.customers.services import find_or_create_customer
 from qoima.stock.services.reserve import apply_reservations
 from qoima.orders.schemas import OrderIn
-from qoima.platform.unit_of_work import UnitOfWork, utcnow
+from qoima.platform.unit_of_work import UnitOfWork, run, utcnow
 from qoima.catalog.services import resolve_seller  # noqa: F401 - re-exported for the order writers
 
 CENT = Decimal("0.01")
@@ -30,11 +30,8 @@ CENT = Decimal("0.01")
 def submit_order(engine: Engine, principal: Principal, data: OrderIn, idempotency_key: str | None = None,
                  now: datetime | None = None) -> tuple[dict, bool]:
     """Returns (order, created). A duplicate returns the existing order with created=False."""
-    try:
-        with UnitOfWork(engine) as uow:
-            result = create_order(uow, principal, data, idempotency_key, now)
-            uow.commit()
-            return result
+    try:  # re-run from the start on a deadlock / serialization failure / lock timeout
+        return run(engine, lambda uow: create_order(uow, principal, data, idempotency_key, now))
     except IntegrityError as exc:
         if "uq_orders" not in str(exc.orig):
             raise

@@ -53,9 +53,7 @@ def transition(uow: UnitOfWork, principal: Principal, order_id: int, to_status: 
         values["delivered_at"] = now
     uow.execute(update(t.orders).where(t.orders.c.id == order.id).values(**values))
     record_transition(uow, order.id, order.seller_id, order.status, target.value, principal.email, reason, at=now)
-    if refill:
-        from qoima.orders.services.backorders import fill_backorders
-        fill_backorders(uow, refill, actor=principal.email)
+    # the freed stock (`refill`) fills waiting orders from its stock.changed events, after the commit
     return target.value
 
 
@@ -93,7 +91,7 @@ def _give_back(uow: UnitOfWork, order, actor: str, reason: str) -> list[int]:
     """Cancel: release reservations; goods already picked go back to their locations.
     Returns the products whose freed stock may fill other orders' backorders."""
     freed = [r.product_id for r in _reservations(uow, order.id)]
-    release(uow, order.id)
+    release(uow, order.id, actor)
     # picked goods (also when the order went on hold or into exception after the pick)
     picked = uow.execute(select(t.stock_movements.c.product_id, t.stock_movements.c.from_location_id,
                                 t.stock_movements.c.quantity, t.locations.c.warehouse_id)

@@ -1,4 +1,10 @@
-"""Supplier deliveries (receipts / ASN) and transfers between warehouses."""
+"""Supplier deliveries (receipts / ASN) and transfers between warehouses.
+
+Each use case validates its input, then locks every stock row it will touch in
+one statement (inventory.lock_rows), then changes them. Waiting orders are not
+filled here: the stock.changed events written with the change make the orders
+capability fill them right after the commit (`orders_allocated` stays in the
+answers for compatibility and is empty)."""
 
 from __future__ import annotations
 
@@ -7,9 +13,8 @@ from sqlalchemy import insert, select, update
 from qoima.db import tables as t
 from qoima.platform.errors import Conflict, NotFound, ValidationError
 from qoima.platform.access import Principal
-from qoima.orders.services.backorders import fill_backorders
 from qoima.catalog.services import resolve_seller
-from qoima.stock.services.inventory import add_on_hand, location_row, product_row, remove_on_hand
+from qoima.stock.services.inventory import add_on_hand, location_row, lock_rows, product_row, remove_on_hand
 from qoima.stock.schemas import ReceiptIn, TransferIn
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
@@ -23,34 +28,35 @@ def _warehouse(uow: UnitOfWork, code: str, field: str):
 
 def receive(uow: UnitOfWork, principal: Principal, data: ReceiptIn) -> dict:
     """Book a supplier delivery: expected vs received per line; what was received
-    goes on hand at the location and fills backorders."""
+    goes on hand at the location (and then fills backorders, after the commit)."""
     principal.require("admin", "manager", "worker")
     seller = resolve_seller(uow, principal, data.seller)
     wh = _warehouse(uow, data.warehouse, "warehouse")
     loc = location_row(uow, code=data.location, warehouse_code=wh.code, field="location")
-    now = utcnow()
-    rid = uow.execute(insert(t.receipts).values(
-        seller_id=seller.id, warehouse_id=wh.id, supplier=data.supplier, reference=data.reference,
-        status="closed", created_at=now, closed_at=now).returning(t.receipts.c.id)).scalar_one()
-    seen, products, discrepancies = set(), [], []
+    seen, products = set(), []
     for i, line in enumerate(data.lines):
         if line.sku in seen:
             raise ValidationError(f"SKU '{line.sku}' appears twice", field=f"lines[{i}].sku")
         seen.add(line.sku)
-        product = product_row(uow, principal, line.sku, seller.id, field=f"lines[{i}].sku")
+        products.append(product_row(uow, principal, line.sku, seller.id, field=f"lines[{i}].sku"))
+    lock_rows(uow, adds=[(p.id, loc.id, wh.id) for p, line in zip(products, data.lines) if line.received])
+    now = utcnow()
+    rid = uow.execute(insert(t.receipts).values(
+        seller_id=seller.id, warehouse_id=wh.id, supplier=data.supplier, reference=data.reference,
+        status="closed", created_at=now, closed_at=now).returning(t.receipts.c.id)).scalar_one()
+    discrepancies = []
+    for product, line in zip(products, data.lines):
         uow.execute(insert(t.receipt_lines).values(receipt_id=rid, product_id=product.id,
                                                    expected_qty=line.expected, received_qty=line.received))
         if line.received:
             add_on_hand(uow, product_id=product.id, location_id=loc.id, warehouse_id=wh.id, quantity=line.received,
                         kind="receipt", actor=principal.email, reason=f"supplier delivery {data.supplier}".strip(),
                         reference=f"receipt:{rid}")
-            products.append(product.id)
         if line.received != line.expected:
             discrepancies.append({"sku": line.sku, "expected": line.expected, "received": line.received,
                                   "difference": line.received - line.expected})
-    filled = fill_backorders(uow, products, actor=principal.email)
     return {"id": rid, "warehouse": wh.code, "location": loc.code, "discrepancies": discrepancies,
-            "orders_allocated": filled}
+            "orders_allocated": []}
 
 
 def start_transfer(uow: UnitOfWork, principal: Principal, data: TransferIn) -> dict:
@@ -61,13 +67,15 @@ def start_transfer(uow: UnitOfWork, principal: Principal, data: TransferIn) -> d
     dst = _warehouse(uow, data.to_warehouse, "to_warehouse")
     if src.id == dst.id:
         raise ValidationError("a transfer needs two different warehouses", field="to_warehouse")
+    picks = [(product_row(uow, principal, line.sku, seller.id, field=f"lines[{i}].sku"),
+              location_row(uow, code=line.from_location, warehouse_code=src.code, field=f"lines[{i}].from_location"))
+             for i, line in enumerate(data.lines)]
+    lock_rows(uow, removes=[(product.id, loc.id) for product, loc in picks])
     now = utcnow()
     tid = uow.execute(insert(t.transfers).values(seller_id=seller.id, from_warehouse_id=src.id, to_warehouse_id=dst.id,
                                                  status="in_transit", actor=principal.email, created_at=now)
                       .returning(t.transfers.c.id)).scalar_one()
-    for i, line in enumerate(data.lines):
-        product = product_row(uow, principal, line.sku, seller.id, field=f"lines[{i}].sku")
-        loc = location_row(uow, code=line.from_location, warehouse_code=src.code, field=f"lines[{i}].from_location")
+    for line, (product, loc) in zip(data.lines, picks):
         remove_on_hand(uow, product_id=product.id, location_id=loc.id, quantity=line.quantity, kind="transfer_out",
                        actor=principal.email, reason=f"transfer to {dst.code}", reference=f"transfer:{tid}",
                        sku=line.sku)
@@ -87,9 +95,9 @@ def receive_transfer(uow: UnitOfWork, principal: Principal, transfer_id: int, lo
     dst = uow.execute(select(t.warehouses).where(t.warehouses.c.id == tr.to_warehouse_id)).one()
     loc = location_row(uow, code=location_code, warehouse_code=dst.code, field="location")
     lines = uow.execute(select(t.transfer_lines).where(t.transfer_lines.c.transfer_id == tr.id)).all()
+    lock_rows(uow, adds=[(ln.product_id, loc.id, dst.id) for ln in lines])
     for line in lines:
         add_on_hand(uow, product_id=line.product_id, location_id=loc.id, warehouse_id=dst.id, quantity=line.quantity,
                     kind="transfer_in", actor=principal.email, reason="transfer received", reference=f"transfer:{tr.id}")
     uow.execute(update(t.transfers).where(t.transfers.c.id == tr.id).values(status="received", received_at=utcnow()))
-    filled = fill_backorders(uow, sorted({ln.product_id for ln in lines}), actor=principal.email)
-    return {"id": tr.id, "status": "received", "orders_allocated": filled}
+    return {"id": tr.id, "status": "received", "orders_allocated": []}

@@ -1,10 +1,15 @@
 """Stock use cases: every change of on-hand is one ledger row (movement) with
 actor, reason and reference, and the per-location counter changes atomically
-in SQL in the same transaction. Rows are locked in id order (no deadlocks)."""
+in SQL in the same transaction, with a stock.changed outbox event (events.py).
+
+Locks: a use case first locks every stock row it will touch, in one statement
+ascending by id (`lock_rows`), and only then changes any; so two use cases never
+hold one row each while waiting for the other's. Waiting orders are filled after
+the change commits, by the orders capability (a stock.changed handler)."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -12,6 +17,9 @@ from qoima.db import tables as t
 from qoima.platform.errors import Conflict, ValidationError
 from qoima.platform.access import Principal
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
+from qoima.stock.services.events import touched
+
+_LOCKED = "stock.locked"  # uow.state key: (product_id, location_id) pairs this transaction has locked
 
 
 def location_row(uow: UnitOfWork, location_id: int | None = None, code: str | None = None,
@@ -40,9 +48,33 @@ def product_row(uow: UnitOfWork, principal: Principal, sku: str, seller_id: int,
 
 
 def _ensure_stock(uow: UnitOfWork, product_id: int, location_id: int, warehouse_id: int) -> None:
+    if (product_id, location_id) in uow.state.get(_LOCKED, ()):
+        return  # created and locked by lock_rows
     ins = pg_insert if uow.is_postgres else sqlite_insert
     uow.execute(ins(t.stock).values(product_id=product_id, location_id=location_id, warehouse_id=warehouse_id,
                                     on_hand=0, reserved=0).on_conflict_do_nothing())
+
+
+def lock_rows(uow: UnitOfWork, adds=(), removes=()) -> dict:
+    """Lock, in one statement ascending by id, every stock row a use case will change:
+    adds: (product_id, location_id, warehouse_id) that receive goods (their rows are created
+    first when missing); removes: (product_id, location_id) that give goods. Returns
+    {(product_id, location_id): row} of the rows that exist."""
+    adds = sorted(set(adds))
+    pairs = sorted({(p, loc) for p, loc, _w in adds} | set(removes))
+    if not pairs:
+        return {}
+    if adds:
+        ins = pg_insert if uow.is_postgres else sqlite_insert
+        uow.execute(ins(t.stock).values([{"product_id": p, "location_id": loc, "warehouse_id": w, "on_hand": 0,
+                                          "reserved": 0} for p, loc, w in adds]).on_conflict_do_nothing())
+    q = (select(t.stock).where(tuple_(t.stock.c.product_id, t.stock.c.location_id).in_(pairs))
+         .order_by(t.stock.c.id))
+    if uow.is_postgres:
+        q = q.with_for_update()
+    rows = {(r.product_id, r.location_id): r for r in uow.execute(q).all()}
+    uow.state.setdefault(_LOCKED, set()).update(rows)
+    return rows
 
 
 def _lock_stock(uow: UnitOfWork, product_id: int, location_id: int):
@@ -58,6 +90,7 @@ def add_on_hand(uow: UnitOfWork, *, product_id: int, location_id: int, warehouse
     uow.execute(update(t.stock).where(t.stock.c.product_id == product_id, t.stock.c.location_id == location_id)
                 .values(on_hand=t.stock.c.on_hand + quantity))
     _ledger(uow, kind, product_id, None, location_id, quantity, actor, reason, reference)
+    touched(uow, product_id, warehouse_id, actor)
 
 
 def remove_on_hand(uow: UnitOfWork, *, product_id: int, location_id: int, quantity: int, kind: str, actor: str,
@@ -72,6 +105,7 @@ def remove_on_hand(uow: UnitOfWork, *, product_id: int, location_id: int, quanti
         values["reserved"] = t.stock.c.reserved - quantity
     uow.execute(update(t.stock).where(t.stock.c.id == row.id).values(**values))
     _ledger(uow, kind, product_id, location_id, None, quantity, actor, reason, reference)
+    touched(uow, product_id, row.warehouse_id, actor)
 
 
 def _ledger(uow, kind, product_id, from_loc, to_loc, quantity, actor, reason, reference) -> None:
@@ -91,13 +125,12 @@ def move(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, fro
         raise ValidationError("locations are in different warehouses: use a transfer", field="to_location")
     kind = "putaway" if src.kind == "receiving" else "move"
     ref = f"move:{src.code}->{dst.code}"
+    lock_rows(uow, adds=[(product.id, dst.id, dst.warehouse_id)], removes=[(product.id, src.id)])
     remove_on_hand(uow, product_id=product.id, location_id=src.id, quantity=quantity, kind=kind, actor=principal.email,
                    reason=reason or kind, reference=ref, sku=sku)
     add_on_hand(uow, product_id=product.id, location_id=dst.id, warehouse_id=dst.warehouse_id, quantity=quantity,
                 kind=kind, actor=principal.email, reason=reason or kind, reference=ref)
-    if dst.kind == "storage" and src.kind != "storage":  # put away: now reservable, waiting orders first
-        from qoima.orders.services.backorders import fill_backorders
-        fill_backorders(uow, [product.id], actor=principal.email)
+    # put away into storage: now reservable; waiting orders are filled from the stock.changed event
 
 
 def adjust(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, location_id: int, delta: int,
@@ -113,12 +146,12 @@ def adjust(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, l
     kind = "scrap" if scrap else "adjustment"
     if scrap and delta > 0:
         delta = -delta
-    if delta > 0:
+    if delta > 0:  # waiting orders are filled from the stock.changed event
+        lock_rows(uow, adds=[(product.id, loc.id, loc.warehouse_id)])
         add_on_hand(uow, product_id=product.id, location_id=loc.id, warehouse_id=loc.warehouse_id, quantity=delta,
                     kind=kind, actor=principal.email, reason=reason, reference=f"{kind}:{loc.code}")
-        from qoima.orders.services.backorders import fill_backorders
-        fill_backorders(uow, [product.id], actor=principal.email)
     else:
+        lock_rows(uow, removes=[(product.id, loc.id)])
         remove_on_hand(uow, product_id=product.id, location_id=loc.id, quantity=-delta, kind=kind,
                        actor=principal.email, reason=reason, reference=f"{kind}:{loc.code}", sku=sku)
 

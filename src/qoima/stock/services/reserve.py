@@ -6,6 +6,7 @@ from sqlalchemy import bindparam, insert, select, update
 
 from qoima.db import tables as t
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
+from qoima.stock.services.events import touched
 
 
 def lock_stock_rows(uow: UnitOfWork, product_ids, warehouse_ids=None):
@@ -56,14 +57,24 @@ def reserve_in_warehouses(uow: UnitOfWork, *, order_id: int, line_id: int, produ
     return quantity - left
 
 
-def release(uow: UnitOfWork, order_id: int) -> int:
-    """Give back every reservation of an order; returns units released."""
+def release(uow: UnitOfWork, order_id: int, actor: str = "system") -> int:
+    """Give back every reservation of an order; returns units released. The stock rows are
+    locked in one statement ascending by id first; the freed units fill waiting orders from
+    the stock.changed event, after the commit."""
     rows = uow.execute(select(t.reservations.c.stock_id, t.reservations.c.quantity)
                        .where(t.reservations.c.order_id == order_id).order_by(t.reservations.c.stock_id)).all()
     per_stock: dict[int, int] = {}
     for r in rows:
         per_stock[r.stock_id] = per_stock.get(r.stock_id, 0) + r.quantity
-    for sid in sorted(per_stock):
-        uow.execute(update(t.stock).where(t.stock.c.id == sid).values(reserved=t.stock.c.reserved - per_stock[sid]))
+    if not per_stock:
+        return 0
+    q = (select(t.stock.c.id, t.stock.c.product_id, t.stock.c.warehouse_id)
+         .where(t.stock.c.id.in_(sorted(per_stock))).order_by(t.stock.c.id))
+    locked = uow.execute(q.with_for_update() if uow.is_postgres else q).all()
+    uow.execute(update(t.stock).where(t.stock.c.id == bindparam("sid"))
+                .values(reserved=t.stock.c.reserved - bindparam("n")),
+                [{"sid": sid, "n": per_stock[sid]} for sid in sorted(per_stock)])
     uow.execute(t.reservations.delete().where(t.reservations.c.order_id == order_id))
+    for row in locked:
+        touched(uow, row.product_id, row.warehouse_id, actor)
     return sum(per_stock.values())

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from qoima.orders.services import express_intake, lifecycle, queries as order_queries
 from qoima.orders.schemas import OrderIn
-from qoima.platform.unit_of_work import UnitOfWork
+from qoima.platform.unit_of_work import UnitOfWork, run
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
@@ -53,9 +53,7 @@ class TransitionIn(BaseModel):
 
 @router.post("/{order_id}/transitions", summary="Move the order to another status (409 when not allowed)")
 def move(order_id: int, data: TransitionIn, engine: EngineDep, principal: PrincipalDep):
-    with UnitOfWork(engine) as uow:
-        lifecycle.transition(uow, principal, order_id, data.status, data.reason)
-        uow.commit()
+    run(engine, lambda uow: lifecycle.transition(uow, principal, order_id, data.status, data.reason))
     with UnitOfWork(engine) as uow:
         return order_queries.get_order(uow, principal, order_id)
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from qoima.stock.services import inbound, inventory
 from qoima.catalog.services import resolve_seller
 from qoima.stock.schemas import ReceiptIn, TransferIn
-from qoima.platform.unit_of_work import UnitOfWork
+from qoima.platform.unit_of_work import UnitOfWork, run
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 
 router = APIRouter(prefix="/api/v1", tags=["stock"])
@@ -27,18 +27,12 @@ def stock(engine: EngineDep, principal: PrincipalDep, seller: str | None = None,
 
 @router.post("/receipts", status_code=201, summary="Book a supplier delivery (expected vs received)")
 def receipt(data: ReceiptIn, engine: EngineDep, principal: PrincipalDep):
-    with UnitOfWork(engine) as uow:
-        result = inbound.receive(uow, principal, data)
-        uow.commit()
-    return result
+    return run(engine, lambda uow: inbound.receive(uow, principal, data))
 
 
 @router.post("/transfers", status_code=201, summary="Send stock to another warehouse (in transit)")
 def transfer(data: TransferIn, engine: EngineDep, principal: PrincipalDep):
-    with UnitOfWork(engine) as uow:
-        result = inbound.start_transfer(uow, principal, data)
-        uow.commit()
-    return result
+    return run(engine, lambda uow: inbound.start_transfer(uow, principal, data))
 
 
 class TransferReceiveIn(BaseModel):
@@ -47,10 +41,7 @@ class TransferReceiveIn(BaseModel):
 
 @router.post("/transfers/{transfer_id}/receive")
 def transfer_receive(transfer_id: int, data: TransferReceiveIn, engine: EngineDep, principal: PrincipalDep):
-    with UnitOfWork(engine) as uow:
-        result = inbound.receive_transfer(uow, principal, transfer_id, data.location)
-        uow.commit()
-    return result
+    return run(engine, lambda uow: inbound.receive_transfer(uow, principal, transfer_id, data.location))
 
 
 class MoveIn(BaseModel):
@@ -65,13 +56,13 @@ class MoveIn(BaseModel):
 
 @router.post("/moves", status_code=201, summary="Move stock between locations of one warehouse (put-away)")
 def move(data: MoveIn, engine: EngineDep, principal: PrincipalDep):
-    with UnitOfWork(engine) as uow:
+    def use_case(uow):
         seller = resolve_seller(uow, principal, data.seller)
         src = inventory.location_row(uow, code=data.from_location, warehouse_code=data.warehouse, field="from_location")
         dst = inventory.location_row(uow, code=data.to_location, warehouse_code=data.warehouse, field="to_location")
         inventory.move(uow, principal, seller_id=seller.id, sku=data.sku, from_location=src.id, to_location=dst.id,
                        quantity=data.quantity, reason=data.reason)
-        uow.commit()
+    run(engine, use_case)
     return {"ok": True}
 
 
@@ -87,10 +78,10 @@ class AdjustIn(BaseModel):
 
 @router.post("/adjustments", status_code=201, summary="Correct a count (+/-) or scrap, with a reason")
 def adjust(data: AdjustIn, engine: EngineDep, principal: PrincipalDep):
-    with UnitOfWork(engine) as uow:
+    def use_case(uow):
         seller = resolve_seller(uow, principal, data.seller)
         loc = inventory.location_row(uow, code=data.location, warehouse_code=data.warehouse)
         inventory.adjust(uow, principal, seller_id=seller.id, sku=data.sku, location_id=loc.id, delta=data.delta,
                          reason=data.reason, scrap=data.scrap)
-        uow.commit()
+    run(engine, use_case)
     return {"ok": True}

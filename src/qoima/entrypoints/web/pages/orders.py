@@ -73,9 +73,7 @@ def order_transition(web: UserDep, _csrf: CsrfDep, order_id: int, to_status: Ann
                      reason: Annotated[str, Form()] = ""):
     target = i18n.STATUS_LABELS.get(to_status)
     try:
-        with web.uow() as uow:
-            lifecycle.transition(uow, web.principal, order_id, to_status, reason.strip()[:500])
-            uow.commit()
+        web.run(lambda uow: lifecycle.transition(uow, web.principal, order_id, to_status, reason.strip()[:500]))
     except NotFound:
         raise
     except DomainError as exc:

@@ -117,9 +117,7 @@ def book_receipt(web: StaffDep, _csrf: CsrfDep, seller: Annotated[str, Form()] =
             raise DomainError(web._("Choose the warehouse and location."))
         data = ReceiptIn(seller=seller or None, warehouse=warehouse, location=location,
                          supplier=supplier.strip(), reference=reference.strip(), lines=lines)
-        with web.uow() as uow:
-            result = inbound.receive(uow, web.principal, data)
-            uow.commit()
+        result = web.run(lambda uow: inbound.receive(uow, web.principal, data))
     except PydanticError as exc:
         first = exc.errors()[0]
         error = f"{'.'.join(str(x) for x in first.get('loc', ()))}: {first.get('msg', '')}"
@@ -133,7 +131,6 @@ def book_receipt(web: StaffDep, _csrf: CsrfDep, seller: Annotated[str, Form()] =
     if result["discrepancies"]:
         diff = ", ".join(f"{d['sku']} {d['difference']:+d}" for d in result["discrepancies"])
         web.flash("info", web._("Discrepancies against the expected quantities: %(lines)s", lines=diff))
-    if result["orders_allocated"]:
-        web.flash("info", web.ngettext("%(num)d backordered order was allocated.",
-                                       "%(num)d backordered orders were allocated.", len(result["orders_allocated"])))
+    if any(line.received for line in data.lines):  # filled after the commit, by the worker (stock.changed)
+        web.flash("info", web._("Orders waiting for these goods are being allocated in the background."))
     return web.redirect("/receipts")
