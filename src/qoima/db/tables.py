@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON, Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData,
-    Numeric, String, Table, Text, UniqueConstraint, BigInteger,
+    Numeric, PrimaryKeyConstraint, String, Table, Text, UniqueConstraint, BigInteger,
 )
 
 NAMING = {
@@ -163,6 +163,19 @@ customers = Table(
     # e-mail look-up and read every customer of the seller)
     Index("ix_customers_phone_seller", "phone", "seller_id"),
     Index("ix_customers_email_seller", "email", "seller_id"),
+)
+
+customer_contacts = Table(  # one customer per contact: kept from customers by triggers (migration 0005)
+    "customer_contacts", metadata,
+    Column("seller_id", Id, ForeignKey("sellers.id"), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("value", String(254), nullable=False),  # normalized as platform/contacts.py does (E.164, lower-case)
+    # the surviving customer (merged_into_id or id) of the oldest customer with this contact
+    Column("customer_id", Id, ForeignKey("customers.id"), nullable=False, index=True),
+    PrimaryKeyConstraint("seller_id", "kind", "value", name="pk_customer_contacts"),
+    CheckConstraint("kind in ('phone','email')", name="kind"),
+    CheckConstraint("(kind = 'phone' and value like '+%') or (kind = 'email' and value like '%@%')",
+                    name="normalized"),
 )
 
 customer_merges = Table(
