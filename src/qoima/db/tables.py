@@ -148,6 +148,20 @@ stock_movements = Table(
     CheckConstraint("from_location_id is not null or to_location_id is not null", name="has_location"),
 )
 
+idempotency_keys = Table(  # platform/idempotency.py: a retried stock operation is done once per key
+    "idempotency_keys", metadata, pk(),
+    Column("scope", String(200), nullable=False),  # operation kind, seller and user of the caller
+    Column("key", String(200), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer),  # null only inside the transaction that claims the key
+    Column("response", JSON),
+    Column("actor", String(254), nullable=False),
+    created(),
+    UniqueConstraint("scope", "key", name="uq_idempotency_keys_scope_key"),
+    CheckConstraint("status_code is null or (status_code >= 200 and status_code < 300)", name="status_code"),
+    Index("ix_idempotency_keys_created_at", "created_at"),
+)
+
 customers = Table(
     "customers", metadata, pk(),
     Column("seller_id", Id, ForeignKey("sellers.id"), nullable=False),

@@ -45,3 +45,27 @@ class StockIn(BaseModel):
     warehouse: str
     location: str
     quantity: int = Field(ge=0)
+
+
+class TransferReceiveIn(BaseModel):
+    location: str
+
+
+class MoveIn(BaseModel):
+    seller: str | None = None
+    sku: str
+    warehouse: str
+    from_location: str
+    to_location: str
+    quantity: int = Field(gt=0)
+    reason: str = ""
+
+
+class AdjustIn(BaseModel):
+    seller: str | None = None
+    sku: str
+    warehouse: str
+    location: str
+    delta: int
+    reason: str
+    scrap: bool = False

@@ -2,16 +2,32 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
 
-from qoima.stock.services import inbound, inventory
+from qoima.stock.services import inventory, operations
 from qoima.catalog.services import resolve_seller
-from qoima.stock.schemas import ReceiptIn, TransferIn
-from qoima.platform.unit_of_work import UnitOfWork, run
+from qoima.platform.idempotency import HEADER, MAX_KEY_LENGTH, Outcome
+from qoima.stock.schemas import AdjustIn, MoveIn, ReceiptIn, TransferIn, TransferReceiveIn
+from qoima.platform.unit_of_work import UnitOfWork
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 
 router = APIRouter(prefix="/api/v1", tags=["stock"])
+
+KEY_DOC = ("Makes a retry safe: a request repeated with the same key and body is done once and answers what the "
+           "first one answered (with `Idempotent-Replay: true`); the same key with another body is refused (422); "
+           "while the first request with a key is still running, a retry waits for it or gets 409. Keys are kept "
+           "24 hours per caller and operation. Up to 200 visible ASCII characters, e.g. a UUID.")
+IdempotencyKey = Annotated[str | None, Header(alias=HEADER, min_length=1, max_length=MAX_KEY_LENGTH,
+                                              description=KEY_DOC)]
+REPLAY_DOC = {"description": "A replay: the stored response of an earlier request with the same Idempotency-Key",
+              "headers": {"Idempotent-Replay": {"description": "true on a replayed response",
+                                                "schema": {"type": "string"}}}}
+
+
+def _answer(outcome: Outcome) -> JSONResponse:
+    headers = {"Idempotent-Replay": "true"} if outcome.replayed else None
+    return JSONResponse(outcome.response, status_code=outcome.status_code, headers=headers)
 
 
 @router.get("/stock", summary="On hand, reserved and available per SKU per location")
@@ -25,63 +41,32 @@ def stock(engine: EngineDep, principal: PrincipalDep, seller: str | None = None,
     return {"items": items, "limit": limit, "offset": offset}
 
 
-@router.post("/receipts", status_code=201, summary="Book a supplier delivery (expected vs received)")
-def receipt(data: ReceiptIn, engine: EngineDep, principal: PrincipalDep):
-    return run(engine, lambda uow: inbound.receive(uow, principal, data))
+@router.post("/receipts", status_code=201, summary="Book a supplier delivery (expected vs received)",
+             responses={201: REPLAY_DOC})
+def receipt(data: ReceiptIn, engine: EngineDep, principal: PrincipalDep, idempotency_key: IdempotencyKey = None):
+    return _answer(operations.receive(engine, principal, data, idempotency_key))
 
 
-@router.post("/transfers", status_code=201, summary="Send stock to another warehouse (in transit)")
-def transfer(data: TransferIn, engine: EngineDep, principal: PrincipalDep):
-    return run(engine, lambda uow: inbound.start_transfer(uow, principal, data))
+@router.post("/transfers", status_code=201, summary="Send stock to another warehouse (in transit)",
+             responses={201: REPLAY_DOC})
+def transfer(data: TransferIn, engine: EngineDep, principal: PrincipalDep, idempotency_key: IdempotencyKey = None):
+    return _answer(operations.start_transfer(engine, principal, data, idempotency_key))
 
 
-class TransferReceiveIn(BaseModel):
-    location: str
+@router.post("/transfers/{transfer_id}/receive", summary="Receive a transfer at its destination",
+             responses={200: REPLAY_DOC})
+def transfer_receive(transfer_id: int, data: TransferReceiveIn, engine: EngineDep, principal: PrincipalDep,
+                     idempotency_key: IdempotencyKey = None):
+    return _answer(operations.receive_transfer(engine, principal, transfer_id, data, idempotency_key))
 
 
-@router.post("/transfers/{transfer_id}/receive")
-def transfer_receive(transfer_id: int, data: TransferReceiveIn, engine: EngineDep, principal: PrincipalDep):
-    return run(engine, lambda uow: inbound.receive_transfer(uow, principal, transfer_id, data.location))
+@router.post("/moves", status_code=201, summary="Move stock between locations of one warehouse (put-away)",
+             responses={201: REPLAY_DOC})
+def move(data: MoveIn, engine: EngineDep, principal: PrincipalDep, idempotency_key: IdempotencyKey = None):
+    return _answer(operations.move(engine, principal, data, idempotency_key))
 
 
-class MoveIn(BaseModel):
-    seller: str | None = None
-    sku: str
-    warehouse: str
-    from_location: str
-    to_location: str
-    quantity: int = Field(gt=0)
-    reason: str = ""
-
-
-@router.post("/moves", status_code=201, summary="Move stock between locations of one warehouse (put-away)")
-def move(data: MoveIn, engine: EngineDep, principal: PrincipalDep):
-    def use_case(uow):
-        seller = resolve_seller(uow, principal, data.seller)
-        src = inventory.location_row(uow, code=data.from_location, warehouse_code=data.warehouse, field="from_location")
-        dst = inventory.location_row(uow, code=data.to_location, warehouse_code=data.warehouse, field="to_location")
-        inventory.move(uow, principal, seller_id=seller.id, sku=data.sku, from_location=src.id, to_location=dst.id,
-                       quantity=data.quantity, reason=data.reason)
-    run(engine, use_case)
-    return {"ok": True}
-
-
-class AdjustIn(BaseModel):
-    seller: str | None = None
-    sku: str
-    warehouse: str
-    location: str
-    delta: int
-    reason: str
-    scrap: bool = False
-
-
-@router.post("/adjustments", status_code=201, summary="Correct a count (+/-) or scrap, with a reason")
-def adjust(data: AdjustIn, engine: EngineDep, principal: PrincipalDep):
-    def use_case(uow):
-        seller = resolve_seller(uow, principal, data.seller)
-        loc = inventory.location_row(uow, code=data.location, warehouse_code=data.warehouse)
-        inventory.adjust(uow, principal, seller_id=seller.id, sku=data.sku, location_id=loc.id, delta=data.delta,
-                         reason=data.reason, scrap=data.scrap)
-    run(engine, use_case)
-    return {"ok": True}
+@router.post("/adjustments", status_code=201, summary="Correct a count (+/-) or scrap, with a reason",
+             responses={201: REPLAY_DOC})
+def adjust(data: AdjustIn, engine: EngineDep, principal: PrincipalDep, idempotency_key: IdempotencyKey = None):
+    return _answer(operations.adjust(engine, principal, data, idempotency_key))

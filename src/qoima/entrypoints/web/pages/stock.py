@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from math import ceil
 from typing import Annotated
+from uuid import uuid4
 
 from fastapi import Form
 from pydantic import ValidationError as PydanticError
 
 from qoima.platform.errors import DomainError
+from qoima.platform.idempotency import KeyInProgress, KeyReused
 from qoima.catalog import services as catalog
-from qoima.stock.services import inbound, inventory
+from qoima.stock.services import inventory, operations
 from qoima.stock.schemas import ReceiptIn, ReceiptLineIn
 from qoima.entrypoints.web import lookups
 from qoima.entrypoints.web.common import CsrfDep, StaffDep, UserDep, Web, int_param, page_router
@@ -72,7 +74,7 @@ def _receipts_page(web: Web, *, seller: str | None, warehouse: str | None, page:
         sellers = lookups.sellers(uow, p) if p.is_staff else []
         warehouses = lookups.warehouses(uow)
         locations = lookups.locations(uow, kinds=("receiving", "storage")) if p.is_staff else []
-    form = form or {"seller": "", "place": "", "supplier": "", "reference": "",
+    form = form or {"seller": "", "place": "", "supplier": "", "reference": "", "op": new_operation_id(),
                     "lines": [{"sku": "", "expected": "", "received": ""} for _ in range(RECEIPT_ROWS)]}
     return web.render("receipts.html", status=status, items=items, total=total, filters=filters, sellers=sellers,
                       warehouses=warehouses, locations=locations, page=page_no,
@@ -82,6 +84,12 @@ def _receipts_page(web: Web, *, seller: str | None, warehouse: str | None, page:
 @router.get("/receipts")
 def receipts_page(web: UserDep, seller: str | None = None, warehouse: str | None = None, page: str | None = None):
     return _receipts_page(web, seller=seller, warehouse=warehouse, page=page)
+
+
+def new_operation_id() -> str:
+    """The client operation id a stock form carries (hidden field `op`): the form sent twice
+    (a double click, a resent POST) is booked once."""
+    return uuid4().hex
 
 
 def _qty(value: str) -> int:
@@ -94,11 +102,12 @@ def book_receipt(web: StaffDep, _csrf: CsrfDep, seller: Annotated[str, Form()] =
                  place: Annotated[str, Form()] = "",
                  supplier: Annotated[str, Form()] = "", reference: Annotated[str, Form()] = "",
                  sku: Annotated[list[str], Form()] = [], expected: Annotated[list[str], Form()] = [],  # noqa: B006
-                 received: Annotated[list[str], Form()] = []):  # noqa: B006
+                 received: Annotated[list[str], Form()] = [],  # noqa: B006
+                 op: Annotated[str, Form()] = ""):
     rows = [{"sku": (s or "").strip(), "expected": e, "received": r}
             for s, e, r in zip(sku, expected + [""] * len(sku), received + [""] * len(sku))]
     warehouse, _sep, location = place.partition("|")
-    form = {"seller": seller, "place": place, "supplier": supplier,
+    form = {"seller": seller, "place": place, "supplier": supplier, "op": op[:200] or new_operation_id(),
             "reference": reference, "lines": rows + [{"sku": "", "expected": "", "received": ""}
                                                      for _ in range(max(0, RECEIPT_ROWS - len(rows)))]}
     error = None
@@ -117,7 +126,14 @@ def book_receipt(web: StaffDep, _csrf: CsrfDep, seller: Annotated[str, Form()] =
             raise DomainError(web._("Choose the warehouse and location."))
         data = ReceiptIn(seller=seller or None, warehouse=warehouse, location=location,
                          supplier=supplier.strip(), reference=reference.strip(), lines=lines)
-        result = web.run(lambda uow: inbound.receive(uow, web.principal, data))
+        outcome = operations.receive(web.engine, web.principal, data, key=op or None, field="op")
+        result = outcome.response
+    except KeyReused:
+        form["op"] = new_operation_id()  # the earlier receipt stands; sending this form again books a new one
+        error = web._("this form was already sent with other values and that receipt is booked; "
+                      "check the list below before you send it again.")
+    except KeyInProgress:
+        error = web._("this form is still being booked; wait a moment and reload the page.")
     except PydanticError as exc:
         first = exc.errors()[0]
         error = f"{'.'.join(str(x) for x in first.get('loc', ()))}: {first.get('msg', '')}"
@@ -128,6 +144,8 @@ def book_receipt(web: StaffDep, _csrf: CsrfDep, seller: Annotated[str, Form()] =
                               form_error=web._("The receipt was not booked: %(reason)s", reason=error))
     web.flash("success", web._("Receipt #%(id)s booked into %(warehouse)s / %(location)s.", id=result["id"],
                                warehouse=result["warehouse"], location=result["location"]))
+    if outcome.replayed:
+        web.flash("info", web._("This form had already been sent: the receipt was booked once."))
     if result["discrepancies"]:
         diff = ", ".join(f"{d['sku']} {d['difference']:+d}" for d in result["discrepancies"])
         web.flash("info", web._("Discrepancies against the expected quantities: %(lines)s", lines=diff))
