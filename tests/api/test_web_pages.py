@@ -199,7 +199,9 @@ def test_hold_offers_only_the_way_back(client, world, orders):
     client.post(f"/orders/{oid}/transition", data={"csrf": token, "to_status": "on_hold", "reason": "address?"})
     page = client.get(f"/orders/{oid}").text
     buttons = re.findall(r'name="to_status" value="([a-z_]+)"', page)
-    assert buttons == ["allocated", "cancelled"]
+    # changed on purpose (issue 7, item 4): the way back to `allocated` is re-sourcing, not a status button
+    assert buttons == ["cancelled"]
+    assert f'formaction="/orders/{oid}/resource"' in page
 
 
 def test_seller_may_only_hold_or_cancel(client, world, orders):
