@@ -27,7 +27,9 @@ __all__ = ["SELLER_MAY", "TAKES_GOODS", "NextSteps", "load_order", "next_steps",
 def load_order(uow: UnitOfWork, principal: Principal, order_id: int, lock: bool = False):
     q = select(t.orders).where(t.orders.c.id == order_id)
     if lock and uow.is_postgres:
-        q = q.with_for_update()
+        # FOR NO KEY UPDATE: writers that only reference the order (timeline rows, reservations of a
+        # backorder fill) are not blocked by it, which removes a deadlock with cancel -> refill
+        q = q.with_for_update(key_share=True)
     row = uow.execute(q).first()
     if row is None or not principal.can_see(row.seller_id):
         raise NotFound(f"order {order_id} not found", field="id")

@@ -93,7 +93,7 @@ def _lock_lines(uow: UnitOfWork, order_id: int):
     q = (select(t.order_lines.c.id, t.order_lines.c.product_id, t.order_lines.c.sku, t.order_lines.c.quantity)
          .where(t.order_lines.c.order_id == order_id).order_by(t.order_lines.c.id))
     if uow.is_postgres:
-        q = q.with_for_update()
+        q = q.with_for_update(key_share=True)
     return uow.execute(q).all()
 
 
