@@ -58,8 +58,9 @@ def resource(uow: UnitOfWork, principal: Principal, order_id: int, note: str = "
     order = load_order(uow, principal, order_id, lock=True)
     check_resource(order_facts(uow, order), principal.is_staff)
     lines = _lock_lines(uow, order.id)
-    held = _held(uow, order.id)
-    rows = _lock_stock(uow, {ln.product_id for ln in lines}, held)
+    raw = _lock_stock(uow, {ln.product_id for ln in lines}, set(_held(uow, order.id)))
+    held = _held(uow, order.id)  # read again under the stock locks: nothing can add to it now
+    rows = _free_rows(raw, {ln.product_id for ln in lines}, held)
     release(uow, order.id)
     plan = sourcing.choose([sourcing.Line(ln.product_id, ln.sku, ln.quantity) for ln in lines],
                            intake.warehouse_stock(rows), order.lat, order.lon)
@@ -106,9 +107,8 @@ def _held(uow: UnitOfWork, order_id: int) -> dict[int, int]:
     return held
 
 
-def _lock_stock(uow: UnitOfWork, product_ids: set[int], held: dict[int, int]) -> list[StockRow]:
-    """Lock the rows the order holds and every storage row of its products, in one statement
-    ascending by id; return the storage rows that are free once this order's hold is given back."""
+def _lock_stock(uow: UnitOfWork, product_ids: set[int], held_ids: set[int]):
+    """Lock the rows the order holds and every storage row of its products, in one statement ascending by id."""
     w = t.warehouses.c
     q = (select(t.stock.c.id, t.stock.c.product_id, t.stock.c.warehouse_id, t.stock.c.location_id,
                 t.stock.c.on_hand, t.stock.c.reserved, w.code.label("wh_code"), w.lat.label("wh_lat"),
@@ -117,12 +117,17 @@ def _lock_stock(uow: UnitOfWork, product_ids: set[int], held: dict[int, int]) ->
          .join(t.locations, t.locations.c.id == t.stock.c.location_id)
          .join(t.warehouses, w.id == t.stock.c.warehouse_id)
          .where(or_((t.stock.c.product_id.in_(sorted(product_ids))) & (t.locations.c.kind == "storage"),
-                    t.stock.c.id.in_(sorted(held))))
+                    t.stock.c.id.in_(sorted(held_ids))))
          .order_by(t.stock.c.id))
     if uow.is_postgres:
         q = q.with_for_update(of=t.stock)
+    return uow.execute(q).all()
+
+
+def _free_rows(raw, product_ids: set[int], held: dict[int, int]) -> list[StockRow]:
+    """The storage rows with free units once this order's hold is given back, as sourcing reads them."""
     rows = []
-    for r in uow.execute(q):
+    for r in raw:
         row = StockRow(**{k: v for k, v in r._mapping.items() if k != "kind"})
         row = replace(row, reserved=row.reserved - held.get(row.id, 0))
         if r.kind == "storage" and row.product_id in product_ids and row.on_hand > row.reserved:
