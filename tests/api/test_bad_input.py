@@ -203,6 +203,19 @@ def test_transition_with_bad_body(client, world, guard):
                             headers=world.headers("worker")), 422, "path.order_id")
 
 
+def test_resource_with_bad_body_or_by_a_seller(client, world, guard):
+    oid = client.get("/api/v1/orders", headers=world.headers("seller_a")).json()["items"][0]["id"]
+    url = f"/api/v1/orders/{oid}/resource"
+    guard.check(client.post(url, json={"reason": 5}, headers=world.headers("worker")), 422, "reason")
+    guard.check(client.post(url, content=b"{", headers={**world.headers("worker"), "Content-Type": "application/json"}),
+                400, "body")
+    guard.check(client.post("/api/v1/orders/abc/resource", headers=world.headers("worker")), 422, "path.order_id")
+    guard.check(client.post(url, headers=world.headers("seller_a")), 403, "status", "only staff")
+    client.post(f"/api/v1/orders/{oid}/transitions", json={"status": "picking"}, headers=world.headers("worker"))
+    r = client.post(url, headers=world.headers("worker"))
+    assert r.status_code == 409 and r.json()["from_status"] == "picking" and "'picking'" in r.json()["detail"]
+
+
 def test_stock_endpoints_with_bad_input(client, world, guard):
     worker = world.headers("worker")
     guard.check(client.post("/api/v1/receipts", json={"seller": "seller-a", "warehouse": "ALA", "location": "A-01",

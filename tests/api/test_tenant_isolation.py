@@ -213,6 +213,14 @@ def post_transitions(ctx):
         _refused(ctx, "POST", f"/api/v1/orders/{ctx.a_order}/transitions", allowed=(404,), json={"status": status})
 
 
+def post_resource(ctx):
+    _refused(ctx, "POST", f"/api/v1/orders/{ctx.a_order}/resource", allowed=(404,))
+    _refused(ctx, "POST", f"/api/v1/orders/{ctx.a_order}/resource", allowed=(404,), json={"reason": "x"})
+    # on their own order a seller is refused too: re-sourcing is for staff
+    r = ctx.client.post(f"/api/v1/orders/{ctx.b_order}/resource", headers=ctx.b)
+    assert r.status_code == 403 and not ctx.leaks(r)
+
+
 def post_cancel(ctx):
     _refused(ctx, "POST", f"/api/v1/orders/{ctx.a_order}/cancel", allowed=(404,))
 
@@ -322,6 +330,7 @@ CHECKS: dict[tuple[str, str], Callable[[Ctx], None]] = {
     ("GET", "/api/v1/orders/{order_id}"): get_order,
     ("POST", "/api/v1/orders/{order_id}/transitions"): post_transitions,
     ("POST", "/api/v1/orders/{order_id}/cancel"): post_cancel,
+    ("POST", "/api/v1/orders/{order_id}/resource"): post_resource,
     ("GET", "/api/v1/stock"): get_stock,
     ("POST", "/api/v1/receipts"): post_receipts,
     ("POST", "/api/v1/transfers"): post_transfers,

@@ -199,7 +199,51 @@ def test_hold_offers_only_the_way_back(client, world, orders):
     client.post(f"/orders/{oid}/transition", data={"csrf": token, "to_status": "on_hold", "reason": "address?"})
     page = client.get(f"/orders/{oid}").text
     buttons = re.findall(r'name="to_status" value="([a-z_]+)"', page)
-    assert buttons == ["allocated", "cancelled"]
+    # changed on purpose (issue 7, item 4): the way back to `allocated` is re-sourcing, not a status button
+    assert buttons == ["cancelled"]
+    assert f'formaction="/orders/{oid}/resource"' in page
+
+
+def test_backordered_order_page_offers_re_source_not_allocated(client, world):
+    """Issue 7, item 4: the page offers exactly what the service accepts; a backordered order has
+    no "Allocated" button, staff get "Re-source", which stores and shows the new reason."""
+    order, _ = submit_order(world.engine, SYSTEM, OrderIn(**order_payload("BO-WEB", lines=(("SKU-1", 12),))))
+    oid = order["id"]
+    assert order["status"] == "backordered"
+    login(client, "admin@qoima.local")
+    page = client.get(f"/orders/{oid}?lang=en").text
+    assert re.findall(r'name="to_status" value="([a-z_]+)"', page) == ["on_hold", "cancelled", "exception"]
+    assert f'formaction="/orders/{oid}/resource"' in page and ">Re-source</button>" in page
+    # forged form posts are refused by the service with the domain message, nothing changes
+    r = client.post(f"/orders/{oid}/transition", data={"csrf": csrf_of(page), "to_status": "allocated"})
+    assert "flash-error" in r.text and "set by sourcing only" in r.text
+    assert status_of(world.engine, oid) == "backordered"
+    r = client.post(f"/orders/{oid}/resource", data={"csrf": csrf_of(page), "reason": ""}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/orders/{oid}"
+    after = client.get(f"/orders/{oid}").text
+    assert "flash-success" in after and "re-sourced: no warehouse set has all items" in after
+    assert status_of(world.engine, oid) == "backordered"  # still 2 short: sourcing says so
+    # 2 more arrive while it is on hold; re-sourcing then allocates it
+    client.post(f"/orders/{oid}/transition", data={"csrf": csrf_of(after), "to_status": "on_hold"})
+    from qoima.stock.schemas import ReceiptIn, ReceiptLineIn
+    from qoima.stock.services import inbound
+    from qoima.platform.unit_of_work import UnitOfWork
+    with UnitOfWork(world.engine) as uow:
+        inbound.receive(uow, SYSTEM, ReceiptIn(seller="seller-a", warehouse="ALA", location="A-02",
+                                              lines=[ReceiptLineIn(sku="SKU-1", expected=2, received=2)]))
+        uow.commit()
+    held = client.get(f"/orders/{oid}").text
+    assert re.findall(r'name="to_status" value="([a-z_]+)"', held) == ["cancelled"]
+    client.post(f"/orders/{oid}/resource", data={"csrf": csrf_of(held)})
+    assert status_of(world.engine, oid) == "allocated"
+    done = client.get(f"/orders/{oid}").text
+    assert "1 parcel from ALA" in done and 'value="picking"' in done
+    # a seller sees no re-source button and the route refuses them
+    login(client, "a@seller-a.kz")
+    page = client.get(f"/orders/{oid}").text
+    assert "/resource" not in page
+    r = client.post(f"/orders/{oid}/resource", data={"csrf": csrf_of(page)})
+    assert "flash-error" in r.text and status_of(world.engine, oid) == "allocated"
 
 
 def test_seller_may_only_hold_or_cancel(client, world, orders):

@@ -15,7 +15,7 @@ from test_stock_ledger import assert_ledger_consistent, drain_outbox, level, mov
 from qoima.db import tables as t
 from qoima.platform.errors import Forbidden, InvalidTransition, NotFound
 from qoima.stock.services import inbound, inventory
-from qoima.orders.services import lifecycle
+from qoima.orders.services import lifecycle, resourcing
 from qoima.orders.services.intake import submit_order
 from qoima.orders.schemas import OrderIn
 from qoima.stock.schemas import ReceiptIn, ReceiptLineIn, TransferIn, TransferLineIn
@@ -330,23 +330,37 @@ def test_cancel_of_a_picked_order_in_exception(world):
     assert_ledger_consistent(eng)
 
 
-def test_resuming_from_exception_to_shipping_takes_the_goods(world):
-    """allocated -> exception -> packed/shipped is allowed; the goods then leave their
-    bins (ledger 'pick') instead of staying reserved on the shelf for ever."""
+def test_exception_before_the_pick_resumes_through_re_sourcing_not_by_skipping_to_shipped(world):
+    """Changed on purpose (issue 7, item 4): allocated -> exception -> shipped used to take the
+    goods by hand; an exception now resumes only where the order was, and since `allocated`
+    is set by sourcing only, the way back is re-sourcing; then the normal road."""
     eng = world.engine
     order = place(world, "EXC-S", [("SKU-1", 2)])
     move(world, order["id"], "exception", reason="scanner down")
-    move(world, order["id"], "shipped", reason="packed by hand")
+    for refused in ("shipped", "packed", "picking", "allocated"):
+        with pytest.raises(InvalidTransition) as info:
+            move(world, order["id"], refused)
+        assert info.value.extra["from_status"] == "exception" and info.value.extra["to_status"] == refused
+    assert level(eng, "seller-a", "SKU-1", "ALA", "A-01") == (10, 2)  # still reserved, nothing taken
+    assert run(eng, resourcing.resource, world.principals["worker"], order["id"]).status == "allocated"
+    for step in ("picking", "picked", "packed", "shipped"):
+        move(world, order["id"], step)
     assert level(eng, "seller-a", "SKU-1", "ALA", "A-01") == (8, 0)
     assert reservations(eng, order["id"]) == []
     assert_ledger_consistent(eng)
 
 
-def test_picking_twice_through_exception_does_not_consume_twice(world):
+def test_an_exception_after_the_pick_keeps_the_goods_and_resumes_where_it_was(world):
+    """Changed on purpose (issue 7, item 4): picked -> exception -> picking used to be allowed;
+    now the order goes back to `picked`, and the goods are taken only once."""
     eng = world.engine
     order = place(world, "EXC-2", [("SKU-1", 2)])
-    for step in ("picking", "picked", "exception", "picking", "picked"):
+    for step in ("picking", "picked", "exception"):
         move(world, order["id"], step)
+    with pytest.raises(InvalidTransition) as info:
+        move(world, order["id"], "picking")
+    assert "the order was 'picked' before" in info.value.message
+    move(world, order["id"], "picked")
     assert level(eng, "seller-a", "SKU-1", "ALA", "A-01") == (8, 0)
     assert len(movements(eng, kind="pick")) == 1
     assert_ledger_consistent(eng)
@@ -359,8 +373,14 @@ def test_hold_resumes_only_to_where_the_order_was(world):
     with pytest.raises(InvalidTransition) as info:
         move(world, order["id"], "picking")
     assert "allocated" in info.value.message
-    assert move(world, order["id"], "allocated") == "allocated"
     assert level(eng, "seller-a", "SKU-1", "ALA", "A-01") == (10, 1)  # the hold kept the reservation
+    # changed on purpose (issue 7, item 4): `allocated` is set by sourcing only, so the way back is re-sourcing
+    with pytest.raises(InvalidTransition) as info:
+        move(world, order["id"], "allocated")
+    assert "sourcing only" in info.value.message
+    assert run(eng, resourcing.resource, world.principals["worker"], order["id"]).status == "allocated"
+    assert status_of(eng, order["id"]) == "allocated"
+    assert level(eng, "seller-a", "SKU-1", "ALA", "A-01") == (10, 1)
     assert_ledger_consistent(eng)
 
 
@@ -376,16 +396,20 @@ def _counts(engine) -> tuple[int, int]:
 def test_every_transition_writes_one_timeline_row_and_one_event(world):
     eng = world.engine
     order = place(world, "ONE-1", [("SKU-1", 1)])
+    # leaving the hold is a re-source since issue 7 (item 4): still one timeline row and one event
     for step in ("on_hold", "allocated", "picking", "picked", "packed", "shipped", "out_for_delivery", "in_transit",
                  "delivered", "returned"):
         before_tl, before_ev = _counts(eng)
-        move(world, order["id"], step, reason=f"to {step}")
+        if step == "allocated":
+            run(eng, resourcing.resource, world.principals["worker"], order["id"], f"to {step}")
+        else:
+            move(world, order["id"], step, reason=f"to {step}")
         after_tl, after_ev = _counts(eng)
         assert (after_tl - before_tl, after_ev - before_ev) == (1, 1), step
         row, event = timeline(eng, order["id"])[-1], events(eng, order["id"])[-1]
-        assert row.to_status == step and row.reason == f"to {step}" and row.actor == "worker@qoima.local"
+        assert row.to_status == step and f"to {step}" in row.reason and row.actor == "worker@qoima.local"
         assert event.topic == "order.status_changed" and event.status == "pending"
-        assert event.payload == {"order_id": order["id"], "from": row.from_status, "to": step, "reason": f"to {step}"}
+        assert event.payload == {"order_id": order["id"], "from": row.from_status, "to": step, "reason": row.reason}
     assert_ledger_consistent(eng)
 
 

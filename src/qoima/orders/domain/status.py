@@ -1,10 +1,40 @@
-"""Order lifecycle: the statuses and which moves between them are allowed."""
+"""Order lifecycle: the statuses, which moves between them exist, and which of
+them a user may make on a given order.
+
+Three layers, one home each:
+- TRANSITIONS is the state machine: every move that anyone (the system or a user)
+  can ever make. `check_transition` refuses anything outside it (409).
+- `allocated` and `backordered` say what the stock is doing, so only sourcing sets
+  them (on intake, when a backorder fills, and when staff re-source an order). No
+  user move targets them.
+- `refusal` / `user_moves` / `may_resource` decide, from the facts of one order
+  (`OrderFacts`), what this user may do with it now. The service checks with them
+  and the web page offers exactly what they allow.
+
+Rules of the user moves:
+- a seller may only cancel or put on hold (403 otherwise);
+- an order enters `picking` only when every line is fully reserved; `picked`,
+  `packed` and `shipped` take the reserved goods and need the same while the goods
+  are still on the shelf;
+- `on_hold` resumes only where the order was (the status before the hold) or is
+  cancelled; `exception` likewise resumes only where it was, keeps whatever was
+  picked, is cancelled only when it came from before shipping and is returned only
+  when it came from the carrier. When "where it was" is `allocated` or
+  `backordered`, the way back is re-sourcing.
+
+Re-sourcing (staff only): from `new`, `backordered`, `allocated`, and from
+`on_hold` / `exception` whose previous status was one of these or `picking` (the
+goods are still on the shelf; also when the timeline does not say where it was
+and nothing was picked). Never from `picking` itself (a picker works from
+the reservations) and never once the goods are picked.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
-from qoima.platform.errors import InvalidTransition
+from qoima.platform.errors import Conflict, DomainError, Forbidden, InvalidTransition, ValidationError
 
 
 class Status(StrEnum):
@@ -26,11 +56,13 @@ class Status(StrEnum):
 
 S = Status
 _CANCELLABLE = {S.NEW, S.BACKORDERED, S.ALLOCATED, S.PICKING, S.PICKED, S.PACKED, S.ON_HOLD, S.EXCEPTION}
+_PRE_SHIP = (S.NEW, S.BACKORDERED, S.ALLOCATED, S.PICKING, S.PICKED, S.PACKED)
+_CARRIER = (S.SHIPPED, S.IN_TRANSIT, S.OUT_FOR_DELIVERY)
 
 TRANSITIONS: dict[Status, set[Status]] = {
     S.NEW: {S.ALLOCATED, S.BACKORDERED, S.ON_HOLD, S.CANCELLED, S.EXCEPTION},
     S.BACKORDERED: {S.ALLOCATED, S.ON_HOLD, S.CANCELLED, S.EXCEPTION},
-    S.ALLOCATED: {S.PICKING, S.ON_HOLD, S.CANCELLED, S.EXCEPTION},
+    S.ALLOCATED: {S.BACKORDERED, S.PICKING, S.ON_HOLD, S.CANCELLED, S.EXCEPTION},  # -> backordered: re-sourcing
     S.PICKING: {S.PICKED, S.ON_HOLD, S.CANCELLED, S.EXCEPTION},
     S.PICKED: {S.PACKED, S.ON_HOLD, S.CANCELLED, S.EXCEPTION},
     S.PACKED: {S.SHIPPED, S.ON_HOLD, S.CANCELLED, S.EXCEPTION},
@@ -38,12 +70,24 @@ TRANSITIONS: dict[Status, set[Status]] = {
     S.IN_TRANSIT: {S.OUT_FOR_DELIVERY, S.DELIVERED, S.EXCEPTION, S.RETURNED},
     S.OUT_FOR_DELIVERY: {S.DELIVERED, S.IN_TRANSIT, S.EXCEPTION, S.RETURNED},
     S.DELIVERED: {S.RETURNED},
-    S.ON_HOLD: {S.NEW, S.BACKORDERED, S.ALLOCATED, S.PICKING, S.PICKED, S.PACKED, S.CANCELLED},
-    S.EXCEPTION: {S.ALLOCATED, S.BACKORDERED, S.PICKING, S.PACKED, S.SHIPPED, S.IN_TRANSIT, S.DELIVERED,
-                  S.CANCELLED, S.RETURNED},
+    S.ON_HOLD: {*_PRE_SHIP, S.CANCELLED},
+    S.EXCEPTION: {*_PRE_SHIP, *_CARRIER, S.CANCELLED, S.RETURNED},  # back where it was, or out
     S.CANCELLED: set(),
     S.RETURNED: set(),
 }
+
+# Only sourcing sets these: they say whether every unit is reserved.
+SYSTEM_SET = frozenset({S.ALLOCATED, S.BACKORDERED})
+SELLER_MAY = frozenset({S.CANCELLED, S.ON_HOLD})
+# Paused statuses: they resume only where the order was before.
+PAUSED = frozenset({S.ON_HOLD, S.EXCEPTION})
+# Moves that take the reserved goods off the shelf (a no-op once they are taken).
+TAKES_GOODS = frozenset({S.PICKED, S.PACKED, S.SHIPPED})
+# Statuses in which the order's goods have left their bins.
+GOODS_TAKEN = frozenset({S.PICKED, S.PACKED, *_CARRIER, S.DELIVERED, S.RETURNED})
+# Re-sourcing is allowed from these, and from a paused order that was one of RESOURCE_FROM_PAUSED.
+RESOURCE_FROM = frozenset({S.NEW, S.BACKORDERED, S.ALLOCATED})
+RESOURCE_FROM_PAUSED = RESOURCE_FROM | {S.PICKING}
 
 # Statuses in which the order still holds reserved stock (cancelling releases it).
 HOLDS_RESERVATION = {S.ALLOCATED, S.BACKORDERED, S.PICKING, S.ON_HOLD, S.EXCEPTION, S.NEW}
@@ -56,15 +100,13 @@ def parse_status(value: str) -> Status:
     try:
         return Status(value)
     except ValueError:
-        from qoima.platform.errors import ValidationError
-
         raise ValidationError(
             f"unknown status '{value}'; one of: {', '.join(s.value for s in Status)}", field="status"
         ) from None
 
 
 def check_transition(current: str, target: str) -> Status:
-    """Return the target status if the move is allowed, else raise InvalidTransition (409)."""
+    """Return the target status if the state machine has the move, else raise InvalidTransition (409)."""
     src, dst = parse_status(current), parse_status(target)
     if dst not in TRANSITIONS[src]:
         raise InvalidTransition(src.value, dst.value)
@@ -73,3 +115,95 @@ def check_transition(current: str, target: str) -> Status:
 
 def can_cancel(current: str) -> bool:
     return parse_status(current) in _CANCELLABLE
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """What the rules need to know about one order, read by the service under the order's lock."""
+    status: Status
+    was: Status | None = None  # when paused: the status before the latest hold / exception
+    goods_taken: bool = False  # the order's units have left their bins (picked)
+    short: tuple[str, ...] = ()  # SKUs of the lines that are not fully reserved
+
+
+class MoveRefused(InvalidTransition):
+    """A move the state machine has, refused for this order: the message says why; from and to are named."""
+
+    def __init__(self, from_status: str, to_status: str, why: str, **extra):
+        super().__init__(from_status, to_status)
+        self.message = f"cannot move order from '{from_status}' to '{to_status}': {why}"
+        self.args = (self.message,)
+        self.extra.update(extra)
+
+
+def _resume_targets(facts: OrderFacts) -> set[Status]:
+    """Where a paused order may go: back where it was, or out (cancelled / returned) as that status allows."""
+    was = facts.was
+    if was is None:  # unknown origin: it can only be cancelled, and only while the goods are on the shelf
+        return set() if facts.goods_taken else {S.CANCELLED}
+    out = {was}
+    if was in _CANCELLABLE:
+        out.add(S.CANCELLED)
+    if facts.status == S.EXCEPTION and was in _CARRIER:
+        out.add(S.RETURNED)
+    return out
+
+
+def refusal(facts: OrderFacts, target: Status, is_staff: bool) -> DomainError | None:
+    """Why this user may not move this order to `target` (None when the move is allowed)."""
+    src = facts.status
+    if target not in TRANSITIONS[src]:
+        return InvalidTransition(src.value, target.value)
+    if not is_staff and target not in SELLER_MAY:
+        return Forbidden(f"a seller may only cancel or hold an order, not move it from '{src.value}' to "
+                         f"'{target.value}'", field="status", from_status=src.value, to_status=target.value)
+    if target in SYSTEM_SET:
+        return MoveRefused(src.value, target.value, f"'{target.value}' is set by sourcing only (on intake, when a "
+                           "backorder fills, or when staff re-source the order)", system_only=True)
+    if src in PAUSED and target not in _resume_targets(facts):
+        where = f"the order was '{facts.was.value}' before" if facts.was else "where it was is unknown"
+        return MoveRefused(src.value, target.value, f"'{src.value}' resumes only where it was ({where})",
+                           resume_to=facts.was.value if facts.was else None)
+    needs_stock = target == S.PICKING or (target in TAKES_GOODS and not facts.goods_taken)
+    if needs_stock and facts.short:
+        return MoveRefused(src.value, target.value, f"not every line is reserved, short: {', '.join(facts.short)}",
+                           short_skus=list(facts.short))
+    return None
+
+
+def check_user_move(facts: OrderFacts, target: str, is_staff: bool) -> Status:
+    """Return the target if this user may move the order there, else raise (422 / 403 / 409)."""
+    dst = parse_status(target)
+    error = refusal(facts, dst, is_staff)
+    if error is not None:
+        raise error
+    return dst
+
+
+def user_moves(facts: OrderFacts, is_staff: bool) -> list[Status]:
+    """Every status this user may move the order to now, in the order of `Status`."""
+    return [s for s in Status if refusal(facts, s, is_staff) is None]
+
+
+def resource_refusal(facts: OrderFacts, is_staff: bool) -> DomainError | None:
+    """Why this user may not re-source this order now (None when they may)."""
+    if not is_staff:
+        return Forbidden("only staff may re-source an order", field="status")
+    src = facts.status
+    if src in RESOURCE_FROM:
+        return None
+    if src in PAUSED and (facts.was is None or facts.was in RESOURCE_FROM_PAUSED) and not facts.goods_taken:
+        return None
+    return Conflict(f"cannot re-source an order in '{src.value}': only new, backordered or allocated orders, and "
+                    "orders on hold or in exception before the pick, are re-sourced", field="status",
+                    from_status=src.value)
+
+
+def may_resource(facts: OrderFacts, is_staff: bool) -> bool:
+    return resource_refusal(facts, is_staff) is None
+
+
+def check_resource(facts: OrderFacts, is_staff: bool) -> None:
+    error = resource_refusal(facts, is_staff)
+    if error is not None:
+        raise error

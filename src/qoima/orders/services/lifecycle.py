@@ -1,52 +1,91 @@
 """Moving an order through its lifecycle. Each move is checked by the domain
-state machine, written to the timeline and to the outbox in one transaction."""
+rules (orders/domain/status.py) against the facts of the order read under its
+lock, and written to the timeline and to the outbox in one transaction.
+`next_steps` gives the web page the same answer the service acts on."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, func, select, update
 
 from qoima.db import tables as t
-from qoima.platform.errors import Forbidden, NotFound
-from qoima.orders.domain.status import Status, check_transition
+from qoima.platform.errors import NotFound
+from qoima.orders.domain.status import (
+    GOODS_TAKEN, PAUSED, SELLER_MAY, TAKES_GOODS, OrderFacts, Status, check_user_move, may_resource, user_moves,
+)
 from qoima.platform.access import Principal
 from qoima.stock.services.inventory import add_on_hand, remove_on_hand
 from qoima.orders.services.records import record_transition
 from qoima.stock.services.reserve import release
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
-SELLER_MAY = {Status.CANCELLED, Status.ON_HOLD}
-# Moves after which the goods are off the shelf (also when reached through exception).
-TAKES_GOODS = {Status.PICKED, Status.PACKED, Status.SHIPPED}
+__all__ = ["SELLER_MAY", "TAKES_GOODS", "NextSteps", "load_order", "next_steps", "order_facts", "transition"]
 
 
 def load_order(uow: UnitOfWork, principal: Principal, order_id: int, lock: bool = False):
     q = select(t.orders).where(t.orders.c.id == order_id)
     if lock and uow.is_postgres:
-        q = q.with_for_update()
+        # FOR NO KEY UPDATE: writers that only reference the order (timeline rows, reservations of a
+        # backorder fill) are not blocked by it, which removes a deadlock with cancel -> refill
+        q = q.with_for_update(key_share=True)
     row = uow.execute(q).first()
     if row is None or not principal.can_see(row.seller_id):
         raise NotFound(f"order {order_id} not found", field="id")
     return row
 
 
+def order_facts(uow: UnitOfWork, order) -> OrderFacts:
+    """The facts the status rules decide on: where a paused order was, whether its goods
+    were picked, which lines are not fully reserved."""
+    status = Status(order.status)
+    was = None
+    if status in PAUSED:
+        before = uow.execute(select(t.order_events.c.from_status).where(
+            t.order_events.c.order_id == order.id, t.order_events.c.to_status == status.value)
+            .order_by(t.order_events.c.id.desc()).limit(1)).scalar()
+        was = Status(before) if before else None
+    taken = status in GOODS_TAKEN or was in GOODS_TAKEN
+    if status in PAUSED and was is None:  # no timeline row says where it was: the ledger says whether it was picked
+        taken = bool(uow.execute(select(exists().where(
+            t.stock_movements.c.kind == "pick", t.stock_movements.c.reference == f"order:{order.id}"))).scalar())
+    held = (select(t.reservations.c.order_line_id, func.sum(t.reservations.c.quantity).label("qty"))
+            .where(t.reservations.c.order_id == order.id).group_by(t.reservations.c.order_line_id).subquery())
+    short = uow.execute(select(t.order_lines.c.sku).outerjoin(held, held.c.order_line_id == t.order_lines.c.id)
+                        .where(t.order_lines.c.order_id == order.id,
+                               func.coalesce(held.c.qty, 0) < t.order_lines.c.quantity)
+                        .order_by(t.order_lines.c.id)).scalars().all()
+    return OrderFacts(status=status, was=was, goods_taken=taken, short=tuple(dict.fromkeys(short)))
+
+
+@dataclass(frozen=True)
+class NextSteps:
+    moves: list[str]  # statuses this user may move the order to now
+    resource: bool  # whether this user may re-source it now
+
+
+def next_steps(uow: UnitOfWork, principal: Principal, order_id: int) -> NextSteps:
+    """What this user may do with the order now: exactly what `transition` and
+    `resourcing.resource` would accept."""
+    facts = order_facts(uow, load_order(uow, principal, order_id))
+    return NextSteps(moves=[s.value for s in user_moves(facts, principal.is_staff)],
+                     resource=may_resource(facts, principal.is_staff))
+
+
 def transition(uow: UnitOfWork, principal: Principal, order_id: int, to_status: str, reason: str = "",
                at: datetime | None = None) -> str:
     """Move an order; `at` backdates the move (imports of history, demo data)."""
     order = load_order(uow, principal, order_id, lock=True)
-    target = check_transition(order.status, to_status)
-    if not principal.is_staff and target not in SELLER_MAY:
-        raise Forbidden(f"a seller may only cancel or hold an order, not move it to '{target.value}'", field="status")
-    if order.status == Status.ON_HOLD.value and target not in (Status.CANCELLED,):
-        _check_resume(uow, order, target)
+    facts = order_facts(uow, order)
+    target = check_user_move(facts, to_status, principal.is_staff)
     now = at or utcnow()
     values = {"status": target.value, "updated_at": now}
     refill: list[int] = []
     if target == Status.CANCELLED:
         refill = _give_back(uow, order, principal.email, reason)
-    elif target in TAKES_GOODS:
-        _consume(uow, order, principal.email)  # a no-op once the reservations are consumed
+    elif target in TAKES_GOODS and not facts.goods_taken:
+        _consume(uow, order, principal.email)
     if target == Status.SHIPPED:
         values["shipped_at"] = now
     elif target == Status.DELIVERED:
@@ -55,16 +94,6 @@ def transition(uow: UnitOfWork, principal: Principal, order_id: int, to_status: 
     record_transition(uow, order.id, order.seller_id, order.status, target.value, principal.email, reason, at=now)
     # the freed stock (`refill`) fills waiting orders from its stock.changed events, after the commit
     return target.value
-
-
-def _check_resume(uow: UnitOfWork, order, target: Status) -> None:
-    """Leaving hold must go back to where the order was (the status before the hold)."""
-    before = uow.execute(select(t.order_events.c.from_status).where(
-        t.order_events.c.order_id == order.id, t.order_events.c.to_status == Status.ON_HOLD.value)
-        .order_by(t.order_events.c.id.desc()).limit(1)).scalar()
-    if before and before != target.value:
-        from qoima.platform.errors import InvalidTransition
-        raise InvalidTransition(order.status, f"{target.value} (the order was '{before}' before the hold)")
 
 
 def _reservations(uow: UnitOfWork, order_id: int):
@@ -76,7 +105,7 @@ def _reservations(uow: UnitOfWork, order_id: int):
 
 def _consume(uow: UnitOfWork, order, actor: str) -> None:
     """Picked: the reserved units leave their locations (ledger 'pick') and the
-    reservations are used up."""
+    reservations are used up. The rules let only a fully reserved order get here."""
     rows = _reservations(uow, order.id)
     if not rows:
         return
@@ -84,7 +113,6 @@ def _consume(uow: UnitOfWork, order, actor: str) -> None:
         remove_on_hand(uow, product_id=r.product_id, location_id=r.location_id, quantity=r.quantity, kind="pick",
                        actor=actor, reason="picked for order", reference=f"order:{order.id}", from_reserved=True)
     uow.execute(t.reservations.delete().where(t.reservations.c.order_id == order.id))
-    uow.execute(update(t.order_lines).where(t.order_lines.c.order_id == order.id).values(backordered=0))
 
 
 def _give_back(uow: UnitOfWork, order, actor: str, reason: str) -> list[int]:

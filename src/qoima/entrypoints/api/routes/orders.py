@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from qoima.orders.services import express_intake, lifecycle, queries as order_queries
+from qoima.orders.services import express_intake, lifecycle, queries as order_queries, resourcing
 from qoima.orders.schemas import OrderIn
 from qoima.platform.unit_of_work import UnitOfWork, run
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
@@ -51,7 +51,14 @@ class TransitionIn(BaseModel):
     reason: str = ""
 
 
-@router.post("/{order_id}/transitions", summary="Move the order to another status (409 when not allowed)")
+class ResourceIn(BaseModel):
+    reason: str = Field("", description="why, for the timeline (optional)")
+
+
+@router.post("/{order_id}/transitions", summary="Move the order to another status (409 when not allowed)",
+             description="`allocated` and `backordered` are set by sourcing only: use `/resource` instead. "
+                         "`picking` needs every line fully reserved (409 names the short SKUs); on hold and "
+                         "exception resume only where the order was.")
 def move(order_id: int, data: TransitionIn, engine: EngineDep, principal: PrincipalDep):
     run(engine, lambda uow: lifecycle.transition(uow, principal, order_id, data.status, data.reason))
     with UnitOfWork(engine) as uow:
@@ -61,3 +68,15 @@ def move(order_id: int, data: TransitionIn, engine: EngineDep, principal: Princi
 @router.post("/{order_id}/cancel")
 def cancel(order_id: int, engine: EngineDep, principal: PrincipalDep, reason: str = ""):
     return move(order_id, TransitionIn(status="cancelled", reason=reason or "cancelled"), engine, principal)
+
+
+@router.post("/{order_id}/resource", summary="Re-source the order: release what it holds and run sourcing again",
+             description="Staff only. Allowed from new, backordered and allocated, and from on_hold / exception "
+                         "while the goods are not picked yet. The order ends `allocated` or `backordered`; the new "
+                         "sourcing reason is stored and written to the timeline.")
+def resource(order_id: int, engine: EngineDep, principal: PrincipalDep, data: ResourceIn | None = None):
+    with UnitOfWork(engine) as uow:
+        resourcing.resource(uow, principal, order_id, data.reason if data else "")
+        uow.commit()
+    with UnitOfWork(engine) as uow:
+        return order_queries.get_order(uow, principal, order_id)

@@ -10,8 +10,8 @@ from typing import Annotated
 from fastapi import Form
 
 from qoima.platform.errors import DomainError, NotFound
-from qoima.orders.domain.status import TRANSITIONS, Status
-from qoima.orders.services import lifecycle, queries as order_queries
+from qoima.orders.domain.status import Status
+from qoima.orders.services import lifecycle, queries as order_queries, resourcing
 from qoima.entrypoints.web import i18n, lookups
 from qoima.entrypoints.web.common import CsrfDep, UserDep, Web, int_param, page_router
 
@@ -45,26 +45,14 @@ def orders_list(web: UserDep, status: str | None = None, seller: str | None = No
                       channels=channels, now=order_queries.utcnow())
 
 
-def allowed_moves(web: Web, order: dict) -> list[str]:
-    """The statuses the order may move to next, as this user may move it."""
-    current = Status(order["status"])
-    moves = set(TRANSITIONS[current])
-    if not web.principal.is_staff:
-        moves &= lifecycle.SELLER_MAY
-    if current == Status.ON_HOLD:  # leaving hold goes back to where the order was
-        before = next((e["from_status"] for e in reversed(order["timeline"]) if e["to_status"] == "on_hold"), None)
-        if before:
-            moves = {m for m in moves if m.value == before or m == Status.CANCELLED}
-    return [s.value for s in Status if s in moves]
-
-
 @router.get("/orders/{order_id}")
 def order_page(web: UserDep, order_id: int):
     with web.uow() as uow:
         order = order_queries.get_order(uow, web.principal, order_id)
+        steps = lifecycle.next_steps(uow, web.principal, order_id)  # exactly what the services would accept
     for line in order["lines"]:
         line["amount"] = Decimal(line["unit_price"]) * line["quantity"]
-    return web.render("order.html", order=order, moves=allowed_moves(web, order), danger=DANGER,
+    return web.render("order.html", order=order, moves=steps.moves, can_resource=steps.resource, danger=DANGER,
                       now=order_queries.utcnow())
 
 
@@ -80,4 +68,21 @@ def order_transition(web: UserDep, _csrf: CsrfDep, order_id: int, to_status: Ann
         web.flash("error", web._("The status was not changed: %(reason)s", reason=exc.message))
     else:
         web.flash("success", web._("Order moved to “%(status)s”.", status=web._(target) if target else to_status))
+    return web.redirect(f"/orders/{order_id}")
+
+
+@router.post("/orders/{order_id}/resource")
+def order_resource(web: UserDep, _csrf: CsrfDep, order_id: int, reason: Annotated[str, Form()] = ""):
+    try:
+        with web.uow() as uow:
+            done = resourcing.resource(uow, web.principal, order_id, reason.strip()[:500])
+            uow.commit()
+    except NotFound:
+        raise
+    except DomainError as exc:
+        web.flash("error", web._("The order was not re-sourced: %(reason)s", reason=exc.message))
+    else:
+        label = i18n.STATUS_LABELS.get(done.status)
+        web.flash("success", web._("Order re-sourced, now “%(status)s”: %(reason)s",
+                                   status=web._(label) if label else done.status, reason=done.reason))
     return web.redirect(f"/orders/{order_id}")

@@ -1,0 +1,143 @@
+"""Re-sourcing an order (staff): release what it holds, run sourcing again with
+the rules intake uses, reserve, and set `allocated` or `backordered` from the
+result. The new sourcing reason is stored on the order and written to the
+timeline and the outbox in the same transaction.
+
+Locks, in the order `lifecycle.transition` (and cancel) takes them: the order,
+then its lines, then in one statement ascending by id every stock row the use
+case may touch (the rows it holds and every storage row of its products), before
+anything changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
+
+from sqlalchemy import bindparam, or_, select, update
+
+from qoima.catalog.domain.calendar import ship_by
+from qoima.db import tables as t
+from qoima.orders.domain import sourcing
+from qoima.orders.domain.status import Status, check_resource
+from qoima.orders.services import intake
+from qoima.orders.services.lifecycle import load_order, order_facts
+from qoima.orders.services.records import record_transition
+from qoima.platform.access import Principal
+from qoima.platform.unit_of_work import UnitOfWork, utcnow
+from qoima.stock.services.reserve import apply_reservations, release
+
+
+@dataclass(frozen=True)
+class StockRow:
+    """A locked stock row as intake's sourcing helpers read it, with this order's own hold given back."""
+    id: int
+    product_id: int
+    warehouse_id: int
+    location_id: int
+    on_hand: int
+    reserved: int
+    wh_code: str
+    wh_lat: float | None
+    wh_lon: float | None
+    timezone: str
+    cutoff_time: str
+    handover_time: str
+    working_days: str
+
+
+@dataclass(frozen=True)
+class Resourced:
+    order_id: int
+    from_status: str
+    status: str
+    warehouses: list[str]
+    reason: str
+
+
+def resource(uow: UnitOfWork, principal: Principal, order_id: int, note: str = "") -> Resourced:
+    order = load_order(uow, principal, order_id, lock=True)
+    check_resource(order_facts(uow, order), principal.is_staff)
+    lines = _lock_lines(uow, order.id)
+    raw = _lock_stock(uow, {ln.product_id for ln in lines}, set(_held(uow, order.id)))
+    held = _held(uow, order.id)  # read again under the stock locks: nothing can add to it now
+    rows = _free_rows(raw, {ln.product_id for ln in lines}, held)
+    release(uow, order.id)
+    plan = sourcing.choose([sourcing.Line(ln.product_id, ln.sku, ln.quantity) for ln in lines],
+                           intake.warehouse_stock(rows), order.lat, order.lon)
+    order_in = SimpleNamespace(lines=[SimpleNamespace(sku=ln.sku, quantity=ln.quantity) for ln in lines])
+    products = {ln.sku: SimpleNamespace(id=ln.product_id) for ln in lines}
+    takes = intake.spread_over_stock(plan, rows, [ln.id for ln in lines], order_in, products)
+    apply_reservations(uow, order.id, takes)
+    got: dict[int, int] = {}
+    for line_id, _, _, qty in takes:
+        got[line_id] = got.get(line_id, 0) + qty
+    uow.execute(update(t.order_lines).where(t.order_lines.c.id == bindparam("lid"))
+                .values(backordered=bindparam("short")),
+                [{"lid": ln.id, "short": ln.quantity - got.get(ln.id, 0)} for ln in lines])
+    status = Status.ALLOCATED if plan.complete else Status.BACKORDERED
+    values = {"status": status.value, "warehouses": ",".join(plan.warehouses), "sourcing_reason": plan.reason,
+              "updated_at": utcnow()}
+    cal = intake.plan_calendar(rows, plan)
+    if cal is not None:  # the deadline follows the calendar of the warehouse that now ships
+        values["ship_by"] = ship_by(order.received_at, cal)
+    uow.execute(update(t.orders).where(t.orders.c.id == order.id).values(**values))
+    why = f"re-sourced: {plan.reason}" + (f" ({note.strip()})" if note.strip() else "")
+    record_transition(uow, order.id, order.seller_id, order.status, status.value, principal.email, why)
+    freed = _freed_products(held, takes, rows)
+    if freed:  # stock this order no longer holds may fill others' backorders, as after a cancel
+        from qoima.orders.services.backorders import fill_backorders
+        fill_backorders(uow, freed, actor=principal.email)
+    return Resourced(order.id, order.status, status.value, list(plan.warehouses), plan.reason)
+
+
+def _lock_lines(uow: UnitOfWork, order_id: int):
+    q = (select(t.order_lines.c.id, t.order_lines.c.product_id, t.order_lines.c.sku, t.order_lines.c.quantity)
+         .where(t.order_lines.c.order_id == order_id).order_by(t.order_lines.c.id))
+    if uow.is_postgres:
+        q = q.with_for_update(key_share=True)
+    return uow.execute(q).all()
+
+
+def _held(uow: UnitOfWork, order_id: int) -> dict[int, int]:
+    """stock_id -> units this order has reserved there."""
+    held: dict[int, int] = {}
+    for r in uow.execute(select(t.reservations.c.stock_id, t.reservations.c.quantity)
+                         .where(t.reservations.c.order_id == order_id)):
+        held[r.stock_id] = held.get(r.stock_id, 0) + r.quantity
+    return held
+
+
+def _lock_stock(uow: UnitOfWork, product_ids: set[int], held_ids: set[int]):
+    """Lock the rows the order holds and every storage row of its products, in one statement ascending by id."""
+    w = t.warehouses.c
+    q = (select(t.stock.c.id, t.stock.c.product_id, t.stock.c.warehouse_id, t.stock.c.location_id,
+                t.stock.c.on_hand, t.stock.c.reserved, w.code.label("wh_code"), w.lat.label("wh_lat"),
+                w.lon.label("wh_lon"), w.timezone, w.cutoff_time, w.handover_time, w.working_days,
+                t.locations.c.kind)
+         .join(t.locations, t.locations.c.id == t.stock.c.location_id)
+         .join(t.warehouses, w.id == t.stock.c.warehouse_id)
+         .where(or_((t.stock.c.product_id.in_(sorted(product_ids))) & (t.locations.c.kind == "storage"),
+                    t.stock.c.id.in_(sorted(held_ids))))
+         .order_by(t.stock.c.id))
+    if uow.is_postgres:
+        q = q.with_for_update(of=t.stock)
+    return uow.execute(q).all()
+
+
+def _free_rows(raw, product_ids: set[int], held: dict[int, int]) -> list[StockRow]:
+    """The storage rows with free units once this order's hold is given back, as sourcing reads them."""
+    rows = []
+    for r in raw:
+        row = StockRow(**{k: v for k, v in r._mapping.items() if k != "kind"})
+        row = replace(row, reserved=row.reserved - held.get(row.id, 0))
+        if r.kind == "storage" and row.product_id in product_ids and row.on_hand > row.reserved:
+            rows.append(row)
+    return rows
+
+
+def _freed_products(held: dict[int, int], takes, rows: list[StockRow]) -> list[int]:
+    now: dict[int, int] = {}
+    for _, sid, _, qty in takes:
+        now[sid] = now.get(sid, 0) + qty
+    product_of = {r.id: r.product_id for r in rows}
+    return sorted({product_of[sid] for sid, qty in held.items() if now.get(sid, 0) < qty and sid in product_of})
