@@ -1,4 +1,5 @@
-"""CSV / XLSX import of orders, products and stock counts (columns: see services/imports.py)."""
+"""CSV / XLSX import of orders, products and stock counts (columns: see orders/services/order_import.py,
+catalog/services/product_import.py, stock/services/stock_import.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 
-from qoima.orders.services import imports
+from qoima.entrypoints.importers import IMPORTERS
+from qoima.platform.imports import ImportOptions
+from qoima.platform.imports import Upload as FileUpload
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 
 router = APIRouter(prefix="/api/v1", tags=["import"])
@@ -20,8 +23,8 @@ DESCRIPTION = ("Multipart upload of one file (field `file`). The whole file is v
 
 def _run(kind: str, file: UploadFile, dry_run: bool, engine, principal) -> dict:
     data = file.file.read()
-    report = imports.IMPORTERS[kind](engine, principal, data, filename=file.filename,
-                                     content_type=file.content_type, dry_run=dry_run)
+    report = IMPORTERS[kind](engine, principal, FileUpload(data, file.filename, file.content_type),
+                             ImportOptions(dry_run=dry_run))
     if not dry_run:
         report.raise_if_invalid()
     return report.as_dict()

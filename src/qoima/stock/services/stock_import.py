@@ -1,0 +1,163 @@
+"""Importing stock counts from a CSV or XLSX file (staff only): one row per SKU
+and location, the counted quantity. The difference to what the system holds is
+booked as an "adjustment" in the stock ledger with the reason "stock import"; a
+count below what is reserved for orders at that location is refused.
+Validation, report and all-or-nothing: platform/imports.py.
+
+    seller, sku, warehouse (code), location (code), quantity
+
+Sample: ``qoima/data/samples/stock.csv``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError as PydanticError
+from sqlalchemy import Engine, select, tuple_
+
+from qoima.catalog.services.product_import import product_ids
+from qoima.db import tables as t
+from qoima.platform.access import Principal
+from qoima.platform.errors import Forbidden
+from qoima.platform.imports import (Columns, ImportOptions, Progress, Report, Sellers, Upload, chunks, load_table,
+                                    put, pyd_errors)
+from qoima.platform.tabular import Table
+from qoima.platform.unit_of_work import UnitOfWork
+from qoima.stock.schemas import StockIn
+
+STOCK_COLUMNS = ("seller", "sku", "warehouse", "location", "quantity")
+COLUMNS = Columns(STOCK_COLUMNS, ("sku", "warehouse", "location", "quantity"))
+
+
+@dataclass
+class StockCount:
+    line: int
+    seller_id: int
+    sku: str
+    product_id: int
+    warehouse_id: int
+    location_id: int
+    location_code: str
+    counted: int
+    on_hand: int
+    reserved: int
+
+    @property
+    def delta(self) -> int:
+        return self.counted - self.on_hand
+
+
+def validate_stock(uow: UnitOfWork, principal: Principal, table: Table, report: Report,
+                   progress: Progress | None = None) -> list[StockCount]:
+    principal.require("admin", "manager", "worker")
+    sellers = Sellers(uow, principal)
+    warehouses = {r.code: r.id for r in uow.execute(select(t.warehouses.c.code, t.warehouses.c.id))}
+    locations = {(r.warehouse_id, r.code): r.id for r in uow.execute(
+        select(t.locations.c.warehouse_id, t.locations.c.code, t.locations.c.id))}
+    parsed: list[tuple[int, int, StockIn, int, int]] = []
+    seen: dict[tuple, int] = {}
+    total = len(table.rows)
+    for i, (line, row) in enumerate(table.rows):
+        if progress and i % 2000 == 0:
+            progress("validating", i, total)
+        sid, code, problem = sellers.resolve(row.get("seller", ""))
+        if problem:
+            report.error(line, "seller", problem)
+            continue
+        payload: dict = {"seller": code}
+        for col in ("sku", "warehouse", "location", "quantity"):
+            put(payload, col, row.get(col, ""))
+        try:
+            item = StockIn.model_validate(payload)
+        except PydanticError as exc:
+            for loc, msg in pyd_errors(exc):
+                report.error(line, str(loc[0]) if loc else "row", msg)
+            continue
+        wid = warehouses.get(item.warehouse)
+        if wid is None:
+            report.error(line, "warehouse", f"unknown warehouse '{item.warehouse}'")
+            continue
+        lid = locations.get((wid, item.location))
+        if lid is None:
+            report.error(line, "location", f"unknown location '{item.location}' in warehouse {item.warehouse}")
+            continue
+        key = (sid, item.sku, wid, lid)
+        if key in seen:
+            report.error(line, "row", f"the same SKU and location is counted on line {seen[key]}")
+            continue
+        seen[key] = line
+        parsed.append((line, sid, item, wid, lid))
+    pids = product_ids(uow, {(sid, item.sku) for _, sid, item, _, _ in parsed})
+    counts: list[StockCount] = []
+    for line, sid, item, wid, lid in parsed:
+        pid = pids.get((sid, item.sku))
+        if pid is None:
+            report.error(line, "sku", f"unknown SKU '{item.sku}' for seller '{sellers.code_of[sid]}'")
+            continue
+        counts.append(StockCount(line, sid, item.sku, pid, wid, lid, item.location, item.quantity, 0, 0))
+    current = {}
+    for part in chunks(counts):
+        pairs = [(c.product_id, c.location_id) for c in part]
+        for r in uow.execute(select(t.stock.c.product_id, t.stock.c.location_id, t.stock.c.on_hand,
+                                    t.stock.c.reserved)
+                             .where(tuple_(t.stock.c.product_id, t.stock.c.location_id).in_(pairs))):
+            current[(r.product_id, r.location_id)] = (r.on_hand, r.reserved)
+    for c in counts:
+        c.on_hand, c.reserved = current.get((c.product_id, c.location_id), (0, 0))
+        if c.counted < c.reserved:
+            report.error(c.line, "quantity", f"counted {c.counted} but {c.reserved} unit(s) of {c.sku} are "
+                                             f"reserved for orders at {c.location_code}; release them first")
+    if progress:
+        progress("validating", total, total)
+    changed = [c for c in counts if c.delta]
+    report.counts = {"rows": len(seen), "changed": len(changed), "unchanged": len(counts) - len(changed),
+                     "units_added": sum(c.delta for c in changed if c.delta > 0),
+                     "units_removed": -sum(c.delta for c in changed if c.delta < 0)}
+    return changed
+
+
+def import_stock(engine: Engine, principal: Principal, upload: Upload, options: ImportOptions | None = None) -> Report:
+    # Stock arriving fills backorders: a direct call into orders until the stock.changed outbox handler lands
+    # (listed in ignore_imports of the layers contract in pyproject.toml).
+    from qoima.orders.services.backorders import fill_backorders
+    from qoima.stock.services.inventory import add_on_hand, remove_on_hand
+    options = options or ImportOptions()
+    progress = options.progress
+    report = Report("stock", options.dry_run)
+    if not principal.is_staff:
+        raise Forbidden("importing stock counts needs a staff role (admin, manager or worker)")
+    table = load_table(upload, report, COLUMNS)
+    if table is None:
+        return report
+    with UnitOfWork(engine) as uow:
+        changed = validate_stock(uow, principal, table, report, progress)
+        if options.dry_run or not report.valid:
+            return report
+        _lock_counted(uow, changed)
+        for i, c in enumerate(changed):
+            common = dict(product_id=c.product_id, location_id=c.location_id, quantity=abs(c.delta),
+                          kind="adjustment", actor=principal.email, reason="stock import",
+                          reference=f"import:{c.location_code}")
+            if c.delta > 0:
+                add_on_hand(uow, warehouse_id=c.warehouse_id, **common)
+            else:
+                remove_on_hand(uow, sku=c.sku, **common)
+            if progress and i % 500 == 0:
+                progress("writing", i, len(changed))
+        filled = fill_backorders(uow, sorted({c.product_id for c in changed if c.delta > 0}), actor=principal.email)
+        if progress:
+            progress("writing", len(changed), len(changed))
+        uow.commit()
+    report.committed = True
+    report.counts["orders_allocated"] = len(filled)
+    return report
+
+
+def _lock_counted(uow: UnitOfWork, changed: list[StockCount]) -> None:
+    """Lock the counted stock rows once, in id order (no deadlock with order intake)."""
+    if not uow.is_postgres or not changed:
+        return
+    pairs = [(c.product_id, c.location_id) for c in changed]
+    uow.execute(select(t.stock.c.id).where(tuple_(t.stock.c.product_id, t.stock.c.location_id).in_(pairs))
+                .order_by(t.stock.c.id).with_for_update())
