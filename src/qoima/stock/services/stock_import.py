@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydantic import ValidationError as PydanticError
-from sqlalchemy import Engine, select, tuple_
+from sqlalchemy import BigInteger, Engine, and_, bindparam, func, literal, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from qoima.catalog.services.product_import import product_ids
 from qoima.db import tables as t
@@ -96,22 +98,65 @@ def validate_stock(uow: UnitOfWork, principal: Principal, table: Table, report: 
             report.error(line, "sku", f"unknown SKU '{item.sku}' for seller '{sellers.code_of[sid]}'")
             continue
         counts.append(StockCount(line, sid, item.sku, pid, wid, lid, item.location, item.quantity, 0, 0))
-    current = {}
-    for part in chunks(counts):
-        pairs = [(c.product_id, c.location_id) for c in part]
-        for r in uow.execute(select(t.stock.c.product_id, t.stock.c.location_id, t.stock.c.on_hand,
-                                    t.stock.c.reserved)
-                             .where(tuple_(t.stock.c.product_id, t.stock.c.location_id).in_(pairs))):
-            current[(r.product_id, r.location_id)] = (r.on_hand, r.reserved)
+    _read_current(uow, counts)
+    _check_reserved(counts, report)
+    if progress:
+        progress("validating", total, total)
+    _tally(counts, report)
+    report.counts["rows"] = len(seen)
+    return counts
+
+
+def _read_current(uow: UnitOfWork, counts: list[StockCount], lock: bool = False) -> None:
+    """Set on_hand and reserved of every count from its stock row (0 when there is none). With `lock`
+    (PostgreSQL), the rows are first created where missing and then locked in one statement, ascending
+    by id, so that no receipt, pick or reservation changes them before the import commits."""
+    if not counts:
+        return
+    current: dict[tuple[int, int], tuple[int, int]] = {}
+    if uow.is_postgres:  # the pairs as arrays: one statement, two parameters, however many rows
+        def array(name: str, values: list[int]):
+            return bindparam(name, values, type_=ARRAY(BigInteger))
+        if lock:
+            new = func.unnest(array("pids", [c.product_id for c in counts]),
+                              array("lids", [c.location_id for c in counts]),
+                              array("wids", [c.warehouse_id for c in counts])
+                              ).table_valued("product_id", "location_id", "warehouse_id").render_derived()
+            uow.execute(pg_insert(t.stock).from_select(
+                ["product_id", "location_id", "warehouse_id", "on_hand", "reserved"],
+                select(new.c.product_id, new.c.location_id, new.c.warehouse_id, literal(0), literal(0))
+            ).on_conflict_do_nothing())
+        pairs = func.unnest(array("pids", [c.product_id for c in counts]),
+                            array("lids", [c.location_id for c in counts])
+                            ).table_valued("product_id", "location_id").render_derived()
+        q = (select(t.stock.c.product_id, t.stock.c.location_id, t.stock.c.on_hand, t.stock.c.reserved)
+             .join(pairs, and_(t.stock.c.product_id == pairs.c.product_id,
+                               t.stock.c.location_id == pairs.c.location_id)))
+        if lock:
+            q = q.order_by(t.stock.c.id).with_for_update(of=t.stock)
+        current = {(r.product_id, r.location_id): (r.on_hand, r.reserved) for r in uow.execute(q)}
+    else:  # SQLite: the transaction holds the database's write lock since BEGIN
+        for part in chunks(counts):
+            pairs = [(c.product_id, c.location_id) for c in part]
+            for r in uow.execute(select(t.stock.c.product_id, t.stock.c.location_id, t.stock.c.on_hand,
+                                        t.stock.c.reserved)
+                                 .where(tuple_(t.stock.c.product_id, t.stock.c.location_id).in_(pairs))):
+                current[(r.product_id, r.location_id)] = (r.on_hand, r.reserved)
     for c in counts:
         c.on_hand, c.reserved = current.get((c.product_id, c.location_id), (0, 0))
+
+
+def _check_reserved(counts: list[StockCount], report: Report) -> None:
+    for c in counts:
         if c.counted < c.reserved:
             report.error(c.line, "quantity", f"counted {c.counted} but {c.reserved} unit(s) of {c.sku} are "
                                              f"reserved for orders at {c.location_code}; release them first")
-    if progress:
-        progress("validating", total, total)
+
+
+def _tally(counts: list[StockCount], report: Report) -> list[StockCount]:
+    """The counts that change on-hand; sets the report's counts."""
     changed = [c for c in counts if c.delta]
-    report.counts = {"rows": len(seen), "changed": len(changed), "unchanged": len(counts) - len(changed),
+    report.counts = {"rows": len(counts), "changed": len(changed), "unchanged": len(counts) - len(changed),
                      "units_added": sum(c.delta for c in changed if c.delta > 0),
                      "units_removed": -sum(c.delta for c in changed if c.delta < 0)}
     return changed
@@ -131,10 +176,16 @@ def import_stock(engine: Engine, principal: Principal, upload: Upload, options: 
     if table is None:
         return report
     with UnitOfWork(engine) as uow:
-        changed = validate_stock(uow, principal, table, report, progress)
+        counts = validate_stock(uow, principal, table, report, progress)
         if options.dry_run or not report.valid:
             return report
-        _lock_counted(uow, changed)
+        # what was read above is the report's; the adjustments are computed from the rows as they are
+        # under the lock (a pick or a reservation may have been committed meanwhile)
+        _read_current(uow, counts, lock=True)
+        _check_reserved(counts, report)
+        if not report.valid:
+            return report
+        changed = _tally(counts, report)
         for i, c in enumerate(changed):
             common = dict(product_id=c.product_id, location_id=c.location_id, quantity=abs(c.delta),
                           kind="adjustment", actor=principal.email, reason="stock import",
@@ -153,11 +204,3 @@ def import_stock(engine: Engine, principal: Principal, upload: Upload, options: 
     report.counts["orders_allocated"] = len(filled)
     return report
 
-
-def _lock_counted(uow: UnitOfWork, changed: list[StockCount]) -> None:
-    """Lock the counted stock rows once, in id order (no deadlock with order intake)."""
-    if not uow.is_postgres or not changed:
-        return
-    pairs = [(c.product_id, c.location_id) for c in changed]
-    uow.execute(select(t.stock.c.id).where(tuple_(t.stock.c.product_id, t.stock.c.location_id).in_(pairs))
-                .order_by(t.stock.c.id).with_for_update())
