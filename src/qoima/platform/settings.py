@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 8
     webhook_timeout_s: float = 5.0
     db_pool_size: int = 10  # PostgreSQL connections per process (and as many again in bursts)
+    import_max_mb: int = 64  # the largest file an import job takes (stored with the job until it has ended)
 
     def resolved_database_url(self) -> str:
         if self.database_url:
