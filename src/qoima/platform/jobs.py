@@ -180,7 +180,7 @@ def run_one(engine: Engine, tune_interpreter: bool = False) -> bool:
     finally:
         beat.stop()
     with UnitOfWork(engine) as uow:
-        _finish(uow, run.id, outcome)
+        _finish(uow, run.id, outcome, run)
         uow.commit()
     with _live_lock:
         _live.pop(run.id, None)
@@ -205,11 +205,12 @@ def _execute(engine: Engine, run: Run, tune_interpreter: bool) -> Outcome:
                                            "detail": "the import stopped with an internal error; nothing was written"})
 
 
-def _finish(uow: UnitOfWork, job_id: int, outcome: Outcome) -> None:
+def _finish(uow: UnitOfWork, job_id: int, outcome: Outcome, run: Run | None = None) -> None:
     now = utcnow()
+    progress = {} if run is None else {"stage": run.stage[:20], "progress_done": run.done, "progress_total": run.total}
     uow.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(
         status="failed" if outcome.failed else "done", report=outcome.report, error=outcome.error, input=None,
-        finished_at=now, heartbeat_at=now))
+        finished_at=now, heartbeat_at=now, **progress))
 
 
 class _Heartbeat:
