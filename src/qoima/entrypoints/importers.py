@@ -10,11 +10,40 @@ from sqlalchemy import Engine
 from qoima.catalog.services.product_import import import_products
 from qoima.orders.services.order_import import import_orders
 from qoima.platform import jobs
+from qoima.platform.access import Principal
+from qoima.platform.errors import Forbidden
 from qoima.platform.imports import ImportOptions, Upload, invalid_rows
+from qoima.platform.unit_of_work import UnitOfWork
 from qoima.stock.services.stock_import import import_stock
 
 IMPORTERS = {"orders": import_orders, "products": import_products, "stock": import_stock}
 KINDS = {f"import.{kind}": kind for kind in IMPORTERS}
+# who may import what (checked before the job is queued; the importer checks again when it runs)
+ROLES = {"orders": ("admin", "manager", "worker", "seller"), "products": ("admin", "manager", "seller"),
+         "stock": ("admin", "manager", "worker")}
+
+
+def read_upload(file, max_mb: int) -> bytes:
+    """The uploaded file's bytes (a file object), refused when it is larger than max_mb."""
+    limit = max_mb * 1024 * 1024
+    data = file.read(limit + 1)
+    if len(data) > limit:
+        raise jobs.TooLarge(f"the file is larger than {max_mb} MB: split it", field="file")
+    return data
+
+
+def queue(engine: Engine, principal: Principal, kind: str, upload: Upload, dry_run: bool) -> int:
+    """Queue an import job for the worker (the API and the web page); returns the job's id."""
+    if kind not in IMPORTERS:
+        raise Forbidden(f"unknown import '{kind}'", field="kind")
+    if kind == "stock" and not principal.is_staff:
+        raise Forbidden("importing stock counts needs a staff role (admin, manager or worker)")
+    principal.require(*ROLES[kind])
+    with UnitOfWork(engine) as uow:
+        job_id = jobs.submit(uow, principal, jobs.NewJob(f"import.{kind}", upload.data, {
+            "dry_run": dry_run, "filename": upload.filename, "content_type": upload.content_type}))
+        uow.commit()
+    return job_id
 
 
 def _run_import(engine: Engine, run: jobs.Run) -> jobs.Outcome:

@@ -118,6 +118,21 @@ def get(engine: Engine, principal: Principal, job_id: int) -> dict:
     return view(row)
 
 
+def recent(engine: Engine, principal: Principal, limit: int = 20) -> list[dict]:
+    """The latest jobs the principal may see, newest first."""
+    q = select(*_VIEW_COLUMNS).order_by(t.jobs.c.id.desc()).limit(limit)
+    if not principal.is_staff:
+        q = q.where(t.jobs.c.seller_id == principal.seller_id)
+    with UnitOfWork(engine) as uow:
+        rows = [dict(r._mapping) for r in uow.execute(q)]
+    with _live_lock:
+        for row in rows:
+            run = _live.get(row["id"])
+            if run is not None:
+                row.update(status="running", stage=run.stage, progress_done=run.done, progress_total=run.total)
+    return [view(row) for row in rows]
+
+
 def _visible(principal: Principal, row: dict) -> bool:
     return principal.is_staff or (principal.seller_id is not None and row["seller_id"] == principal.seller_id)
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
-from fastapi.responses import JSONResponse
 from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
+from qoima.entrypoints import importers
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 from qoima.platform import jobs
 from qoima.platform.access import Principal
-from qoima.platform.errors import Forbidden
-from qoima.platform.unit_of_work import UnitOfWork
+from qoima.platform.imports import Upload as FileUpload
 
 router = APIRouter(prefix="/api/v1", tags=["import"])
 
@@ -27,24 +27,12 @@ DESCRIPTION = ("Multipart upload of one file (field `file`). Answers **202** wit
                "header is line 1) and `error` is the problem (title `Import has invalid rows`). With "
                "`dry_run=true` the job ends `done` with the report whether the file is valid or not. "
                "413 when the file is larger than the limit (`QOIMA_IMPORT_MAX_MB`).")
-# who may import what (checked before the job is queued; the importer checks again)
-ROLES = {"orders": ("admin", "manager", "worker", "seller"), "products": ("admin", "manager", "seller"),
-         "stock": ("admin", "manager", "worker")}
 
 
 def _queue(kind: str, file: UploadFile, dry_run: bool, request: Request, principal: Principal) -> JSONResponse:
-    if kind == "stock" and not principal.is_staff:
-        raise Forbidden("importing stock counts needs a staff role (admin, manager or worker)")
-    principal.require(*ROLES[kind])
-    limit = request.app.state.settings.import_max_mb * 1024 * 1024
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
-        raise jobs.TooLarge(f"the file is larger than {limit // (1024 * 1024)} MB: split it", field="file")
+    data = importers.read_upload(file.file, request.app.state.settings.import_max_mb)
     engine = request.app.state.engine
-    with UnitOfWork(engine) as uow:
-        job_id = jobs.submit(uow, principal, jobs.NewJob(f"import.{kind}", data, {
-            "dry_run": dry_run, "filename": file.filename, "content_type": file.content_type}))
-        uow.commit()
+    job_id = importers.queue(engine, principal, kind, FileUpload(data, file.filename, file.content_type), dry_run)
     job = jobs.get(engine, principal, job_id)
     return JSONResponse(jsonable_encoder(job), status_code=202, headers={"Location": job["url"]})
 
