@@ -50,14 +50,16 @@ def make_csv(orders: int, skus: dict, seed_value: int = 42) -> tuple[bytes, int]
 
 
 def run(database_url: str, orders: int = 100_000, schema: str = "qoima_bench", batch_size: int = 2000) -> dict:
-    from qoima.orders.services import imports
+    from qoima.orders.services.order_import import import_orders
     from qoima.platform.access import Principal
+    from qoima.platform.imports import ImportOptions, Upload, bulk_interpreter
     engine = fresh_schema(database_url, schema)
     world = seed(engine)
     data, lines = make_csv(orders, world["skus"])
     principal = Principal(user_id=None, email="bench-import", role="manager")
     started = time.perf_counter()
-    report = imports.import_orders(engine, principal, data, "orders.csv", batch_size=batch_size)
+    with bulk_interpreter():  # as `qoima import` and the worker's import jobs run it
+        report = import_orders(engine, principal, Upload(data, "orders.csv"), ImportOptions(batch_size=batch_size))
     seconds = time.perf_counter() - started
     engine.dispose()
     if not report.valid:

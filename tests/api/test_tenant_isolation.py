@@ -156,34 +156,63 @@ def post_products(ctx):
     _refused(ctx, "POST", "/api/v1/products", json={"seller": "seller-a", "sku": "NEW-1", "name": "planted"})
 
 
+def _import_job(ctx, path: str, body: bytes, name: str, headers=None, **params) -> dict | None:
+    """Post an import as the caller (B unless told), let the worker run it; the ended job (None when refused)."""
+    from qoima.entrypoints import importers  # noqa: F401 - registers the import jobs, as the worker does
+    from qoima.platform import jobs
+    headers = headers or ctx.b
+    r = ctx.client.post(path, params=params, headers=headers, files={"file": (name, body, "text/csv")})
+    if r.status_code != 202:
+        assert r.status_code in (403, 404, 422), r.text
+        assert r.headers["content-type"] == PROBLEM and not ctx.leaks(r, echo=True)
+        return None
+    jobs.run_pending(ctx.world.engine)
+    job = ctx.client.get(r.headers["location"], headers=headers)
+    assert job.status_code == 200, job.text
+    return job.json()
+
+
 def post_orders_import(ctx):
     row = {"seller": "seller-a", "channel": "csv", "external_id": "B-PLANTED", "sku": "SKU-1", "quantity": 1,
            "unit_price": "10.00"}
     for dry_run in ("false", "true"):
         before = ctx.snapshot()
-        r = ctx.client.post("/api/v1/orders/import", params={"dry_run": dry_run}, headers=ctx.b,
-                            files={"file": ("orders.csv", _csv([row]), "text/csv")})
-        assert r.status_code in (200, 403, 404, 422), r.text
-        if r.status_code == 200:
-            assert dry_run == "true" and "A-SECRET" not in r.text
+        job = _import_job(ctx, "/api/v1/orders/import", _csv([row]), "orders.csv", dry_run=dry_run)
+        if job is not None:
+            assert job["report"]["valid"] is False and "A-SECRET" not in str(job)
+            assert job["status"] == ("done" if dry_run == "true" else "failed")
         assert ctx.snapshot() == before
 
 
 def post_products_import(ctx):
     row = {"seller": "seller-a", "sku": "SKU-1", "name": "hijacked", "price": "1.00"}
     before = ctx.snapshot()
-    r = ctx.client.post("/api/v1/products/import", headers=ctx.b,
-                        files={"file": ("products.csv", _csv([row]), "text/csv")})
-    assert r.status_code in (403, 404, 422), r.text
+    job = _import_job(ctx, "/api/v1/products/import", _csv([row]), "products.csv")
+    assert job is None or (job["status"] == "failed" and not job["report"]["committed"])
     assert ctx.snapshot() == before
 
 
 def post_stock_import(ctx):
     row = {"seller": "seller-a", "sku": "SKU-1", "warehouse": "ALA", "location": "A-01", "quantity": 0}
     before = ctx.snapshot()
-    r = ctx.client.post("/api/v1/stock/import", headers=ctx.b, files={"file": ("stock.csv", _csv([row]), "text/csv")})
-    assert r.status_code in (403, 404, 422), r.text
+    job = _import_job(ctx, "/api/v1/stock/import", _csv([row]), "stock.csv")
+    assert job is None or job["status"] == "failed"
     assert ctx.snapshot() == before
+
+
+def get_job(ctx):
+    """A's import job (its report names A's order) is 404 for B, as a job that does not exist."""
+    a = ctx.world.headers("seller_a")
+    row = {"channel": "csv", "external_id": "A-SECRET-JOB", "sku": "SKU-1", "quantity": 1, "unit_price": "10.00"}
+    a_job = _import_job(ctx, "/api/v1/orders/import", _csv([row, {**row, "sku": "SKU-404"}]),
+                        "A-SECRET-orders.csv", headers=a, dry_run="true")
+    assert a_job["status"] == "done" and a_job["filename"] == "A-SECRET-orders.csv"
+    assert "unknown SKU 'SKU-404' for seller 'seller-a'" in str(a_job["report"])
+    _refused(ctx, "GET", a_job["url"], allowed=(404,))
+    _refused(ctx, "GET", "/api/v1/jobs/999999", allowed=(404,))
+    own = _import_job(ctx, "/api/v1/orders/import", _csv([{**row, "external_id": "B-OWN-JOB"}]), "orders.csv",
+                      dry_run="true")
+    assert own["status"] == "done" and not ctx.leaks(ctx.client.get(own["url"], headers=ctx.b))
 
 
 def post_orders(ctx):
@@ -325,6 +354,7 @@ CHECKS: dict[tuple[str, str], Callable[[Ctx], None]] = {
     ("POST", "/api/v1/orders/import"): post_orders_import,
     ("POST", "/api/v1/products/import"): post_products_import,
     ("POST", "/api/v1/stock/import"): post_stock_import,
+    ("GET", "/api/v1/jobs/{job_id}"): get_job,
     ("POST", "/api/v1/orders"): post_orders,
     ("GET", "/api/v1/orders"): get_orders,
     ("GET", "/api/v1/orders/{order_id}"): get_order,
@@ -350,7 +380,7 @@ CHECKS: dict[tuple[str, str], Callable[[Ctx], None]] = {
 
 
 def _fill(path: str) -> str:
-    return path.replace("{order_id}", "1").replace("{transfer_id}", "1").replace("{event_id}", "1")
+    return path.replace("{order_id}", "1").replace("{transfer_id}", "1").replace("{event_id}", "1").replace("{job_id}", "1")
 
 
 def test_every_api_route_has_an_isolation_check(client):

@@ -13,13 +13,17 @@ import pytest
 
 import qoima
 from conftest import PG_URL, _truncate, _worker, build_world
+from test_stock_ledger import drain_outbox
 from openpyxl import Workbook
 from sqlalchemy import func, select, text
 
 from qoima.db import tables as t
 from qoima.db.engine import make_engine
 from qoima.platform.errors import Forbidden, RowErrors
-from qoima.orders.services import bulk_intake, imports
+from qoima.entrypoints.importers import IMPORTERS
+from qoima.orders.services import bulk_intake
+from qoima.orders.services.order_import import ORDER_COLUMNS
+from qoima.platform.imports import SWITCH_INTERVAL, ImportOptions, Upload, bulk_interpreter
 from qoima.platform.access import SYSTEM, Principal
 from qoima.orders.services.intake import create_order, order_summary
 from qoima.customers.schemas import CustomerIn
@@ -30,6 +34,23 @@ ORDER_HEAD = ("seller,channel,external_id,customer_name,customer_phone,customer_
               "lat,lon,received_at,sku,quantity,unit_price\n")
 ADMIN = Principal(user_id=None, email="importer@qoima.local", role="admin")
 SAMPLES = Path(qoima.__file__).parent / "data" / "samples"
+
+
+def run(kind: str, engine, principal, data: bytes, filename=None, content_type=None, **options):
+    """The importer of `kind`, called as the CLI and the import jobs call it."""
+    return IMPORTERS[kind](engine, principal, Upload(data, filename, content_type), ImportOptions(**options))
+
+
+def import_orders(*args, **kwargs):
+    return run("orders", *args, **kwargs)
+
+
+def import_products(*args, **kwargs):
+    return run("products", *args, **kwargs)
+
+
+def import_stock(*args, **kwargs):
+    return run("stock", *args, **kwargs)
 
 
 def csv_bytes(*rows: str, head: str = ORDER_HEAD) -> bytes:
@@ -56,12 +77,12 @@ GOOD = ("seller-a,api,A-1,Aigerim,+77011234567,aigerim@example.kz,courier,Abay 1
 
 def test_orders_import_allocates_and_reimport_is_idempotent(world):
     engine = world.engine
-    dry = imports.import_orders(engine, ADMIN, csv_bytes(*GOOD), "orders.csv", dry_run=True)
+    dry = import_orders(engine, ADMIN, csv_bytes(*GOOD), "orders.csv", dry_run=True)
     assert dry.valid and not dry.committed
     assert dry.counts == {"orders": 3, "lines": 4, "new": 3, "existing": 0}
     assert count(engine, t.orders) == 0
 
-    report = imports.import_orders(engine, ADMIN, csv_bytes(*GOOD), "orders.csv")
+    report = import_orders(engine, ADMIN, csv_bytes(*GOOD), "orders.csv")
     assert report.valid and report.committed
     assert report.counts["new"] == 3 and report.counts["allocated"] == 3
     with engine.connect() as conn:
@@ -80,7 +101,7 @@ def test_orders_import_allocates_and_reimport_is_idempotent(world):
     assert count(engine, t.outbox) == 9
     assert reserved(engine) == 2 + 1 + 4 + 1
 
-    again = imports.import_orders(engine, ADMIN, csv_bytes(*GOOD), "orders.csv")
+    again = import_orders(engine, ADMIN, csv_bytes(*GOOD), "orders.csv")
     assert again.counts["existing"] == 3 and again.counts["new"] == 0
     assert count(engine, t.orders) == 3 and count(engine, t.outbox) == 9 and reserved(engine) == 8
 
@@ -100,7 +121,7 @@ def test_bad_rows_are_listed_with_line_numbers_and_nothing_is_written(world):
     )
     before = reserved(engine)
     with pytest.raises(RowErrors) as caught:
-        imports.import_orders(engine, ADMIN, data, "orders.csv").raise_if_invalid()
+        import_orders(engine, ADMIN, data, "orders.csv").raise_if_invalid()
     got = {(e["line"], e["field"]) for e in caught.value.errors}
     assert got == {(3, "customer_phone"), (4, "quantity"), (5, "sku"), (6, "quantity"), (7, "customer_name"),
                    (8, "row"), (9, "seller"), (10, "customer_email")}
@@ -118,8 +139,8 @@ def test_bad_rows_are_listed_with_line_numbers_and_nothing_is_written(world):
 
 
 def test_phone_message_matches_the_api_schema(world):
-    report = imports.import_orders(world.engine, ADMIN, csv_bytes("seller-a,api,A-2,X,12345,,,,,,,,SKU-1,1,1"),
-                                   "o.csv", dry_run=True)
+    report = import_orders(world.engine, ADMIN, csv_bytes("seller-a,api,A-2,X,12345,,,,,,,,SKU-1,1,1"),
+                           "o.csv", dry_run=True)
     with pytest.raises(Exception) as api_error:
         OrderIn.model_validate({"seller": "seller-a", "channel": "api", "external_id": "A-2",
                                 "customer": {"phone": "12345"}, "lines": [{"sku": "SKU-1", "quantity": 1,
@@ -140,7 +161,7 @@ def test_every_bad_row_is_reported_even_when_the_same_values_repeat(world):
         "seller-a,api,C-4,Nurlan,+77011234567,,courier,,,,,,SKU-1,two,100",  # line 7: the same quantity
         "seller-a,api,C-5,Dana,12345,,courier,,,,,,SKU-2,1,100",    # line 8: the same customer as line 5
     )
-    report = imports.import_orders(world.engine, ADMIN, data, "orders.csv", dry_run=True)
+    report = import_orders(world.engine, ADMIN, data, "orders.csv", dry_run=True)
     got = sorted((e["line"], e["field"]) for e in report.errors)
     assert got == [(3, "customer_name"), (4, "customer_name"), (5, "customer_phone"), (5, "quantity"),
                    (6, "customer_phone"), (6, "quantity"), (7, "quantity"), (8, "customer_phone")]
@@ -171,45 +192,54 @@ def test_repeated_bad_contact_keeps_its_message_and_takes_the_callers_field():
 
 
 def test_import_settings_of_the_interpreter_are_restored(world):
-    """No cyclic garbage collection and a short switch interval while an import runs; as before after it."""
+    """Opt-in (bulk_interpreter, as the CLI and the worker's job runner use it): no cyclic garbage collection
+    and a short switch interval while an import runs; as before after it. Without it (an API process) an
+    import changes neither."""
     import gc
     import sys
     during = []
     interval = sys.getswitchinterval()
     assert gc.isenabled()
-    report = imports.import_orders(world.engine, ADMIN, csv_bytes(*GOOD), "orders.csv",
-                                   progress=lambda *_: during.append((gc.isenabled(), sys.getswitchinterval())))
+    plain = import_orders(world.engine, ADMIN, csv_bytes(*GOOD), "orders.csv", dry_run=True,
+                          progress=lambda *_: during.append((gc.isenabled(), sys.getswitchinterval())))
+    assert plain.valid and during and all(enabled and switch == interval for enabled, switch in during)
+    during.clear()
+    with bulk_interpreter():
+        report = import_orders(world.engine, ADMIN, csv_bytes(*GOOD), "orders.csv",
+                               progress=lambda *_: during.append((gc.isenabled(), sys.getswitchinterval())))
     assert report.committed and during
-    assert all(not enabled and switch <= imports.SWITCH_INTERVAL for enabled, switch in during)
+    assert all(not enabled and switch <= SWITCH_INTERVAL for enabled, switch in during)
     assert gc.isenabled() and sys.getswitchinterval() == interval
     gc.disable()  # a caller that had it off keeps it off
     try:
-        imports.import_orders(world.engine, ADMIN, csv_bytes(*GOOD), "orders.csv", dry_run=True)
+        with bulk_interpreter():
+            import_orders(world.engine, ADMIN, csv_bytes(*GOOD), "orders.csv", dry_run=True)
         assert not gc.isenabled()
     finally:
         gc.enable()
     with pytest.raises(RowErrors):  # restored after a failed import too
-        imports.import_orders(world.engine, ADMIN, csv_bytes("seller-x,api,X-1,,,,,,,,,,SKU-1,1,1"),
-                              "orders.csv").raise_if_invalid()
+        with bulk_interpreter():
+            import_orders(world.engine, ADMIN, csv_bytes("seller-x,api,X-1,,,,,,,,,,SKU-1,1,1"),
+                          "orders.csv").raise_if_invalid()
     assert gc.isenabled() and sys.getswitchinterval() == interval
 
 
 def test_missing_column_is_reported_on_the_header_line(world):
     data = b"seller,channel,external_id,sku,unit_price\nseller-a,api,A-1,SKU-1,100\n"
-    report = imports.import_orders(world.engine, ADMIN, data, "orders.csv")
+    report = import_orders(world.engine, ADMIN, data, "orders.csv")
     assert not report.committed
     assert report.errors == [{"line": 1, "field": "quantity",
-                              "message": "missing column 'quantity' (columns: " + ", ".join(imports.ORDER_COLUMNS) + ")"}]
+                              "message": "missing column 'quantity' (columns: " + ", ".join(ORDER_COLUMNS) + ")"}]
     assert count(world.engine, t.orders) == 0
 
 
 def test_seller_user_may_import_only_own_rows(world):
     seller_a = world.principals["seller_a"]
     data = csv_bytes(",api,OWN-1,,,,,,,,,,SKU-1,1,100", "seller-b,api,B-9,,,,,,,,,,SKU-1,1,100")
-    report = imports.import_orders(world.engine, seller_a, data, "orders.csv")
+    report = import_orders(world.engine, seller_a, data, "orders.csv")
     assert report.errors == [{"line": 3, "field": "seller", "message": "seller 'seller-b' is not yours"}]
     assert count(world.engine, t.orders) == 0
-    ok = imports.import_orders(world.engine, seller_a, csv_bytes(",api,OWN-1,,,,,,,,,,SKU-1,1,100"), "orders.csv")
+    ok = import_orders(world.engine, seller_a, csv_bytes(",api,OWN-1,,,,,,,,,,SKU-1,1,100"), "orders.csv")
     assert ok.committed and ok.counts["new"] == 1
     with world.engine.connect() as conn:
         assert conn.execute(select(t.orders.c.seller_id)).scalar_one() == world.sellers["seller-a"]
@@ -224,13 +254,13 @@ def test_xlsx_orders_file(world):
     ws.append(["seller-a", "kaspi", 5502, "+7 701 000", "SKU-1", -1, 10, None])
     buf = io.BytesIO()
     wb.save(buf)
-    report = imports.import_orders(world.engine, ADMIN, buf.getvalue(), "orders.xlsx")
+    report = import_orders(world.engine, ADMIN, buf.getvalue(), "orders.xlsx")
     assert {(e["line"], e["field"]) for e in report.errors} == {(4, "customer_phone"), (4, "quantity")}
     ws.delete_rows(4)
     buf = io.BytesIO()
     wb.save(buf)
-    report = imports.import_orders(world.engine, ADMIN, buf.getvalue(), "upload.bin",
-                                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    report = import_orders(world.engine, ADMIN, buf.getvalue(), "upload.bin",
+                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     assert report.committed and report.counts == {"orders": 1, "lines": 2, "new": 1, "existing": 0,
                                                   "allocated": 1, "backordered": 0}
     with world.engine.connect() as conn:
@@ -241,7 +271,7 @@ def test_xlsx_orders_file(world):
 
 def test_aware_received_at_is_stored_in_utc(world):
     row = "seller-a,api,TZ-1,,,,,,,,,2024-05-06T10:30:00+05:00,SKU-1,1,100"
-    imports.import_orders(world.engine, ADMIN, csv_bytes(row), "o.csv")
+    import_orders(world.engine, ADMIN, csv_bytes(row), "o.csv")
     with world.engine.connect() as conn:
         assert conn.execute(select(t.orders.c.received_at)).scalar_one() == datetime(2024, 5, 6, 5, 30)
 
@@ -261,7 +291,7 @@ def test_products_import_checks_barcodes_and_upserts(world):
                     "seller-a,SKU-13,Spoon,Kitchen,100,4870000009046,100,false,",        # line 7: barcode on line 2
                     "seller-a,SKU-14,Fork,Kitchen,100,,100,maybe,0",                     # line 8: bool, days
                     head=PRODUCT_HEAD)
-    report = imports.import_products(engine, ADMIN, bad, "products.csv")
+    report = import_products(engine, ADMIN, bad, "products.csv")
     errors = {(e["line"], e["field"]): e["message"] for e in report.errors}
     assert set(errors) == {(3, "barcodes"), (4, "price"), (5, "barcodes"), (6, "sku"), (7, "barcodes"),
                            (8, "marking_required"), (8, "replenishment_days")}
@@ -272,7 +302,7 @@ def test_products_import_checks_barcodes_and_upserts(world):
     good = csv_bytes("seller-a,SKU-9,Teapot,Kitchen,4990,4870000009046;4870000009053,500,true,",
                      "seller-a,SKU-1,Item 1 renamed,Kitchen,1100,4870000009015,250,false,30",
                      head=PRODUCT_HEAD)
-    report = imports.import_products(engine, ADMIN, good, "products.csv")
+    report = import_products(engine, ADMIN, good, "products.csv")
     assert report.committed and report.counts == {"products": 2, "new": 1, "updated": 1}
     with engine.connect() as conn:
         sku9 = conn.execute(select(t.products).where(t.products.c.sku == "SKU-9")).one()
@@ -292,15 +322,15 @@ STOCK_HEAD = "seller,sku,warehouse,location,quantity\n"
 
 def test_stock_import_books_the_difference_in_the_ledger(world):
     engine = world.engine
-    imports.import_orders(engine, ADMIN, csv_bytes("seller-a,api,R-1,,,,,,,,,,SKU-1,4,100"), "o.csv")
+    import_orders(engine, ADMIN, csv_bytes("seller-a,api,R-1,,,,,,,,,,SKU-1,4,100"), "o.csv")
     data = csv_bytes("seller-a,SKU-1,ALA,A-01,12",   # 10 -> 12 (+2)
                      "seller-a,SKU-2,AST,A-01,3",    # 5 -> 3 (-2)
                      "seller-a,SKU-3,ALA,A-02,1",    # new location: +1
                      "seller-a,SKU-3,AST,A-01,3",    # unchanged
                      head=STOCK_HEAD)
-    dry = imports.import_stock(engine, ADMIN, data, "stock.csv", dry_run=True)
+    dry = import_stock(engine, ADMIN, data, "stock.csv", dry_run=True)
     assert dry.counts == {"rows": 4, "changed": 3, "unchanged": 1, "units_added": 3, "units_removed": 2}
-    report = imports.import_stock(engine, ADMIN, data, "stock.csv")
+    report = import_stock(engine, ADMIN, data, "stock.csv")
     assert report.committed
     with engine.connect() as conn:
         moves = conn.execute(select(t.stock_movements.c.quantity, t.stock_movements.c.from_location_id,
@@ -320,7 +350,7 @@ def test_stock_import_books_the_difference_in_the_ledger(world):
                       "seller-a,SKU-2,AST,A-01,-1",       # negative
                       head=STOCK_HEAD)
     moves_before = count(engine, t.stock_movements)
-    report = imports.import_stock(engine, ADMIN, below, "stock.csv")
+    report = import_stock(engine, ADMIN, below, "stock.csv")
     assert [(e["line"], e["field"]) for e in sorted(report.errors, key=lambda e: e["line"])] == [
         (2, "quantity"), (3, "warehouse"), (4, "location"), (5, "sku"), (6, "quantity")]
     assert "4 unit(s) of SKU-1 are reserved" in report.errors[0]["message"] or any(
@@ -330,17 +360,18 @@ def test_stock_import_books_the_difference_in_the_ledger(world):
 
 def test_stock_import_needs_staff(world):
     with pytest.raises(Forbidden):
-        imports.import_stock(world.engine, world.principals["seller_a"],
-                             csv_bytes("seller-a,SKU-1,ALA,A-01,1", head=STOCK_HEAD), "s.csv")
+        import_stock(world.engine, world.principals["seller_a"],
+                     csv_bytes("seller-a,SKU-1,ALA,A-01,1", head=STOCK_HEAD), "s.csv")
 
 
 def test_stock_import_fills_backorders(world):
     engine = world.engine
-    imports.import_orders(engine, ADMIN, csv_bytes("seller-b,api,WAIT-1,,,,,,,,,,SKU-2,2,100"), "o.csv")
+    import_orders(engine, ADMIN, csv_bytes("seller-b,api,WAIT-1,,,,,,,,,,SKU-2,2,100"), "o.csv")
     with engine.connect() as conn:
         assert conn.execute(select(t.orders.c.status)).scalar_one() == "backordered"
-    report = imports.import_stock(engine, ADMIN, csv_bytes("seller-b,SKU-2,ALA,A-01,5", head=STOCK_HEAD), "s.csv")
-    assert report.counts["orders_allocated"] == 1
+    report = import_stock(engine, ADMIN, csv_bytes("seller-b,SKU-2,ALA,A-01,5", head=STOCK_HEAD), "s.csv")
+    assert report.committed
+    drain_outbox(engine)  # the fill runs after the commit, as the stock.changed handler
     with engine.connect() as conn:
         assert conn.execute(select(t.orders.c.status)).scalar_one() == "allocated"
 
@@ -350,9 +381,9 @@ def test_sample_files_are_valid_against_the_demo_data(engine):
     demo.seed(engine, orders=0)
     for kind in ("products", "orders", "stock"):
         data = (SAMPLES / f"{kind}.csv").read_bytes()
-        report = imports.IMPORTERS[kind](engine, SYSTEM, data, f"{kind}.csv", dry_run=True)
+        report = run(kind, engine, SYSTEM, data, f"{kind}.csv", dry_run=True)
         assert report.valid, (kind, report.errors)
-        assert imports.IMPORTERS[kind](engine, SYSTEM, data, f"{kind}.csv").committed
+        assert run(kind, engine, SYSTEM, data, f"{kind}.csv").committed
 
 
 # ---------------------------------------------------------------- bulk intake = per-order intake
@@ -520,7 +551,7 @@ def test_order_created_meanwhile_by_someone_else_fails_the_whole_import(engine):
             stolen.append(True)
     before = reserved(engine)
     with pytest.raises(Conflict):
-        imports.import_orders(engine, ADMIN, csv_bytes(*rows), "orders.csv", progress=progress)
+        import_orders(engine, ADMIN, csv_bytes(*rows), "orders.csv", progress=progress)
     assert stolen
     assert count(engine, t.orders) == 1  # only the other writer's
     for table in (t.order_lines, t.reservations, t.order_events, t.outbox, t.customers):

@@ -18,18 +18,16 @@ SRC = ROOT / "src" / "qoima"
 MAX_LINES = 600
 MAX_PARAMS = 6
 # Modules and functions that still break a rule; each is being split. The list only shrinks.
-LONG_MODULES_LEFT: set[str] = {"orders/services/bulk_intake.py", "orders/services/imports.py"}
+LONG_MODULES_LEFT: set[str] = {"orders/services/bulk_intake.py"}
 WIDE_FUNCTIONS_LEFT: set[str] = {
     "analytics/domain/clv.py:customer_lifetime_value", "analytics/domain/clv.py:score_customers",
     "analytics/domain/clv.py:calibration_holdout_table", "analytics/domain/clv_pareto.py:_log_A0",
     "analytics/domain/clv_summary.py:summary_from_transactions",
     "analytics/domain/clv_summary.py:calibration_holdout_summary",
     "analytics/domain/survival.py:bootstrap_median_difference", "analytics/services/history.py:seed_history",
-    "analytics/services/snapshots.py:customers", "catalog/services.py:create_warehouse",
-    "catalog/services.py:create_location", "orders/adapters/intake_pg.py:look",
-    "orders/services/imports.py:_validated_chunks", "orders/services/imports.py:import_orders",
-    "orders/services/imports.py:_import_orders", "orders/services/imports.py:import_products",
-    "orders/services/imports.py:import_stock", "orders/services/intake.py:new_order_summary",
+    "analytics/services/snapshots.py:customers", "catalog/services/__init__.py:create_warehouse",
+    "catalog/services/__init__.py:create_location", "orders/adapters/intake_pg.py:look",
+    "orders/services/intake.py:new_order_summary",
     "orders/services/intake.py:intake_records", "orders/services/intake.py:_record_intake",
     "orders/services/queries.py:list_orders", "orders/services/records.py:record_transition",
     "platform/auth.py:create_user", "stock/services/inventory.py:add_on_hand",

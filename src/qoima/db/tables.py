@@ -5,7 +5,7 @@ order is one order, ledger quantities are positive."""
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON, Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData,
+    JSON, Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, MetaData,
     Numeric, PrimaryKeyConstraint, String, Table, Text, UniqueConstraint, BigInteger,
 )
 
@@ -299,6 +299,33 @@ receipts = Table(
     created(),
     Column("closed_at", DateTime),
     CheckConstraint("status in ('expected','receiving','closed')", name="status"),
+)
+
+jobs = Table(  # long work off the request (file imports), run by the worker: platform/jobs.py
+    "jobs", metadata, pk(),
+    Column("kind", String(40), nullable=False),  # import.orders | import.products | import.stock
+    Column("seller_id", Id, ForeignKey("sellers.id")),  # a seller user's own seller: the job is visible to it
+    Column("user_id", Id, ForeignKey("users.id")),
+    Column("actor", String(254), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("status", String(10), nullable=False, server_default="queued"),
+    Column("options", JSON, nullable=False),  # what the job was asked (dry_run, filename, content_type)
+    Column("input", LargeBinary),  # the uploaded file; dropped when the job has ended
+    Column("input_bytes", Integer, nullable=False, server_default="0"),
+    Column("stage", String(20), nullable=False, server_default=""),
+    Column("progress_done", Integer, nullable=False, server_default="0"),
+    Column("progress_total", Integer, nullable=False, server_default="0"),
+    Column("report", JSON),  # the per-line report (valid, committed, counts, errors, warnings)
+    Column("error", JSON),  # why a job failed without a per-line report (title, detail, field)
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    created(),
+    Column("started_at", DateTime),
+    Column("heartbeat_at", DateTime),  # a running job whose worker stopped beating is taken over
+    Column("finished_at", DateTime),
+    CheckConstraint("status in ('queued','running','done','failed')", name="status"),
+    CheckConstraint("progress_done >= 0 and progress_total >= 0 and input_bytes >= 0", name="counters"),
+    Index("ix_jobs_status_id", "status", "id"),
+    Index("ix_jobs_seller_id", "seller_id", "id"),
 )
 
 receipt_lines = Table(

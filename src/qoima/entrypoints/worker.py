@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from qoima.platform import outbox  # noqa: F401 - registers handlers
 from qoima.channels import webhooks
 from qoima.orders.services import backorders  # noqa: F401 - registers the stock.changed handler
+from qoima.entrypoints import importers  # import jobs queued by the API (platform/jobs.py)
 
 log = logging.getLogger("qoima.worker")
 
@@ -18,6 +19,7 @@ def run(engine: Engine, interval: float = 1.0, once: bool = False, stop: threadi
         max_attempts: int = 8) -> int:
     handled = 0
     stop = stop or threading.Event()
+    importers.run_jobs(engine, stop, once=once)  # import jobs: a thread of their own (now, with once)
     while not stop.is_set():
         try:
             n = outbox.run_once(engine, max_attempts=max_attempts)

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     # serialization failures)
     db_lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
     db_retry_attempts: int = 5
+    import_max_mb: int = 64  # the largest file an import job takes (stored with the job until it has ended)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

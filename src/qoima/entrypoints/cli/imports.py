@@ -1,6 +1,8 @@
 """`qoima import orders|products|stock FILE`: validate a CSV/XLSX file, show every
 bad row, and write it all (or, with --dry-run, nothing). Exit code 2 when the
-file has errors. Columns: see `qoima.orders.services.imports`."""
+file has errors. Columns: see `qoima.orders.services.order_import`,
+`qoima.catalog.services.product_import`, `qoima.stock.services.stock_import`.
+Runs in the foreground with a progress bar (the API queues a job for the worker instead)."""
 
 from __future__ import annotations
 
@@ -48,9 +50,10 @@ def _principal(engine, email: str | None):
 
 
 def run(kind: str, file: Path, dry_run: bool, as_user: str | None, data_dir, database_url, as_json: bool) -> None:
-    from qoima.platform.errors import DomainError
-    from qoima.orders.services import imports
     from qoima.entrypoints.cli import engine_for
+    from qoima.entrypoints.importers import IMPORTERS
+    from qoima.platform.errors import DomainError
+    from qoima.platform.imports import ImportOptions, Upload, bulk_interpreter
     engine = engine_for(data_dir, database_url)
     principal = _principal(engine, as_user)
     data = file.read_bytes()
@@ -64,8 +67,9 @@ def run(kind: str, file: Path, dry_run: bool, as_user: str | None, data_dir, dat
             bar.update(tasks[stage], completed=done, total=total)
 
         try:
-            report = imports.IMPORTERS[kind](engine, principal, data, filename=file.name, dry_run=dry_run,
-                                             progress=progress)
+            with bulk_interpreter():  # this process does nothing else meanwhile
+                report = IMPORTERS[kind](engine, principal, Upload(data, file.name),
+                                         ImportOptions(dry_run=dry_run, progress=progress))
         except DomainError as exc:
             bar.stop()
             console.print(f"[red]{exc.title}: {exc.message}[/]")

@@ -1,44 +1,62 @@
-"""CSV / XLSX import of orders, products and stock counts (columns: see services/imports.py)."""
+"""CSV / XLSX import of orders, products and stock counts, as background jobs
+(columns: see orders/services/order_import.py, catalog/services/product_import.py,
+stock/services/stock_import.py; jobs: platform/jobs.py)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
-from qoima.orders.services import imports
+from qoima.entrypoints import importers
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
+from qoima.platform import jobs
+from qoima.platform.access import Principal
+from qoima.platform.imports import Upload as FileUpload
 
 router = APIRouter(prefix="/api/v1", tags=["import"])
 
 DryRun = Annotated[bool, Query(description="validate and count only; nothing is written")]
 Upload = Annotated[UploadFile, File(description="a .csv (UTF-8) or .xlsx file")]
-DESCRIPTION = ("Multipart upload of one file (field `file`). The whole file is validated first; any bad row and "
-               "nothing is written: 422 problem+json with `errors: [{line, field, message}]` (the header is "
-               "line 1). With `dry_run=true` the report is returned (200) whether valid or not.")
+DESCRIPTION = ("Multipart upload of one file (field `file`). Answers **202** with the import job (`Location` and "
+               "`url`: `GET /api/v1/jobs/{id}`); the worker runs it. Poll the job: `status` goes queued -> running "
+               "-> done or failed, `progress` says how far it is. The whole file is validated first; any bad row "
+               "and nothing is written: the job fails, its `report.errors` lists `{line, field, message}` (the "
+               "header is line 1) and `error` is the problem (title `Import has invalid rows`). With "
+               "`dry_run=true` the job ends `done` with the report whether the file is valid or not. "
+               "413 when the file is larger than the limit (`QOIMA_IMPORT_MAX_MB`).")
 
 
-def _run(kind: str, file: UploadFile, dry_run: bool, engine, principal) -> dict:
-    data = file.file.read()
-    report = imports.IMPORTERS[kind](engine, principal, data, filename=file.filename,
-                                     content_type=file.content_type, dry_run=dry_run)
-    if not dry_run:
-        report.raise_if_invalid()
-    return report.as_dict()
+def _queue(kind: str, file: UploadFile, dry_run: bool, request: Request, principal: Principal) -> JSONResponse:
+    data = importers.read_upload(file.file, request.app.state.settings.import_max_mb)
+    engine = request.app.state.engine
+    job_id = importers.queue(engine, principal, kind, FileUpload(data, file.filename, file.content_type), dry_run)
+    job = jobs.get(engine, principal, job_id)
+    return JSONResponse(jsonable_encoder(job), status_code=202, headers={"Location": job["url"]})
 
 
-@router.post("/orders/import", summary="Import orders (one row per order line)", description=DESCRIPTION)
-def import_orders(file: Upload, engine: EngineDep, principal: PrincipalDep, dry_run: DryRun = False):
-    return _run("orders", file, dry_run, engine, principal)
+@router.post("/orders/import", summary="Import orders (one row per order line), as a job", description=DESCRIPTION,
+             status_code=202)
+def import_orders(file: Upload, request: Request, principal: PrincipalDep, dry_run: DryRun = False):
+    return _queue("orders", file, dry_run, request, principal)
 
 
-@router.post("/products/import", summary="Import products (created or updated by seller and SKU)",
-             description=DESCRIPTION)
-def import_products(file: Upload, engine: EngineDep, principal: PrincipalDep, dry_run: DryRun = False):
-    return _run("products", file, dry_run, engine, principal)
+@router.post("/products/import", summary="Import products (created or updated by seller and SKU), as a job",
+             description=DESCRIPTION, status_code=202)
+def import_products(file: Upload, request: Request, principal: PrincipalDep, dry_run: DryRun = False):
+    return _queue("products", file, dry_run, request, principal)
 
 
-@router.post("/stock/import", summary="Import counted stock per SKU and location (staff only)",
-             description=DESCRIPTION)
-def import_stock(file: Upload, engine: EngineDep, principal: PrincipalDep, dry_run: DryRun = False):
-    return _run("stock", file, dry_run, engine, principal)
+@router.post("/stock/import", summary="Import counted stock per SKU and location (staff only), as a job",
+             description=DESCRIPTION, status_code=202)
+def import_stock(file: Upload, request: Request, principal: PrincipalDep, dry_run: DryRun = False):
+    return _queue("stock", file, dry_run, request, principal)
+
+
+@router.get("/jobs/{job_id}", tags=["import"], summary="A background job: status, progress, report",
+            description="A seller sees the jobs of its own seller, staff every job; anything else is 404. "
+                        "`report` (the per-line report of an import) and `error` are set once the job has ended.")
+def get_job(job_id: int, engine: EngineDep, principal: PrincipalDep):
+    return jobs.get(engine, principal, job_id)

@@ -30,3 +30,26 @@
     select.addEventListener("change", function () { syncSeller(select); });
   });
 })();
+// import job page: poll the job and move the progress bar; reload for the report once it has ended
+(function () {
+  "use strict";
+  var box = document.querySelector("[data-job-progress]");
+  if (!box || box.getAttribute("data-job-ended") === "true" || !window.fetch) { return; }
+  var url = box.getAttribute("data-job-progress");
+  var bar = box.querySelector("[data-job-bar]");
+  var count = box.querySelector("[data-job-count]");
+  var stage = box.querySelector("[data-job-stage]");
+  function poll() {
+    fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}}).then(function (r) {
+      if (!r.ok) { throw new Error("status " + r.status); }
+      return r.json();
+    }).then(function (job) {
+      if (bar) { bar.value = job.progress.percent; bar.textContent = job.progress.percent + "%"; }
+      if (count) { count.textContent = job.progress.done + " / " + job.progress.total; }
+      if (stage) { stage.textContent = job.progress.stage; }
+      if (job.status === "done" || job.status === "failed") { window.location.reload(); return; }
+      window.setTimeout(poll, 1000);
+    }).catch(function () { window.setTimeout(poll, 3000); });
+  }
+  window.setTimeout(poll, 500);
+})();

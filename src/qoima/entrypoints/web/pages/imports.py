@@ -1,0 +1,75 @@
+"""File imports on the web: upload a CSV / XLSX file (/imports), then follow the
+job the worker runs (/imports/{id}: a progress bar polling /imports/{id}/status,
+then the report with every bad row)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import File, Form, UploadFile
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from qoima.entrypoints import importers
+from qoima.entrypoints.web.common import CsrfDep, UserDep, Web, page_router
+from qoima.entrypoints.web.i18n import N_
+from qoima.platform import jobs
+from qoima.platform.errors import DomainError
+from qoima.platform.imports import Upload
+
+router = page_router()
+KIND_LABELS = {"orders": N_("Orders"), "products": N_("Products"), "stock": N_("Stock counts")}
+STATUS_LABELS = {"queued": N_("Queued"), "running": N_("Running"), "done": N_("Done"), "failed": N_("Failed")}
+SAMPLES = {"orders": "seller, channel, external_id, customer_name, customer_phone, customer_email, delivery_type, "
+                     "address, city, lat, lon, received_at, sku, quantity, unit_price",
+           "products": "seller, sku, name, category, price, barcodes, weight_g, length_mm, width_mm, height_mm, "
+                       "marking_required, replenishment_days",
+           "stock": "seller, sku, warehouse, location, quantity"}
+
+
+def _kinds(web: Web) -> list[str]:
+    p = web.principal
+    return [k for k in importers.IMPORTERS if p.role in importers.ROLES[k] and (k != "stock" or p.is_staff)]
+
+
+def _page(web: Web, form_error: str | None = None, status: int = 200, kind: str = ""):
+    return web.render("imports.html", status=status, kinds=_kinds(web), kind_labels=KIND_LABELS, columns=SAMPLES,
+                      status_labels=STATUS_LABELS, items=jobs.recent(web.engine, web.principal),
+                      form_error=form_error, chosen=kind)
+
+
+@router.get("/imports")
+def imports_page(web: UserDep):
+    return _page(web)
+
+
+@router.post("/imports")
+def start_import(web: UserDep, _csrf: CsrfDep, file: Annotated[UploadFile, File()],
+                 kind: Annotated[str, Form()] = "", dry_run: Annotated[str, Form()] = ""):
+    try:
+        if kind not in _kinds(web):
+            raise DomainError(web._("Choose what the file holds."))
+        if not file.filename:
+            raise DomainError(web._("Choose a file."))
+        data = importers.read_upload(file.file, web.request.app.state.settings.import_max_mb)
+        job_id = importers.queue(web.engine, web.principal, kind, Upload(data, file.filename, file.content_type),
+                                 dry_run == "1")
+    except DomainError as exc:
+        return _page(web, form_error=web._("The import was not started: %(reason)s", reason=exc.message),
+                     status=422 if exc.status < 500 else exc.status, kind=kind)
+    return web.redirect(f"/imports/{job_id}")
+
+
+@router.get("/imports/{job_id}")
+def import_job_page(web: UserDep, job_id: int):
+    job = jobs.get(web.engine, web.principal, job_id)
+    return web.render("import_job.html", job=job, kind=job["kind"].removeprefix("import."), kind_labels=KIND_LABELS,
+                      status_labels=STATUS_LABELS)
+
+
+@router.get("/imports/{job_id}/status")
+def import_job_status(web: UserDep, job_id: int):
+    """The job as JSON, for the progress bar's polling (signed in with the web session)."""
+    job = jobs.get(web.engine, web.principal, job_id)
+    return JSONResponse(jsonable_encoder({k: job[k] for k in ("id", "status", "progress", "finished_at")}),
+                        headers={"Cache-Control": "no-store"})
