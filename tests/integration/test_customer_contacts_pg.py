@@ -20,7 +20,8 @@ from qoima.customers.schemas import CustomerIn
 from qoima.customers.services import find_or_create_customer
 from qoima.db import tables as t
 from qoima.orders.schemas import OrderIn
-from qoima.orders.services import imports
+from qoima.orders.services.order_import import import_orders
+from qoima.platform.imports import ImportOptions, Upload
 from qoima.orders.services.intake import submit_order
 from qoima.platform.access import Principal
 from qoima.platform.errors import Conflict
@@ -149,7 +150,7 @@ def test_an_import_racing_api_orders_for_one_new_buyer_gives_one_customer(pg):
 
         def run_import():
             try:
-                import_result["report"] = imports.import_orders(pg, ADMIN, data, "orders.csv", batch_size=500)
+                import_result["report"] = import_orders(pg, ADMIN, Upload(data, "orders.csv"), ImportOptions(batch_size=500))
             except Exception as exc:  # noqa: BLE001 - reported by the test
                 import_result["error"] = exc
 
@@ -192,7 +193,7 @@ def _lose_race(pg) -> tuple[int, int, str, dict]:
 
     def run_import():
         try:
-            out["report"] = imports.import_orders(pg, ADMIN, _file(300, phone, "", "9"), "orders.csv")
+            out["report"] = import_orders(pg, ADMIN, Upload(_file(300, phone, "", "9"), "orders.csv"))
         except Exception as exc:  # noqa: BLE001 - reported by the test
             out["error"] = exc
 
@@ -219,9 +220,6 @@ def test_an_import_that_loses_the_race_for_a_buyer_stores_nothing(pg):
         assert c.execute(select(func.count()).select_from(t.orders)).scalar_one() == 0
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="the bulk writer (orders/services/imports.py, bulk_intake.py: another "
-                   "engineer's part of issue 7) lets the customer_contacts unique violation through as a raw "
-                   "psycopg UniqueViolation instead of a Conflict naming the file")
 def test_an_import_that_loses_the_race_for_a_buyer_answers_a_conflict(pg):
     _, _, _, out = _lose_race(pg)
     assert isinstance(out.get("error"), Conflict), repr(out)

@@ -346,6 +346,9 @@ class _Writer:
             if unique and "uq_orders" in str(getattr(self.error, "orig", self.error)):
                 raise Conflict("an order of the file was created by someone else meanwhile; nothing was imported, "
                                "run the import again", field="file") from None
+            if unique and "customer_contacts" in str(getattr(self.error, "orig", self.error)):
+                raise Conflict("a buyer of the file was created by an order that arrived meanwhile; nothing was "
+                               "imported, run the import again (it will reuse that customer)", field="file") from None
             raise self.error
         return self.result
 
