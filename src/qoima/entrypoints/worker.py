@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from qoima.platform import outbox  # noqa: F401 - registers handlers
 from qoima.channels import webhooks
+from qoima.analytics.services import refresh as analytics_refresh
 
 log = logging.getLogger("qoima.worker")
 
@@ -24,6 +25,7 @@ def run(engine: Engine, interval: float = 1.0, once: bool = False, stop: threadi
             log.exception("outbox pass failed")
             n = 0
         handled += n
+        analytics_refresh.tick(engine)  # analytics snapshots: a debounced pass, at most every few seconds
         if once and n == 0:
             break
         if n == 0:

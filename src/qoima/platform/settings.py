@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 8
     webhook_timeout_s: float = 5.0
     db_pool_size: int = 10  # PostgreSQL connections per process (and as many again in bursts)
+    # customer analytics snapshots (analytics/services/refresh.py): a seller's snapshot is recomputed at most
+    # once per analytics_refresh_seconds, and only after its orders changed; the worker looks every
+    # analytics_check_seconds
+    analytics_refresh_seconds: float = 300.0
+    analytics_check_seconds: float = 5.0
 
     def resolved_database_url(self) -> str:
         if self.database_url:
