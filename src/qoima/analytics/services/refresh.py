@@ -98,9 +98,11 @@ def refresh_seller(engine: Engine, seller_id: int, version: str | None = None) -
 
 
 def _refresh_locked(engine: Engine, seller_id: int, version: str) -> bool:
+    """`refresh_seller` unless another pass (thread or worker) holds the seller or has just stored
+    this version; one computation per seller at a time."""
     if engine.dialect.name != "postgresql":
         with _local_lock:
-            return refresh_seller(engine, seller_id, version)
+            return not _stored(engine, seller_id, version) and refresh_seller(engine, seller_id, version)
     key = f"qoima.analytics_snapshot:{seller_id}"
     with engine.connect() as conn:
         got = conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), {"k": key}).scalar()
@@ -108,14 +110,17 @@ def _refresh_locked(engine: Engine, seller_id: int, version: str) -> bool:
         if not got:
             return False  # another worker is computing this seller right now
         try:
-            with engine.connect() as check:  # it may have finished just before we took the lock
-                head = store.latest_head(check, seller_id, "overview")
-            if head is not None and head[1].source_version == version:
-                return False
-            return refresh_seller(engine, seller_id, version)
+            return not _stored(engine, seller_id, version) and refresh_seller(engine, seller_id, version)
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": key})
             conn.commit()
+
+
+def _stored(engine: Engine, seller_id: int, version: str) -> bool:
+    """Has a pass that finished just before we took the lock stored this version already?"""
+    with engine.connect() as conn:
+        head = store.latest_head(conn, seller_id, "overview")
+    return head is not None and head[1].source_version == version
 
 
 def _contacts(engine: Engine, seller_id: int) -> pl.DataFrame:

@@ -191,9 +191,10 @@ def _clv_context(web: Web, fit: dict) -> dict:
             colors={predicted: "#2563eb", actual: "#f97316"}, points=True, y_min=0,
             x_label=web._("Repeat orders before the holdout period"), y_label=web._("Orders per customer"),
             width=560, height=280)
-        n = sum(r["n_customers"] for r in rows)
-        total_pred = sum(r["predicted"] * r["n_customers"] for r in rows)
-        total_act = sum(r["actual"] * r["n_customers"] for r in rows)
+        known = [r for r in rows if _finite(r["predicted"]) and _finite(r["actual"])]  # NaN is stored as null
+        n = sum(r["n_customers"] for r in known)
+        total_pred = sum(r["predicted"] * r["n_customers"] for r in known)
+        total_act = sum(r["actual"] * r["n_customers"] for r in known)
         out["calibration_totals"] = {"customers": n, "predicted": total_pred, "actual": total_act,
                                      "error": (total_pred - total_act) / total_act if total_act else None}
         end = fit["calibration"]["calibration_end"]
