@@ -16,6 +16,8 @@ from qoima.analytics.domain.simulate import simulate_history
 from qoima.entrypoints.web import i18n
 from qoima.analytics.services import snapshots as analytics
 from qoima.analytics.services.history import insert_history
+from qoima.analytics.services.refresh import refresh_due
+from qoima.analytics.services.snapshots import CustomerQuery
 from qoima.platform.unit_of_work import utcnow
 
 PASSWORD = "password123"
@@ -39,6 +41,7 @@ def seed(world, seller: str = "seller-a", n_customers: int = 300, seed: int = 5)
     sim = simulate_history(n_customers=n_customers, start=end - timedelta(days=730), end=end, effect_days=3,
                            seed=seed)
     insert_history(world.engine, world.sellers[seller], sim.customers, sim.orders)
+    refresh_due(world.engine)  # the worker's analytics pass: the pages read its snapshot
     return sim
 
 
@@ -116,7 +119,7 @@ def test_customer_list_filters_sort_and_exports(client, world, history):
     principal = world.principals["seller_a"]
     segments = analytics.overview(world.engine, principal)["segments"]
     seg = max(segments, key=lambda r: r["customers"])["segment"]
-    rows, total = analytics.customers(world.engine, principal, None, seg, None, "clv", limit=50)
+    rows, total = analytics.customers(world.engine, principal, CustomerQuery(segment=seg, limit=50))
     r = client.get("/customers/list", params={"segment": seg})
     assert r.status_code == 200
     html = r.text
@@ -148,7 +151,7 @@ def test_customer_list_filters_sort_and_exports(client, world, history):
     # pagination over the whole list; a bad segment or sort falls back to the defaults
     everything = client.get("/customers/list?segment=bogus&sort=bogus&page=x")
     assert everything.status_code == 200 and 'rel="next"' in everything.text
-    _, all_total = analytics.customers(world.engine, principal, limit=1)
+    _, all_total = analytics.customers(world.engine, principal, CustomerQuery(limit=1))
     page2 = client.get("/customers/list?page=2").text
     assert f"Показаны 51–{min(100, all_total)} из {all_total}" in page2
 
@@ -158,8 +161,8 @@ def test_win_back_list(client, world, history):
     login(client, "a@seller-a.kz")
     html = client.get("/customers").text
     assert 'href="/customers/list?segment=At+risk&amp;sort=monetary"' in html
-    rows, total = analytics.customers(world.engine, world.principals["seller_a"], None, "At risk", None,
-                                      "monetary", limit=50)
+    rows, total = analytics.customers(world.engine, world.principals["seller_a"],
+                                      CustomerQuery(segment="At risk", sort="monetary", limit=50))
     page = client.get("/customers/list?segment=At+risk&sort=monetary").text
     if total:
         names = re.findall(r'<span class="strong cust-name">([^<]*)</span>', page)

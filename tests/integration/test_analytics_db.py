@@ -17,6 +17,8 @@ from qoima.analytics.services import snapshots as analytics
 from qoima.analytics.services.data import load_orders
 from qoima.customers.services import merge_duplicates
 from qoima.analytics.services.history import insert_history
+from qoima.analytics.services.refresh import refresh_due
+from qoima.analytics.services.snapshots import CustomerQuery
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
 
@@ -25,6 +27,7 @@ def history(world):
     end = utcnow().replace(microsecond=0) - timedelta(days=1)
     sim = simulate_history(n_customers=300, start=end - timedelta(days=700), end=end, effect_days=3, seed=5)
     insert_history(world.engine, world.sellers["seller-a"], sim.customers, sim.orders)
+    refresh_due(world.engine)  # the worker's analytics pass: the service reads its snapshot
     return sim
 
 
@@ -55,12 +58,12 @@ def test_overview_numbers_equal_domain_on_same_data(world, history):
 
 def test_customer_list_predictions_and_export(world, history):
     p = world.principals["seller_a"]
-    rows, total = analytics.customers(world.engine, p, limit=None)
+    rows, total = analytics.customers(world.engine, p, CustomerQuery(limit=None))
     buyers = history.orders.filter(~pl.col("cancelled") & pl.col("shipped_at").is_not_null())["customer_id"].n_unique()  # a cancelled-only customer has no RFM
     assert total == buyers
     assert all(0 <= r["p_alive"] <= 1 for r in rows)
     assert rows == sorted(rows, key=lambda r: -(r["clv"] or 0))
-    at_risk, n = analytics.customers(world.engine, p, segment="At risk", limit=None)
+    at_risk, n = analytics.customers(world.engine, p, CustomerQuery(segment="At risk", limit=None))
     assert n == len(at_risk) and all(r["segment"] == "At risk" for r in at_risk)
     body, media = analytics.export(at_risk, "csv")
     text = body.decode("utf-8-sig").splitlines()

@@ -203,6 +203,23 @@ customer_merges = Table(
     created(),
 )
 
+# Customer analytics computed by the worker (analytics/services/refresh.py) and read by the pages and the
+# API: one row per (seller, kind) and run, the newest two kept. source_version is the state of the seller's
+# orders the snapshot was computed from; one snapshot per state and kind.
+analytics_snapshots = Table(
+    "analytics_snapshots", metadata, pk(),
+    Column("seller_id", Id, ForeignKey("sellers.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("source_version", String(100), nullable=False),
+    Column("computed_at", DateTime, nullable=False),
+    Column("compute_seconds", Float, nullable=False),
+    Column("data", JSON, nullable=False),
+    UniqueConstraint("seller_id", "kind", "source_version", name="uq_analytics_snapshots_version"),
+    CheckConstraint("kind in ('overview','clv','customers','loyalty')", name="kind"),
+    CheckConstraint("compute_seconds >= 0", name="compute_seconds_not_negative"),
+    Index("ix_analytics_snapshots_latest", "seller_id", "kind", "computed_at"),
+)
+
 orders = Table(
     "orders", metadata, pk(),
     Column("seller_id", Id, ForeignKey("sellers.id"), nullable=False),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy import Engine
 
@@ -11,8 +12,24 @@ from qoima.platform import outbox  # noqa: F401 - registers handlers
 from qoima.channels import webhooks
 from qoima.orders.services import backorders  # noqa: F401 - registers the stock.changed handler
 from qoima.entrypoints import importers  # import jobs queued by the API (platform/jobs.py)
+from qoima.analytics.services import refresh as analytics_refresh
+from qoima.platform import idempotency
 
 log = logging.getLogger("qoima.worker")
+PURGE_EVERY = 600.0  # seconds between clean-ups of expired idempotency keys
+_last_purge = [0.0]
+
+
+def _purge_keys(engine: Engine) -> None:
+    """Expired Idempotency-Keys (24 h) go, in batches; a failure waits for the next round."""
+    now = time.monotonic()
+    if now - _last_purge[0] < PURGE_EVERY:
+        return
+    _last_purge[0] = now
+    try:
+        idempotency.purge_expired(engine)
+    except Exception:  # noqa: BLE001 - housekeeping must not stop the worker
+        log.exception("purging expired idempotency keys failed")
 
 
 def run(engine: Engine, interval: float = 1.0, once: bool = False, stop: threading.Event | None = None,
@@ -27,6 +44,8 @@ def run(engine: Engine, interval: float = 1.0, once: bool = False, stop: threadi
             log.exception("outbox pass failed")
             n = 0
         handled += n
+        _purge_keys(engine)
+        analytics_refresh.tick(engine)  # analytics snapshots: a debounced pass, at most every few seconds
         if once and n == 0:
             break
         if n == 0:

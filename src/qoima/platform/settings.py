@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     db_lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
     db_retry_attempts: int = 5
     import_max_mb: int = 64  # the largest file an import job takes (stored with the job until it has ended)
+    # customer analytics snapshots (analytics/services/refresh.py): a seller's snapshot is recomputed at most
+    # once per analytics_refresh_seconds, and only after its orders changed; the worker looks every
+    # analytics_check_seconds
+    analytics_refresh_seconds: float = 300.0
+    analytics_check_seconds: float = 5.0
 
     def resolved_database_url(self) -> str:
         if self.database_url:

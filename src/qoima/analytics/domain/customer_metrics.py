@@ -211,6 +211,29 @@ def summary(orders: pl.DataFrame, as_of: datetime | date, churn_horizon: float |
     }
 
 
+def churn_ages(orders: pl.DataFrame, as_of: datetime | date) -> dict:
+    """Whole days from each customer's first and last valid order to ``as_of``, counted per
+    day: ``{"first": [[days, customers], ...], "last": [...]}``. Enough to give the churn
+    figures of `summary` for any whole-day horizon later (`churn_at`), without the orders."""
+    c = _customers(orders, as_of)
+
+    def counts(t_us: np.ndarray) -> list[list[int]]:
+        days, n = np.unique((c.as_of_us - t_us) // US_PER_DAY, return_counts=True)
+        return [[int(d), int(k)] for d, k in zip(days, n)]
+    return {"first": counts(c.first), "last": counts(c.last)}
+
+
+def churn_at(ages: dict, horizon_days: int) -> dict:
+    """The churn keys of `summary` for a whole-day ``horizon_days``, from `churn_ages`: a customer
+    is eligible when the first order is at least H days old, churned when the last one is too
+    (the last order is never older than the first, so churned customers are eligible)."""
+    h = int(horizon_days)
+    eligible = sum(n for d, n in ages["first"] if d >= h)
+    churned = sum(n for d, n in ages["last"] if d >= h)
+    return {"churn_horizon_days": float(h), "churn_eligible_customers": eligible, "churned_customers": churned,
+            "churn_rate": _num(churned / eligible) if eligible else None}
+
+
 # ------------------------------------------------------------------- cohorts
 
 

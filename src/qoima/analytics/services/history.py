@@ -7,6 +7,7 @@ the stock ledger: those goods left the shelves before Qoima ran the warehouse.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -20,16 +21,26 @@ from qoima.platform.unit_of_work import UnitOfWork, utcnow
 BATCH = 5_000
 
 
-def seed_history(engine: Engine, sellers: list[str] | None = None, customers: int = 3_000, years: float = 2.0,
-                 effect_days: float = 3.0, seed: int = 11, progress=None) -> dict:
-    """Simulate and insert history for each seller (default: every seller). Returns counts per seller."""
+@dataclass(frozen=True)
+class HistoryOptions:
+    """What `seed_history` simulates per seller (default: every seller)."""
+    sellers: list[str] | None = None
+    customers: int = 3_000
+    years: float = 2.0
+    effect_days: float = 3.0
+    seed: int = 11
+
+
+def seed_history(engine: Engine, options: HistoryOptions | None = None, progress=None) -> dict:
+    """Simulate and insert history for each seller of `options`. Returns counts per seller."""
+    o = options or HistoryOptions()
     out = {}
     with UnitOfWork(engine) as uow:
         rows = uow.execute(select(t.sellers.c.id, t.sellers.c.code).order_by(t.sellers.c.id)).all()
-    for i, s in enumerate(r for r in rows if not sellers or r.code in sellers):
+    for i, s in enumerate(r for r in rows if not o.sellers or r.code in o.sellers):
         end = utcnow().replace(microsecond=0) - timedelta(days=10)  # recent days belong to live orders
-        sim = simulate_history(n_customers=customers, start=end - timedelta(days=365.25 * years), end=end,
-                               effect_days=effect_days, seed=seed + i)
+        sim = simulate_history(n_customers=o.customers, start=end - timedelta(days=365.25 * o.years), end=end,
+                               effect_days=o.effect_days, seed=o.seed + i)
         out[s.code] = insert_history(engine, s.id, sim.customers, sim.orders, progress=progress)
     return out
 

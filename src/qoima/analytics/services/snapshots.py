@@ -1,32 +1,36 @@
-"""Customer analytics for a seller: metrics, cohorts, RFM, predictive CLV and the
-fulfillment-to-loyalty report, computed from the seller's own orders.
+"""Customer analytics for a seller, as the pages and the API read them: metrics,
+cohorts, RFM, predictive CLV and the fulfillment-to-loyalty report.
 
-Results are cached per seller and invalidated when the seller's orders change
-(count and last update), so the pages stay fast while the worker keeps running."""
+Nothing heavy runs here. The worker computes a snapshot of every kind after the
+seller's orders change (debounced: analytics/services/refresh.py) and stores it
+(table analytics_snapshots); a request reads the newest snapshot and does only
+the cheap part itself: the churn figures for another horizon, the segment /
+search / sort / page of the customer list, the verdict texts in the viewer's
+language. Every answer says when its snapshot was computed (`computed_at`) and
+whether one exists yet (`status`: "ready", or "computing" until the worker's
+first pass for the seller; a seller without any order is "ready" and empty)."""
 
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import asdict
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime
 
-import numpy as np
 import polars as pl
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
+from qoima.analytics.domain import customer_metrics as cm
+from qoima.analytics.domain.loyalty_effect import render_verdict
+from qoima.analytics.services import compute, store
+from qoima.analytics.services.compute import HORIZON_DAYS  # noqa: F401 - shown by the customer list page
+from qoima.analytics.services.data import to_analytics_frame, SCHEMA
 from qoima.db import tables as t
-from qoima.analytics.domain import clv, customer_metrics as cm
-from qoima.platform.errors import ValidationError
-from qoima.analytics.domain.loyalty_effect import loyalty_report, render_verdict
 from qoima.platform.access import Principal
-from qoima.analytics.services.data import load_orders
+from qoima.platform.errors import NotFound, ValidationError
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
-HORIZON_DAYS = 90           # expected purchases / CLV horizon shown to sellers
-HOLDOUT_SHARE = 0.25        # last quarter of the history is the holdout of the calibration check
-_cache: dict = {}
-_lock = threading.Lock()
+READY, COMPUTING = "ready", "computing"
 
 
 def seller_for(engine: Engine, principal: Principal, code: str | None) -> tuple[int, str]:
@@ -36,7 +40,6 @@ def seller_for(engine: Engine, principal: Principal, code: str | None) -> tuple[
         if not principal.is_staff:
             row = uow.execute(q.where(t.sellers.c.id == principal.seller_id)).one()
             if code and code != row.code:
-                from qoima.platform.errors import NotFound
                 raise NotFound(f"seller '{code}' not found", field="seller")
             return row.id, row.code
         row = uow.execute(q.where(t.sellers.c.code == code) if code else q.order_by(t.sellers.c.id).limit(1)).first()
@@ -45,140 +48,151 @@ def seller_for(engine: Engine, principal: Principal, code: str | None) -> tuple[
     return row.id, row.code
 
 
-def _version(engine: Engine, seller_id: int):
+@dataclass(frozen=True)
+class _Read:
+    status: str
+    computed_at: datetime | None
+    data: dict | None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _empty(kind: str) -> dict:
+    """The snapshot of a seller without orders (nothing to fit: no worker pass needed)."""
+    orders = to_analytics_frame(pl.DataFrame(schema=SCHEMA))
+    contacts = pl.DataFrame(schema=compute.CONTACT_SCHEMA)
+    return compute.compute_all(orders, contacts, utcnow())[kind]
+
+
+def _read(engine: Engine, seller_id: int, kind: str) -> _Read:
     with engine.connect() as conn:
-        return tuple(conn.execute(select(func.count(), func.max(t.orders.c.updated_at))
-                                  .where(t.orders.c.seller_id == seller_id)).one())
+        snap = store.latest(conn, seller_id, kind)
+        if snap is not None:
+            return _Read(READY, snap.computed_at, snap.data)
+        if not store.has_orders(conn, seller_id):
+            return _Read(READY, None, _empty(kind))
+    return _Read(COMPUTING, None, None)
 
 
-def _cached(engine: Engine, seller_id: int, name: str, compute):
-    key = (id(engine), seller_id, name)
-    version = _version(engine, seller_id)
-    with _lock:
-        hit = _cache.get(key)
-        if hit and hit[0] == version:
-            return hit[1]
-    value = compute()
-    with _lock:
-        _cache[key] = (version, value)
-    return value
-
-
-def orders_frame(engine: Engine, seller_id: int) -> pl.DataFrame:
-    return _cached(engine, seller_id, "orders", lambda: load_orders(engine, seller_id))
+def _meta(code: str, read: _Read) -> dict:
+    return {"seller": code, "status": read.status, "computed_at": _iso(read.computed_at)}
 
 
 def overview(engine: Engine, principal: Principal, seller: str | None = None,
              churn_horizon_days: int | None = None) -> dict:
     """`churn_horizon_days` overrides the seller's configured horizon (sellers.churn_horizon_days),
-    which otherwise overrides the one derived from the seller's own inter-purchase times."""
+    which otherwise overrides the one derived from the seller's own inter-purchase times. The
+    churn figures for a horizon other than the derived one come from the snapshot's per-day ages."""
     seller_id, code = seller_for(engine, principal, seller)
-
-    def compute():
-        orders, as_of = orders_frame(engine, seller_id), utcnow()
-        with UnitOfWork(engine) as uow:
-            configured = churn_horizon_days or uow.execute(
-                select(t.sellers.c.churn_horizon_days).where(t.sellers.c.id == seller_id)).scalar()
-        horizon = configured or cm.churn_horizon_days(orders, as_of=as_of)
-        segments = cm.rfm_segments(cm.rfm(orders, as_of)) if orders.height else pl.DataFrame()
-        return {
-            "seller": code, "as_of": as_of.isoformat(timespec="seconds"),
-            "summary": cm.summary(orders, as_of, churn_horizon=horizon),
-            "churn_horizon_configured": configured is not None,
-            "cohorts": cm.cohort_heatmap(cm.cohort_retention(orders, as_of)) if orders.height else None,
-            "ltv_curve": cm.ltv_curve(orders, as_of=as_of).to_dicts() if orders.height else [],
-            "segments": [{**r, "segment": str(r["segment"])} for r in segments.to_dicts()],
-        }
-    return _cached(engine, seller_id, f"overview:{churn_horizon_days}", compute)
-
-
-def _fit(orders: pl.DataFrame, as_of: datetime) -> dict:
-    """BG/NBD + Gamma-Gamma on the whole history (in days), plus a calibration / holdout check."""
-    tx = orders.filter(~pl.col("cancelled").fill_null(False)).select(
-        "customer_id", pl.col("created_at").alias("date"), "amount")
-    if tx.height == 0 or tx["customer_id"].n_unique() < 20:
-        return {"enough_data": False}
-    rfm = clv.summary_from_transactions(tx, observation_end=as_of, unit="days")
-    x, t_x, T = (rfm[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
-    started = time.perf_counter()
-    model = clv.fit_bgnbd(x, t_x, T)
-    repeat = x > 0
-    spend_model = clv.fit_gamma_gamma(x[repeat], rfm["monetary_value"].to_numpy()[repeat]) if repeat.sum() >= 20 else None
-    fit_s = time.perf_counter() - started
-    scores = clv.score_customers(model, x, t_x, T, horizon=HORIZON_DAYS, monetary=rfm["monetary_value"].to_numpy(),
-                                 spend_model=spend_model, periods_per_month=clv.PERIODS_PER_MONTH["days"])
-    first, last = tx["date"].min(), as_of
-    cal_end = first + (last - first) * (1 - HOLDOUT_SHARE)
-    cal = clv.calibration_holdout_summary(tx, calibration_end=cal_end, observation_end=as_of, unit="days")
-    cx, ct, cT = (cal[c].to_numpy().astype(float) for c in ("frequency", "recency", "T"))
-    cal_model = clv.fit_bgnbd(cx, ct, cT)
-    table = clv.calibration_holdout_table(cal_model, cx, ct, cT, cal["frequency_holdout"].to_numpy(),
-                                          cal["duration_holdout"].to_numpy())
-    per_customer = rfm.select("customer_id", "frequency", "recency", "T", "monetary_value").with_columns(
-        pl.Series("p_alive", scores.p_alive), pl.Series("expected_purchases", scores.expected_purchases),
-        pl.Series("expected_spend", scores.expected_spend if scores.expected_spend is not None else np.full(len(x), np.nan)),
-        pl.Series("clv", scores.clv if scores.clv is not None else np.full(len(x), np.nan)))
-    return {"enough_data": True, "model": asdict(model), "spend_model": asdict(spend_model) if spend_model else None,
-            "fit_seconds": round(fit_s, 3), "horizon_days": HORIZON_DAYS,
-            "calibration": {"calibration_end": cal_end.isoformat(timespec="seconds"),
-                            "rows": [asdict(r) for r in table]},
-            "per_customer": per_customer}
+    read = _read(engine, seller_id, "overview")
+    if read.data is None:
+        return {**_meta(code, read), "as_of": None, "summary": None, "churn_horizon_configured": False,
+                "cohorts": None, "ltv_curve": [], "segments": []}
+    with engine.connect() as conn:
+        configured = churn_horizon_days or conn.execute(
+            select(t.sellers.c.churn_horizon_days).where(t.sellers.c.id == seller_id)).scalar()
+    d = read.data
+    summary = dict(d["summary"])
+    if configured and float(configured) != summary["churn_horizon_days"]:
+        summary.update(cm.churn_at(d["churn_ages"], int(configured)))
+    return {**_meta(code, read), "as_of": d["as_of"], "summary": summary,
+            "churn_horizon_configured": configured is not None, "cohorts": d["cohorts"],
+            "ltv_curve": d["ltv_curve"], "segments": d["segments"]}
 
 
 def clv_model(engine: Engine, principal: Principal, seller: str | None = None) -> dict:
     seller_id, code = seller_for(engine, principal, seller)
-    fit = _cached(engine, seller_id, "clv", lambda: _fit(orders_frame(engine, seller_id), utcnow()))
-    return {k: v for k, v in fit.items() if k != "per_customer"} | {"seller": code}
+    read = _read(engine, seller_id, "clv")
+    return {**(read.data or {"enough_data": False}), **_meta(code, read)}
 
 
-def customers(engine: Engine, principal: Principal, seller: str | None = None, segment: str | None = None,
-              q: str | None = None, sort: str = "clv", limit: int | None = 50, offset: int = 0) -> tuple[list[dict], int]:
-    """Per-customer RFM, segment and predictions, joined with contact details."""
-    seller_id, _ = seller_for(engine, principal, seller)
-    orders = orders_frame(engine, seller_id)
-    if orders.height == 0:
-        return [], 0
-    table = _cached(engine, seller_id, "customer_table", lambda: _customer_table(engine, seller_id, orders))
-    if segment:
-        table = table.filter(pl.col("segment") == segment)
-    if q:
-        needle = q.lower()
+# --- the customer list ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CustomerQuery:
+    """What a customer list request asks: seller (staff), segment, search, sort and page (limit None: all)."""
+    seller: str | None = None
+    segment: str | None = None
+    q: str | None = None
+    sort: str = "clv"
+    limit: int | None = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class CustomerList:
+    rows: list[dict]
+    total: int
+    seller: str
+    status: str
+    computed_at: datetime | None = None
+    meta: dict = field(default_factory=dict)
+
+
+_tables: OrderedDict = OrderedDict()  # (database, snapshot id, computed_at) -> decoded customer table
+_tables_lock = threading.Lock()
+_TABLES_KEPT = 8
+
+
+def _customer_table(engine: Engine, seller_id: int) -> tuple[_Read, pl.DataFrame | None]:
+    """The newest customer table, decoded once per snapshot and process (snapshots never change)."""
+    with engine.connect() as conn:
+        head = store.latest_head(conn, seller_id, "customers")
+        if head is None:
+            if store.has_orders(conn, seller_id):
+                return _Read(COMPUTING, None, None), None
+            return _Read(READY, None, {}), pl.DataFrame(schema=compute.CUSTOMER_SCHEMA)
+        snapshot_id, h = head
+        key = (engine.url.render_as_string(hide_password=True), snapshot_id, h.computed_at, h.source_version)
+        with _tables_lock:
+            table = _tables.get(key)
+            if table is not None:
+                _tables.move_to_end(key)
+        if table is None:
+            table = compute.decode_table(store.data_of(conn, snapshot_id))
+            with _tables_lock:
+                _tables[key] = table
+                while len(_tables) > _TABLES_KEPT:
+                    _tables.popitem(last=False)
+    return _Read(READY, h.computed_at, {}), table
+
+
+def customer_list(engine: Engine, principal: Principal, query: CustomerQuery = CustomerQuery()) -> CustomerList:
+    """Per-customer RFM, segment and predictions with contact details, filtered, sorted and paged."""
+    seller_id, code = seller_for(engine, principal, query.seller)
+    read, table = _customer_table(engine, seller_id)
+    if table is None or table.height == 0:
+        return CustomerList([], 0, code, read.status, read.computed_at, _meta(code, read))
+    if query.sort not in table.columns:
+        raise ValidationError(f"cannot sort by '{query.sort}'", field="sort")
+    if query.segment:
+        table = table.filter(pl.col("segment") == query.segment)
+    if query.q:
+        needle = query.q.lower()
         table = table.filter(pl.col("name").str.to_lowercase().str.contains(needle, literal=True)
                              | pl.col("phone").fill_null("").str.contains(needle, literal=True))
-    if sort not in table.columns:
-        raise ValidationError(f"cannot sort by '{sort}'", field="sort")
-    table = table.sort(sort, descending=sort not in ("recency_days", "name"), nulls_last=True)
-    total = table.height
-    page = table.slice(offset, limit) if limit else table
-    return page.to_dicts(), total
+    table = table.sort(query.sort, descending=query.sort not in ("recency_days", "name"), nulls_last=True)
+    page = table.slice(query.offset, query.limit) if query.limit else table
+    return CustomerList(page.to_dicts(), table.height, code, read.status, read.computed_at, _meta(code, read))
 
 
-def _customer_table(engine: Engine, seller_id: int, orders: pl.DataFrame) -> pl.DataFrame:
-    as_of = utcnow()
-    r = cm.rfm(orders, as_of).with_columns(pl.col("segment").cast(pl.Utf8))
-    fit = _cached(engine, seller_id, "clv", lambda: _fit(orders, as_of))
-    if fit.get("enough_data"):
-        r = r.join(fit["per_customer"].select("customer_id", "p_alive", "expected_purchases", "clv"),
-                   on="customer_id", how="left")
-    else:
-        r = r.with_columns(pl.lit(None, pl.Float64).alias(c) for c in ("p_alive", "expected_purchases", "clv"))
-    with engine.connect() as conn:
-        rows = conn.execute(select(t.customers.c.id, t.customers.c.name, t.customers.c.phone, t.customers.c.email)
-                            .where(t.customers.c.seller_id == seller_id, t.customers.c.merged_into_id.is_(None))).all()
-    contacts = pl.DataFrame([tuple(x) for x in rows], schema={"customer_id": pl.Int64, "name": pl.Utf8,
-                                                             "phone": pl.Utf8, "email": pl.Utf8}, orient="row")
-    return contacts.join(r, on="customer_id", how="inner").select(
-        "customer_id", "name", "phone", "email", "frequency", "monetary", "recency_days", "r_score", "f_score",
-        "m_score", "segment", pl.col("p_alive").round(4), pl.col("expected_purchases").round(3), pl.col("clv").round(0),
-        "first_order_at", "last_order_at")
+def customers(engine: Engine, principal: Principal, query: CustomerQuery = CustomerQuery()) -> tuple[list[dict], int]:
+    """(rows of the page, total matching): `customer_list` without the snapshot details."""
+    found = customer_list(engine, principal, query)
+    return found.rows, found.total
 
+
+# --- the loyalty report -----------------------------------------------------------------------------------------
 
 def loyalty(engine: Engine, principal: Principal, seller: str | None = None, lang: str = "en") -> dict:
     seller_id, code = seller_for(engine, principal, seller)
-    report = _cached(engine, seller_id, "loyalty",
-                     lambda: loyalty_report(orders_frame(engine, seller_id), utcnow()).to_dict())
-    out = {**report, "seller": code}
-    out["comparisons"] = [{**c, "verdict_text": render_verdict(c["verdict"], lang)} for c in report["comparisons"]]
+    read = _read(engine, seller_id, "loyalty")
+    if read.data is None:
+        return {**_meta(code, read), "orders": 0, "comparisons": [], "options": {}}
+    out = {**read.data, **_meta(code, read)}
+    out["comparisons"] = [{**c, "verdict_text": render_verdict(c["verdict"], lang)} for c in read.data["comparisons"]]
     return out
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import logging
-import threading
 import os
 from pathlib import Path
 from typing import Annotated, Optional
@@ -77,29 +75,11 @@ def demo(data_dir: DataDir = None, host: str = "127.0.0.1", port: int = 8000, or
 
     from qoima.entrypoints.api.app import create_app
     from qoima.entrypoints.worker import start_thread
-    stop = start_thread(engine)
-    threading.Thread(target=_warm_analytics, args=(engine,), daemon=True, name="qoima-warm").start()
+    stop = start_thread(engine)  # also computes the analytics snapshots of the pages, within seconds
     try:
         uvicorn.run(create_app(engine), host=host, port=port, log_level="warning")
     finally:
         stop.set()
-
-
-def _warm_analytics(engine) -> None:
-    """Compute the customer pages once in the background so the first visit is fast."""
-    from qoima.analytics.services import snapshots as analytics
-    from qoima.platform.access import SYSTEM
-    from sqlalchemy import select
-    from qoima.db import tables as t
-    with engine.connect() as conn:
-        codes = conn.execute(select(t.sellers.c.code)).scalars().all()
-    for code in codes:
-        try:
-            analytics.overview(engine, SYSTEM, code)
-            analytics.customers(engine, SYSTEM, code)
-            analytics.loyalty(engine, SYSTEM, code)
-        except Exception:  # noqa: BLE001 - warming is best effort; the page computes on demand
-            logging.getLogger("qoima").exception("warming analytics for %s failed", code)
 
 
 @app.command()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -14,34 +15,62 @@ from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 
 
+RETRY_AFTER_S = "5"  # the worker's analytics pass looks for sellers without a snapshot every few seconds
+
+
+def _status_headers(response: Response, status: str) -> None:
+    """Until the worker's first snapshot of the seller: say so, and when to ask again."""
+    if status == analytics.COMPUTING:
+        response.headers["Retry-After"] = RETRY_AFTER_S
+
+
 @router.get("/customers", summary="Customers with RFM segment, P(alive), expected purchases and CLV")
-def customers(engine: EngineDep, principal: PrincipalDep, seller: str | None = None, segment: str | None = None,
-              q: str | None = None, sort: str = "clv", limit: Annotated[int, Query(ge=1, le=100_000)] = 50,
-              offset: Annotated[int, Query(ge=0)] = 0, format: Literal["json", "csv", "xlsx"] = "json"):
+def customers(engine: EngineDep, principal: PrincipalDep, response: Response, seller: str | None = None,
+              segment: str | None = None, q: str | None = None, sort: str = "clv",
+              limit: Annotated[int, Query(ge=1, le=100_000)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+              format: Literal["json", "csv", "xlsx"] = "json"):
+    """Read from the newest analytics snapshot (`computed_at`); `status` is "computing" (and the list
+    empty) until the worker has computed the seller's first snapshot."""
+    query = analytics.CustomerQuery(seller, segment, q, sort, limit, offset)
     if format != "json":  # exports take the whole (filtered) list
-        rows, _ = analytics.customers(engine, principal, seller, segment, q, sort, limit=None)
-        body, media = analytics.export(rows, format)
+        found = analytics.customer_list(engine, principal, replace(query, limit=None, offset=0))
+        body, media = analytics.export(found.rows, format)
         name = f"customers-{segment or 'all'}.{format}".replace(" ", "-").lower()
-        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    items, total = analytics.customers(engine, principal, seller, segment, q, sort, limit, offset)
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+        headers = {"Content-Disposition": f'attachment; filename="{name}"', "X-Analytics-Status": found.status}
+        if found.computed_at:
+            headers["X-Analytics-Computed-At"] = found.computed_at.isoformat(timespec="seconds")
+        if found.status == analytics.COMPUTING:
+            headers["Retry-After"] = RETRY_AFTER_S
+        return Response(body, media_type=media, headers=headers)
+    found = analytics.customer_list(engine, principal, query)
+    _status_headers(response, found.status)
+    return {"items": found.rows, "total": found.total, "limit": limit, "offset": offset, **found.meta}
 
 
 @router.get("/analytics/customers", summary="LTV, repeat rate, churn, cohorts, LTV curve, RFM segments")
-def overview(engine: EngineDep, principal: PrincipalDep, seller: str | None = None,
+def overview(engine: EngineDep, principal: PrincipalDep, response: Response, seller: str | None = None,
              churn_horizon_days: Annotated[int | None, Query(ge=1, le=3650)] = None):
-    return analytics.overview(engine, principal, seller, churn_horizon_days)
+    """From the newest analytics snapshot; `churn_horizon_days` is applied per request."""
+    out = analytics.overview(engine, principal, seller, churn_horizon_days)
+    _status_headers(response, out["status"])
+    return out
 
 
 @router.get("/analytics/clv", summary="Fitted BG/NBD + Gamma-Gamma and the calibration/holdout check")
-def clv(engine: EngineDep, principal: PrincipalDep, seller: str | None = None):
-    return analytics.clv_model(engine, principal, seller)
+def clv(engine: EngineDep, principal: PrincipalDep, response: Response, seller: str | None = None):
+    """The fit of the newest analytics snapshot (the worker fits; a request never does)."""
+    out = analytics.clv_model(engine, principal, seller)
+    _status_headers(response, out["status"])
+    return out
 
 
 @router.get("/analytics/loyalty", summary="Fulfillment-to-loyalty report with confidence intervals and verdicts")
-def loyalty(engine: EngineDep, principal: PrincipalDep, seller: str | None = None,
+def loyalty(engine: EngineDep, principal: PrincipalDep, response: Response, seller: str | None = None,
             lang: Literal["en", "ru"] = "en"):
-    return analytics.loyalty(engine, principal, seller, lang)
+    """From the newest analytics snapshot; the verdicts are worded per request in `lang`."""
+    out = analytics.loyalty(engine, principal, seller, lang)
+    _status_headers(response, out["status"])
+    return out
 
 
 @router.post("/customers/merge", summary="Merge customers sharing a phone or e-mail (audited)")

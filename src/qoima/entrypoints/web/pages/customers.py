@@ -2,16 +2,19 @@
 with RFM segment, P(alive) and CLV (/customers/list) and the
 fulfillment-to-loyalty report (/loyalty).
 
-Everything is computed by `services.analytics` on one seller's orders: a seller
-user always sees their own seller; staff pick one with `?seller=CODE` (default:
-the first seller). The service caches its results per seller until the seller's
-orders change, so these pages are computed in the request.
+Everything is read from the seller's newest analytics snapshot, which the
+background worker computes after the seller's orders change (debounced; see
+analytics/services/refresh.py): a page view never fits a model. The pages say
+when the snapshot was computed ("as of HH:MM", warehouse time) and, until the
+worker's first snapshot of the seller, that it is being computed. A seller user
+always sees their own seller; staff pick one with `?seller=CODE` (default: the
+first seller).
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timezone
 from math import ceil
 from urllib.parse import urlencode
 
@@ -115,6 +118,17 @@ def _money_short(v: float) -> str:
     return charts._num(v) + " ₸"
 
 
+def as_of_text(web: Web, computed_at: str | datetime | None) -> str | None:
+    """'as of 14:05' (warehouse time; with the date when it was not today), in the viewer's language."""
+    if not computed_at:
+        return None
+    moment = datetime.fromisoformat(computed_at) if isinstance(computed_at, str) else computed_at
+    local = moment.replace(tzinfo=timezone.utc).astimezone(i18n.WAREHOUSE_TZ)
+    today = datetime.now(timezone.utc).astimezone(i18n.WAREHOUSE_TZ).date()
+    shown = i18n.fmt_datetime(moment, web.lang, "HH:mm" if local.date() == today else "short")
+    return web._("Figures as of %(time)s", time=shown)
+
+
 # --- /customers --------------------------------------------------------------------------------------------------
 
 @router.get("/customers")
@@ -123,8 +137,10 @@ def customers_page(web: UserDep, seller: str | None = None):
     if code is None:
         return web.render("customers.html", code=None, sellers=sellers, s=None)
     ov = analytics.overview(web.engine, web.principal, code)
+    if ov["status"] == analytics.COMPUTING:
+        return web.render("customers.html", code=code, sellers=sellers, s=None, computing=True)
     s = ov["summary"]
-    ctx: dict = {"code": code, "sellers": sellers, "s": s, "ov": ov}
+    ctx: dict = {"code": code, "sellers": sellers, "s": s, "ov": ov, "as_of": as_of_text(web, ov["computed_at"])}
     if s["customers"]:
         ctx.update(_overview_charts(web, ov))
         ctx.update(_clv_context(web, analytics.clv_model(web.engine, web.principal, code)))
@@ -175,9 +191,10 @@ def _clv_context(web: Web, fit: dict) -> dict:
             colors={predicted: "#2563eb", actual: "#f97316"}, points=True, y_min=0,
             x_label=web._("Repeat orders before the holdout period"), y_label=web._("Orders per customer"),
             width=560, height=280)
-        n = sum(r["n_customers"] for r in rows)
-        total_pred = sum(r["predicted"] * r["n_customers"] for r in rows)
-        total_act = sum(r["actual"] * r["n_customers"] for r in rows)
+        known = [r for r in rows if _finite(r["predicted"]) and _finite(r["actual"])]  # NaN is stored as null
+        n = sum(r["n_customers"] for r in known)
+        total_pred = sum(r["predicted"] * r["n_customers"] for r in known)
+        total_act = sum(r["actual"] * r["n_customers"] for r in known)
         out["calibration_totals"] = {"customers": n, "predicted": total_pred, "actual": total_act,
                                      "error": (total_pred - total_act) / total_act if total_act else None}
         end = fit["calibration"]["calibration_end"]
@@ -195,10 +212,12 @@ def customer_list(web: UserDep, seller: str | None = None, segment: str | None =
     sort = sort if sort in SORTS else "clv"
     query = (q or "").strip()[:100]
     page_no = int_param(page, 1, minimum=1)
-    rows, total = [], 0
+    rows, total, computing, as_of = [], 0, False, None
     if code is not None:
-        rows, total = analytics.customers(web.engine, web.principal, code, segment or None, query or None, sort,
-                                          limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
+        found = analytics.customer_list(web.engine, web.principal, analytics.CustomerQuery(
+            code, segment or None, query or None, sort, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE))
+        rows, total = found.rows, found.total
+        computing, as_of = found.status == analytics.COMPUTING, as_of_text(web, found.computed_at)
     filters = {"segment": segment, "q": query, "sort": sort}
     export = {fmt: _url(web, "/api/v1/customers", code, format=fmt, segment=segment, q=query, sort=sort)
               for fmt in ("csv", "xlsx")} if code else {}
@@ -208,7 +227,8 @@ def customer_list(web: UserDep, seller: str | None = None, segment: str | None =
                       sorts=[(k, web._(v)) for k, v in SORTS.items()],
                       segment_label=lambda name: segment_label(web, name), segment_colors=SEGMENT_COLORS,
                       segment_note=segment_note(web, segment),
-                      overview_url=_url(web, "/customers", code), horizon=analytics.HORIZON_DAYS)
+                      overview_url=_url(web, "/customers", code), horizon=analytics.HORIZON_DAYS,
+                      computing=computing, as_of=as_of)
 
 
 # --- /loyalty ----------------------------------------------------------------------------------------------------
@@ -219,9 +239,12 @@ def loyalty_page(web: UserDep, seller: str | None = None):
     if code is None:
         return web.render("loyalty.html", code=None, sellers=sellers, report=None, cards=[])
     report = analytics.loyalty(web.engine, web.principal, code, lang=web.lang if web.lang in ("en", "ru") else "en")
+    if report["status"] == analytics.COMPUTING:
+        return web.render("loyalty.html", code=code, sellers=sellers, report=None, cards=[], computing=True)
     options = report.get("options", {})
     cards = [_comparison_card(web, c, options) for c in report["comparisons"]] if report["orders"] else []
     return web.render("loyalty.html", code=code, sellers=sellers, report=report, cards=cards, options=options,
+                      as_of=as_of_text(web, report["computed_at"]),
                       min_events=options.get("min_events", 30), windows=options.get("windows", [30, 60, 90]))
 
 
