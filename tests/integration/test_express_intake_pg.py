@@ -216,15 +216,16 @@ def test_a_refused_booking_leaves_nothing_behind(pg_engine_session):
         try:
             pool = await pg_async.pool_for(pg)
             async with pool.connection() as conn:
-                seen = await intake_pg.look(conn, seller="seller-a", channel=data.channel,
-                                            external_id=data.external_id, idempotency_key=None, skus=["SKU-2"],
-                                            phone=data.customer.phone, email=None, lines=1)
-                booking, _ = express_intake._decide(seen, seller, data, None, "new", NOW)
+                seen = await intake_pg.look(conn, intake_pg.LookFor(
+                    seller="seller-a", channel=data.channel, external_id=data.external_id, idempotency_key=None,
+                    skus=["SKU-2"], phone=data.customer.phone, email=None))
+                doc, booking = express_intake.decide(seen, seller, data, None, NOW)
+                assert booking.customer.action == "create"
                 with pg.begin() as c:  # another order takes one of the five units meanwhile
                     c.execute(text("UPDATE stock SET reserved = reserved + 1 WHERE id = :s"),
-                              {"s": booking.stock[0][0]})
+                              {"s": doc["stock"][0]["id"]})
                 with pytest.raises(intake_pg.Refused, match="CheckViolation"):
-                    await intake_pg.write(conn, booking)
+                    await intake_pg.write(conn, doc)
                 assert conn.info.transaction_status.name == "IDLE"
         finally:
             await pg_async.close_pools(pg)
@@ -237,11 +238,11 @@ def test_a_refused_booking_leaves_nothing_behind(pg_engine_session):
 
 
 def test_without_the_booking_function_the_careful_path_takes_orders(pg_engine_session):
-    """A database not yet migrated to 0002 (book_order missing) still takes orders."""
+    """A database not yet migrated to 0004 (book_order_v2 missing) still takes orders."""
     pg = pg_engine_session
     world = fresh(pg)
     with pg.begin() as conn:
-        conn.execute(text("ALTER FUNCTION book_order RENAME TO book_order_away"))
+        conn.execute(text("ALTER FUNCTION book_order_v2 RENAME TO book_order_v2_away"))
     try:
         async def main():
             try:
@@ -254,4 +255,4 @@ def test_without_the_booking_function_the_careful_path_takes_orders(pg_engine_se
         assert express_intake.taken["careful", "not migrated"] == before + 1
     finally:
         with pg.begin() as conn:
-            conn.execute(text("ALTER FUNCTION book_order_away RENAME TO book_order"))
+            conn.execute(text("ALTER FUNCTION book_order_v2_away RENAME TO book_order_v2"))
