@@ -18,7 +18,7 @@ SRC = ROOT / "src" / "qoima"
 MAX_LINES = 600
 MAX_PARAMS = 6
 # Modules and functions that still break a rule; each is being split. The list only shrinks.
-LONG_MODULES_LEFT: set[str] = {"orders/services/bulk_intake.py", "orders/services/imports.py"}
+LONG_MODULES_LEFT: set[str] = {"orders/services/imports.py"}
 WIDE_FUNCTIONS_LEFT: set[str] = {
     "analytics/domain/clv.py:customer_lifetime_value", "analytics/domain/clv.py:score_customers",
     "analytics/domain/clv.py:calibration_holdout_table", "analytics/domain/clv_pareto.py:_log_A0",

@@ -124,6 +124,9 @@ class Snapshot:
     by_email: KnownCustomer | None = None  # ... with the buyer's e-mail
     idempotency_key: str | None = None
     stamp: datetime | None = None  # naive UTC: when the rows are written (timeline, outbox); default now
+    # the customer already decided with decide_customer (a writer that matches a whole batch of buyers
+    # at once); by_phone / by_email are then not read
+    customer: "CustomerPlan | None" = None
 
 
 # ---------------------------------------------------------------- the booking
@@ -257,7 +260,7 @@ def decide(s: Snapshot) -> Booking:
         reservations=_spread(plan, rows, pids, lines),
         ship_by=_ship_by(received, cal.calendar) if cal is not None else None,
         total=total.quantize(CENT), received_at=received,
-        customer=decide_customer(s.seller_id, o.customer, s.by_phone, s.by_email, received),
+        customer=s.customer or decide_customer(s.seller_id, o.customer, s.by_phone, s.by_email, received),
         timeline=[(None, NEW, s.actor, _received_reason(o.channel)), (NEW, status, "sourcing", reason)],
         now=s.now, stamp=s.stamp or s.now)
 
