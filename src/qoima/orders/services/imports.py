@@ -61,6 +61,7 @@ from pydantic import ValidationError as PydanticError
 from sqlalchemy import Engine, any_, bindparam, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from qoima.catalog.domain.sellers import seller_problem
 from qoima.platform.tabular import FileFormatError, Table, detect_format, read_table
 from qoima.db import tables as t
 from qoima.platform.errors import Conflict, Forbidden
@@ -171,16 +172,11 @@ class _Sellers:
 
     def resolve(self, code: str) -> tuple[int | None, str | None, str | None]:
         """(seller_id, code, error message)."""
-        if code == "":
-            if self.principal.seller_id is None:
-                return None, None, "seller is required"
-            return self.principal.seller_id, self.code_of.get(self.principal.seller_id), None
-        sid = self.by_code.get(code)
-        if sid is None:
-            return None, None, f"unknown seller '{code}'"
-        if not self.principal.can_see(sid):
-            return None, None, f"seller '{code}' is not yours"
-        return sid, code, None
+        sid = self.by_code.get(code) if code else self.principal.seller_id
+        problem = seller_problem(code, sid, sid is not None and self.principal.can_see(sid))
+        if problem is not None:
+            return None, None, problem.message
+        return sid, code or self.code_of.get(sid), None
 
 
 def _chunks(items: list, size: int = CHUNK):
