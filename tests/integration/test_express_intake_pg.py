@@ -21,6 +21,7 @@ import pytest
 from conftest import build_world, order_payload
 from sqlalchemy import select, text
 from test_stock_ledger import assert_ledger_consistent
+from writers_compare import ranked, snapshot
 
 from qoima.orders.adapters import intake_pg
 from qoima.db import pg_async
@@ -60,46 +61,6 @@ ORDERS = [
     ("seller_a", order_payload("E-11", [("SKU-9", 1)], customer=AIGERIM), None, "unknown SKU"),
     ("seller_a", order_payload("E-12", [("SKU-1", 1)], seller="seller-b"), None, "seller"),
 ]
-
-SKIP_COLUMNS = {"created_at", "updated_at", "handled_at", "next_attempt_at"}
-TABLES = [t.customers, t.orders, t.order_lines, t.reservations, t.stock, t.order_events, t.outbox]
-
-
-def snapshot(engine) -> dict:
-    """Every row, order and line ids replaced by their rank (1, 2, ...) wherever they appear."""
-    with engine.connect() as conn:
-        rows = {tbl.name: [dict(r._mapping) for r in conn.execute(select(tbl).order_by(tbl.c.id))] for tbl in TABLES}
-    orders = {r["id"]: n for n, r in enumerate(rows["orders"], 1)}
-    lines = {r["id"]: n for n, r in enumerate(rows["order_lines"], 1)}
-    refs = {("orders", "id"): orders, ("order_lines", "id"): lines, ("order_lines", "order_id"): orders,
-            ("reservations", "order_id"): orders, ("reservations", "order_line_id"): lines,
-            ("order_events", "order_id"): orders, ("outbox", "aggregate_id"): orders}
-    for name, table_rows in rows.items():
-        for r in table_rows:
-            for col in list(r):
-                if (name, col) in refs:
-                    r[col] = refs[name, col][r[col]]
-            if name == "outbox":
-                r["payload"] = {**r["payload"], "order_id": orders[r["payload"]["order_id"]]}
-    return {name: [tuple(v for k, v in r.items() if k not in SKIP_COLUMNS) for r in table_rows]
-            for name, table_rows in rows.items()}
-
-
-def ranked(results: list, engine) -> list:
-    """The returned orders with order and line ids replaced by their rank, as in snapshot()."""
-    with engine.connect() as conn:
-        orders = {i: n for n, i in enumerate(conn.execute(select(t.orders.c.id).order_by(t.orders.c.id)).scalars(), 1)}
-        lines = {i: n for n, i in enumerate(conn.execute(select(t.order_lines.c.id).order_by(t.order_lines.c.id))
-                                            .scalars(), 1)}
-    out = []
-    for r in results:
-        if isinstance(r, tuple):
-            order, created = r
-            r = ({**order, "id": orders[order["id"]],
-                  "lines": [{**ln, "id": lines[ln["id"]]} for ln in order["lines"]]}, created)
-        out.append(r)
-    return out
-
 
 def fresh(pg):
     names = ", ".join(f'"{tbl.name}"' for tbl in reversed(t.metadata.sorted_tables))
