@@ -21,6 +21,7 @@ import pytest
 from conftest import build_world, order_payload
 from sqlalchemy import select, text
 from test_stock_ledger import assert_ledger_consistent
+from writers_compare import ranked, snapshot
 
 from qoima.orders.adapters import intake_pg
 from qoima.db import pg_async
@@ -60,46 +61,6 @@ ORDERS = [
     ("seller_a", order_payload("E-11", [("SKU-9", 1)], customer=AIGERIM), None, "unknown SKU"),
     ("seller_a", order_payload("E-12", [("SKU-1", 1)], seller="seller-b"), None, "seller"),
 ]
-
-SKIP_COLUMNS = {"created_at", "updated_at", "handled_at", "next_attempt_at"}
-TABLES = [t.customers, t.orders, t.order_lines, t.reservations, t.stock, t.order_events, t.outbox]
-
-
-def snapshot(engine) -> dict:
-    """Every row, order and line ids replaced by their rank (1, 2, ...) wherever they appear."""
-    with engine.connect() as conn:
-        rows = {tbl.name: [dict(r._mapping) for r in conn.execute(select(tbl).order_by(tbl.c.id))] for tbl in TABLES}
-    orders = {r["id"]: n for n, r in enumerate(rows["orders"], 1)}
-    lines = {r["id"]: n for n, r in enumerate(rows["order_lines"], 1)}
-    refs = {("orders", "id"): orders, ("order_lines", "id"): lines, ("order_lines", "order_id"): orders,
-            ("reservations", "order_id"): orders, ("reservations", "order_line_id"): lines,
-            ("order_events", "order_id"): orders, ("outbox", "aggregate_id"): orders}
-    for name, table_rows in rows.items():
-        for r in table_rows:
-            for col in list(r):
-                if (name, col) in refs:
-                    r[col] = refs[name, col][r[col]]
-            if name == "outbox":
-                r["payload"] = {**r["payload"], "order_id": orders[r["payload"]["order_id"]]}
-    return {name: [tuple(v for k, v in r.items() if k not in SKIP_COLUMNS) for r in table_rows]
-            for name, table_rows in rows.items()}
-
-
-def ranked(results: list, engine) -> list:
-    """The returned orders with order and line ids replaced by their rank, as in snapshot()."""
-    with engine.connect() as conn:
-        orders = {i: n for n, i in enumerate(conn.execute(select(t.orders.c.id).order_by(t.orders.c.id)).scalars(), 1)}
-        lines = {i: n for n, i in enumerate(conn.execute(select(t.order_lines.c.id).order_by(t.order_lines.c.id))
-                                            .scalars(), 1)}
-    out = []
-    for r in results:
-        if isinstance(r, tuple):
-            order, created = r
-            r = ({**order, "id": orders[order["id"]],
-                  "lines": [{**ln, "id": lines[ln["id"]]} for ln in order["lines"]]}, created)
-        out.append(r)
-    return out
-
 
 def fresh(pg):
     names = ", ".join(f'"{tbl.name}"' for tbl in reversed(t.metadata.sorted_tables))
@@ -216,15 +177,16 @@ def test_a_refused_booking_leaves_nothing_behind(pg_engine_session):
         try:
             pool = await pg_async.pool_for(pg)
             async with pool.connection() as conn:
-                seen = await intake_pg.look(conn, seller="seller-a", channel=data.channel,
-                                            external_id=data.external_id, idempotency_key=None, skus=["SKU-2"],
-                                            phone=data.customer.phone, email=None, lines=1)
-                booking, _ = express_intake._decide(seen, seller, data, None, "new", NOW)
+                seen = await intake_pg.look(conn, intake_pg.LookFor(
+                    seller="seller-a", channel=data.channel, external_id=data.external_id, idempotency_key=None,
+                    skus=["SKU-2"], phone=data.customer.phone, email=None))
+                doc, booking = express_intake.decide(seen, seller, data, None, NOW)
+                assert booking.customer.action == "create"
                 with pg.begin() as c:  # another order takes one of the five units meanwhile
                     c.execute(text("UPDATE stock SET reserved = reserved + 1 WHERE id = :s"),
-                              {"s": booking.stock[0][0]})
+                              {"s": doc["stock"][0]["id"]})
                 with pytest.raises(intake_pg.Refused, match="CheckViolation"):
-                    await intake_pg.write(conn, booking)
+                    await intake_pg.write(conn, doc)
                 assert conn.info.transaction_status.name == "IDLE"
         finally:
             await pg_async.close_pools(pg)
@@ -237,11 +199,11 @@ def test_a_refused_booking_leaves_nothing_behind(pg_engine_session):
 
 
 def test_without_the_booking_function_the_careful_path_takes_orders(pg_engine_session):
-    """A database not yet migrated to 0002 (book_order missing) still takes orders."""
+    """A database not yet migrated to 0004 (book_order_v2 missing) still takes orders."""
     pg = pg_engine_session
     world = fresh(pg)
     with pg.begin() as conn:
-        conn.execute(text("ALTER FUNCTION book_order RENAME TO book_order_away"))
+        conn.execute(text("ALTER FUNCTION book_order_v2 RENAME TO book_order_v2_away"))
     try:
         async def main():
             try:
@@ -254,4 +216,4 @@ def test_without_the_booking_function_the_careful_path_takes_orders(pg_engine_se
         assert express_intake.taken["careful", "not migrated"] == before + 1
     finally:
         with pg.begin() as conn:
-            conn.execute(text("ALTER FUNCTION book_order_away RENAME TO book_order"))
+            conn.execute(text("ALTER FUNCTION book_order_v2_away RENAME TO book_order_v2"))

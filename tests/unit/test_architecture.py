@@ -18,17 +18,14 @@ SRC = ROOT / "src" / "qoima"
 MAX_LINES = 600
 MAX_PARAMS = 6
 # Modules and functions that still break a rule; each is being split. The list only shrinks.
-LONG_MODULES_LEFT: set[str] = {"orders/services/bulk_intake.py"}
+LONG_MODULES_LEFT: set[str] = set()
 WIDE_FUNCTIONS_LEFT: set[str] = {
     "analytics/domain/clv.py:customer_lifetime_value", "analytics/domain/clv.py:score_customers",
     "analytics/domain/clv.py:calibration_holdout_table", "analytics/domain/clv_pareto.py:_log_A0",
     "analytics/domain/clv_summary.py:summary_from_transactions",
     "analytics/domain/clv_summary.py:calibration_holdout_summary",
     "analytics/domain/survival.py:bootstrap_median_difference",
-    "catalog/services/__init__.py:create_warehouse",
-    "catalog/services/__init__.py:create_location", "orders/adapters/intake_pg.py:look",
-    "orders/services/intake.py:new_order_summary",
-    "orders/services/intake.py:intake_records", "orders/services/intake.py:_record_intake",
+    "catalog/services/__init__.py:create_warehouse", "catalog/services/__init__.py:create_location",
     "orders/services/queries.py:list_orders", "orders/services/records.py:record_transition",
     "platform/auth.py:create_user", "stock/services/inventory.py:add_on_hand",
     "stock/services/inventory.py:remove_on_hand", "stock/services/inventory.py:_ledger",

@@ -23,13 +23,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from pydantic import ValidationError as PydanticError
-from sqlalchemy import select
 
-from qoima.db import tables as t
-from qoima.platform.access import Principal
 from qoima.platform.errors import RowErrors
 from qoima.platform.tabular import FileFormatError, Table, detect_format, read_table
-from qoima.platform.unit_of_work import UnitOfWork
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 MAX_REPORTED = 1000
@@ -133,28 +129,6 @@ def put(target: dict, key: str, value: str, as_number: bool = False) -> None:
 def chunks(items: list, size: int = CHUNK):
     for i in range(0, len(items), size):
         yield items[i:i + size]
-
-
-class Sellers:
-    """Seller codes -> ids, with the principal's right to act for them."""
-
-    def __init__(self, uow: UnitOfWork, principal: Principal):
-        self.principal = principal
-        self.by_code = {r.code: r.id for r in uow.execute(select(t.sellers.c.code, t.sellers.c.id))}
-        self.code_of = {v: k for k, v in self.by_code.items()}
-
-    def resolve(self, code: str) -> tuple[int | None, str | None, str | None]:
-        """(seller_id, code, error message)."""
-        if code == "":
-            if self.principal.seller_id is None:
-                return None, None, "seller is required"
-            return self.principal.seller_id, self.code_of.get(self.principal.seller_id), None
-        sid = self.by_code.get(code)
-        if sid is None:
-            return None, None, f"unknown seller '{code}'"
-        if not self.principal.can_see(sid):
-            return None, None, f"seller '{code}' is not yours"
-        return sid, code, None
 
 
 # ---------------------------------------------------------------- interpreter settings for a bulk import

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import delete, insert, select, update
 
 from qoima.db import tables as t
-from qoima.platform.errors import Conflict, Forbidden, ValidationError
+from qoima.platform.errors import Conflict, ValidationError
 from qoima.catalog.domain.calendar import parse_hhmm
+from qoima.catalog.domain.sellers import seller_problem
 from qoima.platform.access import Principal
 from qoima.catalog.schemas import ProductIn
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
@@ -98,13 +99,15 @@ def list_products(uow: UnitOfWork, principal: Principal, *, seller: str | None =
     return items, total
 
 def resolve_seller(uow: UnitOfWork, principal: Principal, code: str | None, field: str = "seller"):
+    """The sellers row an input acts for (the rule and its messages: catalog.domain.sellers)."""
     if code is None or code == "":
-        if principal.seller_id is None:
-            raise ValidationError("seller is required", field=field)
+        problem = seller_problem(code, principal.seller_id, True, field)
+        if problem is not None:
+            raise problem
         return uow.execute(select(t.sellers).where(t.sellers.c.id == principal.seller_id)).one()
     row = uow.execute(select(t.sellers).where(t.sellers.c.code == code)).first()
-    if row is None or not principal.can_see(row.id):
-        if row is not None:
-            raise Forbidden(f"you may act only for your own seller, not '{code}'", field=field)
-        raise ValidationError(f"unknown seller '{code}'", field=field)
+    problem = seller_problem(code, row.id if row is not None else None,
+                             row is not None and principal.can_see(row.id), field)
+    if problem is not None:
+        raise problem
     return row

@@ -18,7 +18,8 @@ from sqlalchemy import Engine, select
 from qoima.catalog.schemas import ProductIn
 from qoima.db import tables as t
 from qoima.platform.access import Principal
-from qoima.platform.imports import (Columns, ImportOptions, Progress, Report, Sellers, Upload, chunks, load_table,
+from qoima.catalog.services.import_sellers import Sellers
+from qoima.platform.imports import (Columns, ImportOptions, Progress, Report, Upload, chunks, load_table,
                                     put, pyd_errors)
 from qoima.platform.tabular import Table
 from qoima.platform.unit_of_work import UnitOfWork

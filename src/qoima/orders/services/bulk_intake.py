@@ -4,9 +4,10 @@ sourcing reason, ship-by, reservations, backorders, timeline, outbox).
 
 Orders are processed in batches. For each batch the sellers, products,
 existing orders and customers are looked up with a handful of queries, the
-stock rows of every product of the batch are locked (in id order), and
-sourcing runs in memory against that availability, order by order in the
-given order (first come, first served). Rows are then written in bulk. The
+stock rows of every product of the batch are locked (in id order), and the
+booking (domain/booking.py, the decision of every writer) is taken in memory
+against that availability, order by order in the given order (first come,
+first served). Rows are then written in bulk (adapters/bulk_writer.py). The
 caller's unit of work decides whether it all commits; call `finish()` first:
 it writes what is still queued and raises the stock counters in SQL (once
 per stock row for the whole run: a row updated after every batch would carry
@@ -25,48 +26,31 @@ batch N+1 the look-ups are queued first (with ids for its new customers,
 orders and lines, drawn from their sequences in the same go), then the rows
 of batch N, held until then, go in with COPY (psycopg's C row formatter).
 The database answers the look-ups and goes on inserting and checking batch
-N while batch N+1 is sourced and built in Python. Elsewhere (SQLite) rows
-are written at once with executemany and `RETURNING ...
-sort_by_parameter_order`.
+N while batch N+1 is booked and built in Python. Elsewhere (SQLite) rows
+are written at once with executemany.
 """
 
 from __future__ import annotations
 
 import json
-import queue
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Callable, Sequence
 
-from sqlalchemy import Table, any_, bindparam, insert, select, text, update
+from sqlalchemy import any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from qoima.catalog.domain.sellers import seller_problem
 from qoima.db import tables as t
-from qoima.orders.domain import sourcing
-from qoima.platform.errors import Forbidden, ValidationError
-from qoima.orders.domain.status import Status
-from qoima.catalog.domain.calendar import Calendar, parse_hhmm, ship_by
-from qoima.platform.access import Principal
-from qoima.orders.services.intake import received_utc
-from qoima.stock.services.reserve import lock_stock_rows
+from qoima.orders.adapters.bulk_writer import RowWriter
+from qoima.orders.domain import booking as bk
+from qoima.orders.domain.booking import (CUSTOMER_COLUMNS, EVENT_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS,
+                                         OUTBOX_COLUMNS, RESERVATION_COLUMNS)
 from qoima.orders.schemas import OrderIn
+from qoima.orders.services.intake import warehouse_of
+from qoima.platform.access import Principal
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
-
-CENT = Decimal("0.01")
-ZERO = Decimal(0)
-
-CUSTOMER_COLUMNS = ("seller_id", "name", "phone", "email", "language", "preferred_channel", "created_at")
-ORDER_COLUMNS = ("seller_id", "channel", "external_id", "idempotency_key", "customer_id", "status", "delivery_type",
-                 "address", "city", "lat", "lon", "total", "warehouses", "sourcing_reason", "ship_by", "received_at",
-                 "updated_at")
-LINE_COLUMNS = ("order_id", "product_id", "sku", "quantity", "unit_price", "backordered")
-RESERVATION_COLUMNS = ("order_id", "order_line_id", "stock_id", "warehouse_id", "quantity", "created_at")
-EVENT_COLUMNS = ("order_id", "from_status", "to_status", "actor", "reason", "created_at")
-OUTBOX_COLUMNS = ("topic", "aggregate_id", "seller_id", "payload", "status", "attempts", "next_attempt_at",
-                  "created_at")
-
+from qoima.stock.services.reserve import lock_stock_rows
 
 @dataclass
 class BulkResult:
@@ -88,24 +72,12 @@ class _Customer:
     dirty: bool = False  # a stored customer whose phone/e-mail was filled in
 
 
-@dataclass
-class _Warehouse:
-    id: int
-    code: str
-    lat: float | None
-    lon: float | None
-    calendar: Calendar
-
-
 class _StockRow:
     """A locked stock row (what sourcing needs of it)."""
     __slots__ = ("id", "product_id", "warehouse_id")
 
     def __init__(self, id: int, product_id: int, warehouse_id: int):
         self.id, self.product_id, self.warehouse_id = id, product_id, warehouse_id
-
-
-_NEW, _ALLOCATED, _BACKORDERED = Status.NEW.value, Status.ALLOCATED.value, Status.BACKORDERED.value
 
 
 @dataclass
@@ -134,6 +106,7 @@ class _Prepared:
     now: datetime
     todo: list  # (seller_id, OrderIn, received_at UTC)
     pids: list  # product ids of each order's lines
+    customers: list  # bk.CustomerPlan of each order
     customer_ids: list
     rows: list  # locked stock rows of the batch's products (id order)
 
@@ -146,19 +119,14 @@ class BulkIntake:
         self.seen: set[tuple] = set()
         self.new_customers = 0
         self.writer = RowWriter(uow)
-        rows = self._query(select(t.warehouses).order_by(t.warehouses.c.id)).all()
-        self.warehouses = [_Warehouse(w.id, w.code, w.lat, w.lon, Calendar(
-            timezone=w.timezone, cutoff=parse_hhmm(w.cutoff_time), handover=parse_hhmm(w.handover_time),
-            working_days=w.working_days)) for w in rows]
-        self.wh_by_id = {w.id: w for w in self.warehouses}
+        self.warehouses = {w.id: warehouse_of(w)
+                           for w in self._query(select(t.warehouses).order_by(t.warehouses.c.id))}
         # customers known to this transaction, by (seller, phone) / (seller, e-mail) and by id
         self.by_phone: dict[tuple, _Customer] = {}
         self.by_email: dict[tuple, _Customer] = {}
         self.customers_by_id: dict[int, _Customer] = {}
         self.free: dict[int, int] = {}  # stock id -> free units, for the rows this transaction has locked
         self.reserved: dict[int, int] = {}  # stock id -> units reserved by this run, not yet added to the row
-        self._line_cache: dict[tuple, sourcing.Line] = {}
-        self._ship_by_cache: dict[tuple, datetime] = {}
         self._offset = 0
         self._analyzed_at = 0
 
@@ -176,20 +144,23 @@ class BulkIntake:
 
     # ---------------------------------------------------------------- lookups
     def _seller(self, code: str | None, index: int) -> tuple[int, str]:
+        field = f"orders[{index}].seller"
         if not code:
-            if self.principal.seller_id is None:
-                raise ValidationError("seller is required", field=f"orders[{index}].seller")
+            problem = seller_problem(code, self.principal.seller_id, True, field)
+            if problem is not None:
+                raise problem
             row = self._query(select(t.sellers.c.id, t.sellers.c.code)
                               .where(t.sellers.c.id == self.principal.seller_id)).one()
             return row.id, row.code
         if code not in self.sellers:
             row = self._query(select(t.sellers.c.id, t.sellers.c.code).where(t.sellers.c.code == code)).first()
             if row is None:
-                raise ValidationError(f"unknown seller '{code}'", field=f"orders[{index}].seller")
+                raise seller_problem(code, None, False, field)
             self.sellers[code] = (row.id, row.code)
         sid, scode = self.sellers[code]
-        if not self.principal.can_see(sid):
-            raise Forbidden(f"you may act only for your own seller, not '{code}'", field=f"orders[{index}].seller")
+        problem = seller_problem(code, sid, self.principal.can_see(sid), field)
+        if problem is not None:
+            raise problem
         return sid, scode
 
     def _load_products(self, wanted: set[tuple[int, str]]) -> None:
@@ -238,9 +209,10 @@ class BulkIntake:
                 found[r.id] = r
         return found
 
-    def _customers(self, items: list[tuple[int, OrderIn, datetime]], found: dict[int, object]) -> list[_Customer | None]:
-        """Same matching as customers.find_or_create_customer, for a whole batch:
-        by phone first, then e-mail; the oldest match wins; missing contacts are filled in.
+    def _customers(self, items: list[tuple[int, OrderIn, datetime]],
+                   found: dict[int, object]) -> tuple[list[_Customer | None], list[bk.CustomerPlan]]:
+        """The booking's customer rule (booking.decide_customer) for a whole batch, against the customers
+        this run knows by phone and by e-mail (the oldest of a contact wins, as in the database).
         `found`: the stored customers with contacts this run had not met yet (_find_customers)."""
         by_phone, by_email = self.by_phone, self.by_email
         for cid in sorted(found):  # oldest first: the lowest id of a phone / e-mail wins
@@ -252,36 +224,30 @@ class BulkIntake:
                 self._index(by_phone, (r.seller_id, r.phone), rec)
             if r.email:
                 self._index(by_email, (r.seller_id, r.email), rec)
-        result: list[_Customer | None] = []
+        recs: list[_Customer | None] = []
+        plans: list[bk.CustomerPlan] = []
+        decide_customer = bk.decide_customer
         for sid, d, received in items:
             cust = d.customer
-            if not (cust.phone or cust.email or cust.name):
-                result.append(None)
-                continue
-            rec = None
-            if cust.phone:
-                rec = by_phone.get((sid, cust.phone))
-            if rec is None and cust.email:
-                rec = by_email.get((sid, cust.email))
-            if rec is not None:
-                if cust.email and not rec.email:
-                    rec.email, rec.dirty = cust.email, True
-                    self._index(by_email, (sid, cust.email), rec)
-                if cust.phone and not rec.phone:
-                    rec.phone, rec.dirty = cust.phone, True
-                    self._index(by_phone, (sid, cust.phone), rec)
-                result.append(rec)
-                continue
-            self.new_customers += 1
-            rec = _Customer((1, self.new_customers), None, None, cust.phone, cust.email, new_row={
-                "seller_id": sid, "name": cust.name, "language": cust.language,
-                "preferred_channel": cust.preferred_channel, "created_at": received})
-            if cust.phone:
-                by_phone.setdefault((sid, cust.phone), rec)
-            if cust.email:
-                by_email.setdefault((sid, cust.email), rec)
-            result.append(rec)
-        return result
+            plan = decide_customer(sid, cust, by_phone.get((sid, cust.phone)) if cust.phone else None,
+                                   by_email.get((sid, cust.email)) if cust.email else None, received)
+            plans.append(plan)
+            rec = plan.match
+            if plan.action == "reuse":
+                for kind, value in plan.fill.items():  # the contacts the booking fills in
+                    setattr(rec, kind, value)
+                    rec.dirty = True
+                    self._index(by_email if kind == "email" else by_phone, (sid, value), rec)
+            elif plan.action == "create":
+                self.new_customers += 1
+                rec = plan.match = _Customer((1, self.new_customers), None, None, cust.phone, cust.email,
+                                             new_row=plan.new)
+                if cust.phone:
+                    by_phone.setdefault((sid, cust.phone), rec)
+                if cust.email:
+                    by_email.setdefault((sid, cust.email), rec)
+            recs.append(rec)
+        return recs, plans
 
     @staticmethod
     def _index(index: dict, key: tuple, rec: _Customer) -> None:
@@ -304,7 +270,7 @@ class BulkIntake:
     def _write_customers(self, recs: list[_Customer | None]) -> list[int | None]:
         new, dirty = self._unique(recs)
         if new:
-            ids = self.writer.insert(t.customers, CUSTOMER_COLUMNS, [
+            ids = self.writer.insert(t.customers, CUSTOMER_COLUMNS, [  # with the contacts filled in meanwhile
                 (r.new_row["seller_id"], r.new_row["name"], r.phone, r.email, r.new_row["language"],
                  r.new_row["preferred_channel"], r.new_row["created_at"]) for r in new], ids=True)
             for rec, cid in zip(new, ids):
@@ -413,7 +379,7 @@ class BulkIntake:
             seen.add(key)
             at = d.received_at
             if at not in received:
-                received[at] = received_utc(at, now)
+                received[at] = bk.received_utc(at, now)
             todo.append((sid, d, received[at]))
         if not todo:
             return None
@@ -424,10 +390,10 @@ class BulkIntake:
             for j, ln in enumerate(d.lines):
                 pid = products.get((sid, ln.sku))
                 if pid is None:
-                    raise ValidationError(f"unknown SKU '{ln.sku}' for this seller", field=f"lines[{j}].sku")
+                    raise bk.unknown_sku(ln.sku, j)
                 these.append(pid)
             pids.append(these)
-        recs = self._customers(todo, looked.customers)
+        recs, plans = self._customers(todo, looked.customers)
         rows = []
         free = self.free
         for r in looked.stock:
@@ -435,73 +401,53 @@ class BulkIntake:
                 free[r.id] = r.on_hand - r.reserved
             rows.append(_StockRow(r.id, r.product_id, r.warehouse_id))
         customer_ids = self._write_customers(recs)
-        return _Prepared(now, todo, pids, customer_ids, rows)
+        return _Prepared(now, todo, pids, plans, customer_ids, rows)
 
     def _build(self, p: _Prepared, result: BulkResult) -> None:
-        """Sourcing in memory and the rows of the batch (no queries on PostgreSQL)."""
-        now, free, writer = p.now, self.free, self.writer
+        """The booking of each order in turn (against the free units this run holds) and the rows of
+        the batch (no queries on PostgreSQL)."""
+        now, free, writer, warehouses = p.now, self.free, self.writer, self.warehouses
         by_product: dict[int, list] = {}
         for r in p.rows:  # in id order
             by_product.setdefault(r.product_id, []).append(r)
-        lines_of = self._lines
-        ship_by_of = self._ship_by
-        choose, stock_of, calendar_of = sourcing.choose, self._stock, self._calendar_warehouse
+        decide, Snapshot, StockRow = bk.decide, bk.Snapshot, bk.StockRow
+        actor = self.principal.email
 
-        order_rows, plans = [], []
-        for (sid, d, received), pids, cid in zip(p.todo, p.pids, p.customer_ids):
-            lines, delivery = d.lines, d.delivery
+        order_rows, bookings = [], []
+        for (sid, d, _), pids, customer, cid in zip(p.todo, p.pids, p.customers, p.customer_ids):
             if len(pids) == 1:
-                mine = [r for r in by_product.get(pids[0], ()) if free[r.id] > 0]
+                mine = [StockRow(r.id, r.product_id, r.warehouse_id, free[r.id])
+                        for r in by_product.get(pids[0], ()) if free[r.id] > 0]
             else:
-                mine = sorted((r for pid in dict.fromkeys(pids) for r in by_product.get(pid, ()) if free[r.id] > 0),
-                              key=_row_id)
-            lat, lon = delivery.lat, delivery.lon
-            plan = choose(lines_of(pids, lines), stock_of(mine, free), lat, lon)
-            takes = _takes(plan, mine, free, lines, pids)  # also takes the units out of `free`
-            status = _ALLOCATED if plan.complete else _BACKORDERED
-            cal = calendar_of(plan, lat, lon)
-            total = ZERO
-            for ln in lines:
-                total += ln.quantity * ln.unit_price
-            plans.append((sid, d, pids, plan, takes, status))
-            order_rows.append((
-                sid, d.channel, d.external_id, None, cid, status, delivery.type, delivery.address, delivery.city,
-                lat, lon, total.quantize(CENT), ",".join(plan.warehouses), plan.reason,
-                ship_by_of(received, cal) if cal is not None else None, received, now))
+                mine = [StockRow(r.id, r.product_id, r.warehouse_id, free[r.id])
+                        for pid in dict.fromkeys(pids) for r in by_product.get(pid, ()) if free[r.id] > 0]
+            b = decide(Snapshot(seller_id=sid, actor=actor, order=d, product_ids=pids, stock=mine,
+                                warehouses=warehouses, now=now, customer=customer, stamp=now))
+            for _, stock_id, _, qty in b.reservations:  # taken out of what this run holds
+                free[stock_id] -= qty
+            bookings.append(b)
+            order_rows.append(b.order_values(cid))
         order_ids = writer.insert(t.orders, ORDER_COLUMNS, order_rows, ids=True)
 
         line_rows = []
-        for oid, (sid, d, pids, plan, takes, status) in zip(order_ids, plans):
-            shortfalls = _shortfalls(plan, pids, d.lines)
-            for pid, ln, short in zip(pids, d.lines, shortfalls):
-                line_rows.append((oid, pid, ln.sku, ln.quantity, ln.unit_price, short))
+        for oid, b in zip(order_ids, bookings):
+            for ln in b.lines:
+                line_rows.append((oid, ln.product_id, ln.sku, ln.quantity, ln.unit_price, ln.backordered))
         line_ids = writer.insert(t.order_lines, LINE_COLUMNS, line_rows, ids=True)
 
         reservations, events, outbox, per_stock = [], [], [], self.reserved
         k = 0
-        actor = self.principal.email
-        new, as_json = _NEW, writer.pg  # PostgreSQL gets the JSON text, SQLite the dict
-        received_reasons: dict[str, str] = {}
-        for oid, (sid, d, pids, plan, takes, status) in zip(order_ids, plans):
-            if takes:
-                for li, stock_id, wid, qty in takes:
-                    reservations.append((oid, line_ids[k + li], stock_id, wid, qty, now))
-                    per_stock[stock_id] = per_stock.get(stock_id, 0) + qty
-            k += len(pids)
-            channel = d.channel
-            received_reason = received_reasons.get(channel)
-            if received_reason is None:
-                received_reason = received_reasons[channel] = f"received via {channel}"[:500]
-            reason = plan.reason[:500]
-            events.append((oid, None, new, actor, received_reason, now))
-            events.append((oid, new, status, "sourcing", reason, now))
-            outbox.append(("order.status_changed", oid, sid, _payload(oid, None, new, received_reason, as_json),
-                           "pending", 0, now, now))
-            outbox.append(("order.status_changed", oid, sid, _payload(oid, new, status, reason, as_json),
-                           "pending", 0, now, now))
-            outbox.append(("order.created", oid, sid, f'{{"order_id": {oid}}}' if as_json else {"order_id": oid},
-                           "pending", 0, now, now))
-            if status == _ALLOCATED:
+        dumps = json.dumps if writer.pg else _as_is  # PostgreSQL gets the JSON text, SQLite the dict
+        for oid, b in zip(order_ids, bookings):
+            for li, stock_id, wid, qty in b.reservations:
+                reservations.append((oid, line_ids[k + li], stock_id, wid, qty, now))
+                per_stock[stock_id] = per_stock.get(stock_id, 0) + qty
+            k += len(b.lines)
+            for frm, to, who, why in b.timeline:
+                events.append((oid, frm, to, who, why, now))
+            for topic, payload in b.events(oid):
+                outbox.append((topic, oid, b.seller_id, dumps(payload), "pending", 0, now, now))
+            if b.complete:
                 result.allocated += 1
             else:
                 result.backordered += 1
@@ -511,306 +457,9 @@ class BulkIntake:
         result.created += len(order_ids)
         result.order_ids.extend(order_ids)
 
-    def _lines(self, pids: list[int], lines) -> list[sourcing.Line]:
-        """sourcing.Line of each order line (immutable, so one object per product, SKU and quantity)."""
-        cache = self._line_cache
-        out = []
-        for pid, ln in zip(pids, lines):
-            key = (pid, ln.sku, ln.quantity)
-            line = cache.get(key)
-            if line is None:
-                line = cache[key] = sourcing.Line(pid, ln.sku, ln.quantity)
-            out.append(line)
-        return out
 
-    def _ship_by(self, received: datetime, w: _Warehouse) -> datetime:
-        """sla.ship_by, remembered per (received, warehouse): orders of a file share their timestamps."""
-        key = (received, w.id)
-        found = self._ship_by_cache.get(key)
-        if found is None:
-            if len(self._ship_by_cache) > 100_000:
-                self._ship_by_cache.clear()
-            found = self._ship_by_cache[key] = ship_by(received, w.calendar)
-        return found
-
-    def _stock(self, rows, free) -> list[sourcing.WarehouseStock]:
-        result: dict[int, sourcing.WarehouseStock] = {}
-        for r in rows:
-            ws = result.get(r.warehouse_id)
-            if ws is None:
-                w = self.wh_by_id[r.warehouse_id]
-                ws = result[r.warehouse_id] = sourcing.WarehouseStock(w.id, w.code, w.lat, w.lon, {})
-            available = ws.available
-            available[r.product_id] = available.get(r.product_id, 0) + free[r.id]
-        return list(result.values())
-
-    def _calendar_warehouse(self, plan, lat, lon) -> _Warehouse | None:
-        if not self.warehouses:
-            return None
-        for w in self.warehouses:
-            if w.code in plan.warehouses:
-                return w
-        return min(self.warehouses, key=lambda w: (sourcing.distance_km(w.lat, w.lon, lat, lon) or 0.0, w.id))
-
-
-def _row_id(r) -> int:
-    return r.id
-
-
-_JSON_NULL = "null"
-
-
-def _payload(oid: int, frm: str | None, to: str, reason: str, as_json: bool):
-    """The payload of an order.status_changed event; as JSON text, the exact text json.dumps gives."""
-    if not as_json:
-        return {"order_id": oid, "from": frm, "to": to, "reason": reason}
-    return (f'{{"order_id": {oid}, "from": {_JSON_NULL if frm is None else json.dumps(frm)}, '
-            f'"to": {json.dumps(to)}, "reason": {json.dumps(reason)}}}')
-
-
-class RowWriter:
-    """Bulk writes inside the caller's transaction.
-
-    PostgreSQL: ids come from the sequences (`draw`, one round trip), rows go in with COPY.
-    Writes are held until `release()`, then run in order by a background thread on the same
-    connection, as do look-ups queued with `call()`; `sync()` waits until all is done (and raises
-    the first error). Elsewhere: executemany at once (ids by RETURNING)."""
-
-    def __init__(self, uow: UnitOfWork):
-        self.uow = uow
-        self.pg = uow.is_postgres
-        self._sequences: dict[str, str] = {}
-        self._ids: dict[str, list[int]] = {}
-        self._held: list[Callable] = []
-        self._queue: queue.Queue | None = None
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-        self._abandon = False
-
-    # ------------------------------------------------------------ ids
-    def draw(self, counts: dict[Table, int]) -> dict[str, list[int]]:
-        """PostgreSQL: new ids from the tables' sequences (ascending), one query for all the tables.
-        The caller hands them to add_ids(); the connection must be free (see call())."""
-        wanted = [(table, n) for table, n in counts.items() if n > 0]
-        if not self.pg or not wanted:
-            return {}
-        for table, _ in wanted:
-            if table.name not in self._sequences:
-                self._sequences[table.name] = self.uow.execute(
-                    text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}).scalar_one()
-        sql = "SELECT " + ", ".join(
-            f"ARRAY(SELECT nextval(CAST(:s{i} AS regclass)) FROM generate_series(1, :n{i}))"
-            for i in range(len(wanted)))
-        params = {}
-        for i, (table, n) in enumerate(wanted):
-            params[f"s{i}"], params[f"n{i}"] = self._sequences[table.name], n
-        row = self.uow.execute(text(sql), params).one()
-        return {table.name: sorted(ids) for (table, _), ids in zip(wanted, row)}
-
-    def add_ids(self, drawn: dict[str, list[int]]) -> None:
-        """Ids for the next inserts (after those not used yet: still ascending)."""
-        for name, ids in drawn.items():
-            self._ids.setdefault(name, []).extend(ids)
-
-    def _take_ids(self, table: Table, n: int) -> list[int]:
-        pool = self._ids.get(table.name, [])
-        if len(pool) < n:  # not expected (look-ups draw enough), but never short
-            self.sync()
-            self.add_ids(self.draw({table: n - len(pool)}))
-            pool = self._ids[table.name]
-        taken, self._ids[table.name] = pool[:n], pool[n:]
-        return taken
-
-    # ------------------------------------------------------------ writes
-    def insert(self, table: Table, columns: Sequence[str], rows: list[tuple], ids: bool = False) -> list[int]:
-        """Insert rows (tuples in `columns` order); with ids=True return the new ids in row order."""
-        if not rows:
-            return []
-        if not self.pg:
-            values = [dict(zip(columns, r)) for r in rows]
-            if ids:
-                return self.uow.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                                        values).scalars().all()
-            self.uow.execute(insert(table), values)
-            return []
-        new_ids: list[int] = []
-        if ids:
-            new_ids = self._take_ids(table, len(rows))
-            rows = [(i, *r) for i, r in zip(new_ids, rows)]
-            columns = ("id", *columns)
-        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-
-        def copy(cursor) -> None:
-            with cursor.copy(statement) as cp:
-                write = cp.write_row
-                for r in rows:
-                    write(r)
-        self._held.append(copy)
-        return new_ids
-
-    def add_reserved(self, per_stock: list[tuple[int, int]]) -> None:
-        """stock.reserved += n for (stock id, n), atomically in SQL (the CHECK refuses too much)."""
-        if not self.pg:
-            self.uow.execute(update(t.stock).where(t.stock.c.id == bindparam("sid"))
-                             .values(reserved=t.stock.c.reserved + bindparam("n")),
-                             [{"sid": sid, "n": n} for sid, n in per_stock])
-            return
-        ids, ns = [s for s, _ in per_stock], [n for _, n in per_stock]
-        self._held.append(lambda cursor: cursor.execute(
-            "UPDATE stock SET reserved = stock.reserved + v.n FROM unnest(%s::bigint[], %s::integer[]) AS v(id, n) "
-            "WHERE stock.id = v.id", (ids, ns)))
-
-    def update_customers(self, rows: list[tuple[int, str | None, str | None]]) -> None:
-        """(id, phone, email): contacts filled in on stored customers."""
-        if not self.pg:
-            self.uow.execute(update(t.customers).where(t.customers.c.id == bindparam("cid"))
-                             .values(phone=bindparam("new_phone"), email=bindparam("new_email")),
-                             [{"cid": cid, "new_phone": p, "new_email": e} for cid, p, e in rows])
-            return
-        cols = [list(c) for c in zip(*rows)]
-        self._held.append(lambda cursor: cursor.execute(
-            "UPDATE customers SET phone = v.phone, email = v.email "
-            "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, phone, email) WHERE customers.id = v.id",
-            cols))
-
-    def execute(self, sql: str) -> None:
-        if not self.pg:
-            self.uow.execute(text(sql))
-            return
-        self._held.append(lambda cursor: cursor.execute(sql))
-
-    # ------------------------------------------------------------ the background thread
-    def call(self, fn: Callable[[], object]) -> "_Call":
-        """Run fn (statements of our own) on the connection: on PostgreSQL in the background thread,
-        after what was released before and before what is released next; elsewhere at once.
-        `.result()` waits for it and returns fn's value (or raises its error, or an earlier write's)."""
-        done = _Call(fn)
-        if not self.pg:
-            done.run()
-            return done
-        self._start()
-        self._queue.put(done)
-        return done
-
-    def in_worker(self) -> bool:
-        return self._thread is not None and threading.current_thread() is self._thread
-
-    def release(self) -> None:
-        """Hand the held writes to the background thread (in order)."""
-        if not self._held:
-            return
-        self._start()
-        for job in self._held:
-            self._queue.put(job)
-        self._held = []
-
-    def _start(self) -> None:
-        if self._queue is None:
-            self._queue = queue.Queue()
-            self._thread = threading.Thread(target=self._run, name="qoima-bulk-copy", daemon=True)
-            self._thread.start()
-
-    def sync(self) -> None:
-        """Wait until the released writes are done; raise the first error."""
-        if self._queue is not None:
-            self._queue.join()
-        if self._error is not None:
-            raise self._error
-
-    def close(self) -> None:
-        """Stop the thread; writes still held or queued (after an error) are dropped."""
-        self._held = []
-        if self._queue is None:
-            return
-        self._abandon = True
-        self._queue.put(None)
-        self._thread.join()
-        self._queue = self._thread = None
-
-    def _run(self) -> None:
-        cursor = self.uow.conn.connection.driver_connection.cursor()
-        try:
-            while True:
-                job = self._queue.get()
-                try:
-                    if job is None:
-                        return
-                    if self._error is not None or self._abandon:
-                        if isinstance(job, _Call):
-                            job.fail(self._error or RuntimeError("bulk intake closed"))
-                    elif isinstance(job, _Call):
-                        job.run()
-                        if job.error is not None:
-                            self._error = job.error
-                    else:
-                        job(cursor)
-                except BaseException as exc:  # noqa: BLE001 - raised by sync() in the caller's thread
-                    self._error = exc
-                finally:
-                    self._queue.task_done()
-        finally:
-            cursor.close()
-
-
-class _Call:
-    """A function run by RowWriter.call, and its outcome."""
-
-    def __init__(self, fn: Callable[[], object]):
-        self.fn, self.value, self.error = fn, None, None
-        self._done = threading.Event()
-
-    def run(self) -> None:
-        try:
-            self.value = self.fn()
-        except BaseException as exc:  # noqa: BLE001 - raised by result() in the caller's thread
-            self.error = exc
-        self._done.set()
-
-    def fail(self, error: BaseException) -> None:
-        self.error = error
-        self._done.set()
-
-    def result(self):
-        self._done.wait()
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-
-def _shortfalls(plan, pids: list[int], lines) -> list[int]:
-    """The shortfall of a product goes to its last lines (as intake._insert_lines)."""
-    out = [0] * len(pids)
-    if not plan.backorder:
-        return out
-    missing = dict(plan.backorder)
-    for i in range(len(pids) - 1, -1, -1):
-        short = min(missing.get(pids[i], 0), lines[i].quantity)
-        out[i] = short
-        if short:
-            missing[pids[i]] -= short
-    return out
-
-
-def _takes(plan, rows, free: dict, lines, pids: list[int]) -> list[tuple[int, int, int, int]]:
-    """Spread the plan's (warehouse, product, qty) over stock rows and order lines, as intake._takes;
-    returns (line index, stock id, warehouse id, qty) and decrements `free`."""
-    need = [[pid, ln.quantity] for pid, ln in zip(pids, lines)]
-    takes = []
-    for wid, pid, qty in plan.picks:
-        for r in rows:
-            if qty == 0:
-                break
-            if r.warehouse_id != wid or r.product_id != pid or free[r.id] == 0:
-                continue
-            for li, entry in enumerate(need):
-                if entry[0] != pid or entry[1] == 0 or qty == 0 or free[r.id] == 0:
-                    continue
-                take = min(qty, free[r.id], entry[1])
-                takes.append((li, r.id, wid, take))
-                free[r.id] -= take
-                qty -= take
-                entry[1] -= take
-    return takes
+def _as_is(value):
+    return value
 
 
 def create_orders(uow: UnitOfWork, principal: Principal, orders: Sequence[OrderIn], *, now: datetime | None = None,

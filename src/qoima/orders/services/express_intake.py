@@ -3,9 +3,8 @@ two round trips from the event loop instead of a dozen from a worker thread.
 
 1. Look (no locks): seller, an order already taken, products with storage
    stock and warehouses, the customer by phone / e-mail, ids.
-2. Decide in memory with the same rules and helpers as create_order
-   (domain.sourcing, domain.sla, intake's helpers).
-3. Book in one transaction (adapters.db.intake_pg.write).
+2. Decide in memory: the booking of domain/booking.py, as every writer.
+3. Book in one transaction (adapters/intake_pg.write: one call of book_order_v2).
 
 The database has the last word: the stock CHECK (reserved <= on hand) refuses a
 unit another order took since the look, the unique keys refuse a second copy of
@@ -23,20 +22,17 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import datetime
-from decimal import Decimal
 
 import psycopg
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from qoima.orders.adapters import intake_pg
 from qoima.db import pg_async
-from qoima.orders.domain import sourcing
-from qoima.orders.domain.status import Status
-from qoima.catalog.domain.calendar import ship_by
-from qoima.platform.access import Principal
-from qoima.orders.services.intake import CENT, intake_records, new_order_summary, plan_calendar, received_utc, spread_over_stock, submit_order, warehouse_stock
+from qoima.orders.adapters import intake_pg
+from qoima.orders.domain import booking as bk
 from qoima.orders.schemas import OrderIn
+from qoima.orders.services.intake import contact_lock_keys, submit_order
+from qoima.platform.access import Principal
 from qoima.platform.unit_of_work import utcnow
 
 log = logging.getLogger(__name__)
@@ -81,81 +77,35 @@ async def book(engine: Engine, principal: Principal, data: OrderIn, idempotency_
     pool = await pg_async.pool_for(engine)
     async with pool.connection() as conn:
         c = data.customer
-        seen = await intake_pg.look(conn, seller=seller_key, channel=data.channel, external_id=data.external_id,
-                                    idempotency_key=idempotency_key, skus=[ln.sku for ln in data.lines],
-                                    phone=c.phone, email=c.email, lines=len(data.lines))
+        seen = await intake_pg.look(conn, intake_pg.LookFor(
+            seller=seller_key, channel=data.channel, external_id=data.external_id, idempotency_key=idempotency_key,
+            skus=[ln.sku for ln in data.lines], phone=c.phone, email=c.email))
         if seen.seller is None or not principal.can_see(seen.seller[0]):
             return "seller"
         if seen.existing_id is not None:
             return "replay"
         if any(ln.sku not in seen.products for ln in data.lines):
             return "unknown SKU"
-        customer = _customer(seen, data)
-        if customer is False:
-            return "contacts to fill in"
-        booking, summary = _decide(seen, principal, data, idempotency_key, customer, now)
-        if booking is None:
-            return "short of stock"
-        customer_id = await intake_pg.write(conn, booking)
-    summary["customer_id"] = customer_id
-    return summary
+        doc, booking = decide(seen, principal, data, idempotency_key, now)
+        if isinstance(booking, str):
+            return booking
+        customer_id = await intake_pg.write(conn, doc)
+    return booking.summary(seen.order_id, seen.seller[1], customer_id, seen.line_ids)
 
 
-def _customer(seen: intake_pg.Look, data: OrderIn):
-    """As customers.find_or_create_customer: the matched customer's id, None for no customer,
-    "new" for a first-time buyer, or False when contacts must be filled in (careful path)."""
-    c = data.customer
-    if not (c.phone or c.email or c.name):
-        return None
-    for value, row in ((c.phone, seen.by_phone), (c.email, seen.by_email)):
-        if value and row is not None:
-            if (c.email and not row.email) or (c.phone and not row.phone):
-                return False
-            return row.merged_into_id or row.id
-    return "new"
-
-
-def _decide(seen: intake_pg.Look, principal: Principal, data: OrderIn, idempotency_key, customer, now):
-    seller_id, seller_code = seen.seller
-    rows = seen.stock
-    products = seen.products
-    plan = sourcing.choose([sourcing.Line(products[ln.sku].id, ln.sku, ln.quantity) for ln in data.lines],
-                           warehouse_stock(rows), data.delivery.lat, data.delivery.lon)
-    cal = plan_calendar(rows, plan) if plan.complete else None
-    if cal is None:
-        return None, None
+def decide(seen: intake_pg.Look, principal: Principal, data: OrderIn, idempotency_key: str | None = None,
+           now: datetime | None = None) -> tuple[dict | None, bk.Booking | str]:
+    """(book_order_v2's document, the booking), or (None, why the careful path must decide): a
+    known customer whose missing phone or e-mail must be filled in, or anything short of stock
+    (backorders are first come, first served under the stock locks)."""
+    seller_id = seen.seller[0]
     now = now or utcnow()
-    received = received_utc(data.received_at, now)
-    deadline = ship_by(received, cal)
-    total = sum((ln.quantity * ln.unit_price for ln in data.lines), Decimal(0)).quantize(CENT)
-    status = Status.ALLOCATED.value
-    order_id = seen.order_id
-    lines = [{"id": lid, "order_id": order_id, "product_id": products[ln.sku].id, "sku": ln.sku,
-              "quantity": ln.quantity, "unit_price": ln.unit_price, "backordered": 0}
-             for lid, ln in zip(seen.line_ids, data.lines)]
-    takes = spread_over_stock(plan, rows, seen.line_ids, data, products)
-    per_stock: dict[int, int] = {}
-    for _, sid, _, q in takes:
-        per_stock[sid] = per_stock.get(sid, 0) + q
-    c = data.customer
-    new_customer = None
-    lock_keys: list[str] = []
-    if customer == "new":
-        new_customer = {"name": c.name, "phone": c.phone, "email": c.email, "language": c.language,
-                        "preferred_channel": c.preferred_channel}
-        lock_keys = [f"customer:{seller_id}:{k}" for k in sorted(k for k in (c.phone, c.email) if k)]
-        customer = None
-    stamp = utcnow()
-    timeline, outbox = intake_records(order_id, seller_id, principal.email, data.channel, status, plan.reason, stamp)
-    d = data.delivery
-    order = {"id": order_id, "seller_id": seller_id, "channel": data.channel, "external_id": data.external_id,
-             "idempotency_key": idempotency_key, "customer_id": customer, "status": status,
-             "delivery_type": d.type, "address": d.address, "city": d.city, "lat": d.lat, "lon": d.lon,
-             "total": total, "warehouses": ",".join(plan.warehouses), "sourcing_reason": plan.reason,
-             "ship_by": deadline, "received_at": received, "updated_at": now}
-    booking = intake_pg.Booking(order=order, new_customer=new_customer, lock_keys=lock_keys,
-                                stock=sorted(per_stock.items()), lines=lines, reservations=takes,
-                                timeline=timeline, outbox=outbox, now=stamp)
-    summary = new_order_summary(seller_code, order_id, data, status, plan, deadline, total, received, customer,
-                                lines)
-    return booking, summary
+    b = bk.decide(bk.Snapshot(
+        seller_id=seller_id, actor=principal.email, order=data,
+        product_ids=[seen.products[ln.sku] for ln in data.lines], stock=seen.stock, warehouses=seen.warehouses,
+        now=now, by_phone=seen.by_phone, by_email=seen.by_email, idempotency_key=idempotency_key, stamp=utcnow()))
+    if b.customer.fill:
+        return None, "contacts to fill in"
+    if not b.complete or b.ship_by is None:
+        return None, "short of stock"
+    return intake_pg.document(b, seen.order_id, seen.line_ids, contact_lock_keys(seller_id, data.customer)), b

@@ -1,30 +1,27 @@
-"""Order intake: validate, find or create the customer, choose warehouses,
-reserve, and write the order with its timeline and outbox event in one
-transaction. The same channel order (or Idempotency-Key) never becomes two."""
+"""Order intake, the careful path: lock, read the snapshot, decide the booking
+(domain/booking.py), write it, in one transaction. The same channel order (or
+Idempotency-Key) never becomes two. Every database and every hand-over of the
+express path comes here."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from decimal import Decimal
+from datetime import datetime
 
-from sqlalchemy import Engine, insert, or_, select
+from sqlalchemy import Engine, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from qoima.catalog.domain.calendar import Calendar, parse_hhmm
+from qoima.catalog.services import resolve_seller
 from qoima.db import tables as t
-from qoima.orders.domain import sourcing
-from qoima.platform.errors import Forbidden, NotFound, ValidationError
-from qoima.orders.domain.status import Status
-from qoima.catalog.domain.calendar import Calendar, parse_hhmm, ship_by
-from qoima.platform.access import Principal
-from qoima.customers.services import find_or_create_customer
-from qoima.stock.services.reserve import apply_reservations
+from qoima.orders.domain import booking as bk
 from qoima.orders.schemas import OrderIn
+from qoima.platform.access import Principal
+from qoima.platform.errors import NotFound
 from qoima.platform.unit_of_work import UnitOfWork, run, utcnow
-from qoima.catalog.services import resolve_seller  # noqa: F401 - re-exported for the order writers
+from qoima.stock.services.reserve import apply_reservations
 
-CENT = Decimal("0.01")
-
-
+CENT = bk.CENT
+received_utc = bk.received_utc  # re-exported for the order writers
 
 
 def submit_order(engine: Engine, principal: Principal, data: OrderIn, idempotency_key: str | None = None,
@@ -54,180 +51,100 @@ def create_order(uow: UnitOfWork, principal: Principal, data: OrderIn, idempoten
     existing = _existing(uow, seller.id, data.channel, data.external_id, idempotency_key)
     if existing is not None:
         return order_summary(uow, existing), False
+    snapshot = read_snapshot(uow, seller.id, principal, data, idempotency_key, now)
+    booking = bk.decide(snapshot)
+    return write_booking(uow, booking, seller.code), True
+
+
+def read_snapshot(uow: UnitOfWork, seller_id: int, principal: Principal, data: OrderIn,
+                  idempotency_key: str | None = None, now: datetime | None = None) -> bk.Snapshot:
+    """What the booking decides on, read under locks: the buyer's contacts (advisory locks on
+    PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises), then the stock rows (in id order)."""
     now = now or utcnow()
-    received = received_utc(data.received_at, now)
-    products = _products(uow, seller.id, [ln.sku for ln in data.lines])
-    customer_id = find_or_create_customer(uow, seller.id, data.customer, actor=principal.email, now=received)
-    rows = _lock_stock(uow, {p.id for p in products.values()})
-    plan = sourcing.choose([sourcing.Line(products[ln.sku].id, ln.sku, ln.quantity) for ln in data.lines],
-                           warehouse_stock(rows), data.delivery.lat, data.delivery.lon)
-    status = Status.ALLOCATED if plan.complete else Status.BACKORDERED
-    cal = plan_calendar(rows, plan) or calendar_of(_calendar_warehouse(uow, plan, data.delivery.lat,
-                                                                         data.delivery.lon))
-    total = sum((ln.quantity * ln.unit_price for ln in data.lines), Decimal(0)).quantize(CENT)
-    deadline = ship_by(received, cal) if cal is not None else None
-    order_id = uow.execute(insert(t.orders).values(
-        seller_id=seller.id, channel=data.channel, external_id=data.external_id, idempotency_key=idempotency_key,
-        customer_id=customer_id, status=status.value, delivery_type=data.delivery.type,
-        address=data.delivery.address, city=data.delivery.city, lat=data.delivery.lat, lon=data.delivery.lon,
-        total=total, warehouses=",".join(plan.warehouses), sourcing_reason=plan.reason, ship_by=deadline,
-        received_at=received, updated_at=now).returning(t.orders.c.id)).scalar_one()
-    lines = _insert_lines(uow, order_id, data, products, plan)
-    apply_reservations(uow, order_id, spread_over_stock(plan, rows, [ln["id"] for ln in lines], data, products))
-    _record_intake(uow, order_id, seller.id, principal.email, data.channel, status.value, plan.reason)
-    summary = new_order_summary(seller.code, order_id, data, status.value, plan, deadline, total, received,
-                                customer_id, lines)
-    return summary, True
+    pids = _product_ids(uow, seller_id, [ln.sku for ln in data.lines])
+    by_phone, by_email = _customers(uow, seller_id, data.customer)
+    return bk.Snapshot(seller_id=seller_id, actor=principal.email, order=data, product_ids=pids,
+                       stock=_lock_stock(uow, set(pids)), warehouses=warehouses(uow), now=now,
+                       by_phone=by_phone, by_email=by_email, idempotency_key=idempotency_key, stamp=utcnow())
 
 
-def new_order_summary(seller_code: str, order_id: int, data: OrderIn, status: str, plan, deadline, total,
-                      received, customer_id, lines: list[dict]) -> dict:
-    """The order as order_summary would read it back, built from what was just written."""
-    return {
-        "id": order_id, "seller": seller_code, "channel": data.channel, "external_id": data.external_id,
-        "status": status, "warehouse": plan.warehouses[0] if plan.warehouses else None,
-        "warehouses": list(plan.warehouses), "ship_by": deadline, "sourcing_reason": plan.reason,
-        "total": str(total), "currency": "KZT", "received_at": received, "customer_id": customer_id,
-        "delivery": {"type": data.delivery.type, "address": data.delivery.address, "city": data.delivery.city,
-                     "lat": data.delivery.lat, "lon": data.delivery.lon},
-        "lines": [{"id": ln["id"], "sku": ln["sku"], "quantity": ln["quantity"],
-                   "unit_price": str(ln["unit_price"].quantize(CENT)), "backordered": ln["backordered"]}
-                  for ln in lines],
-    }
+def write_booking(uow: UnitOfWork, b: bk.Booking, seller_code: str) -> dict:
+    """Store the booking (customer, order, lines, reservations, timeline, outbox); the order's summary."""
+    customer_id = write_customer(uow, b.customer)
+    order_id = uow.execute(insert(t.orders).values(**b.order_row(customer_id))
+                           .returning(t.orders.c.id)).scalar_one()
+    line_ids = uow.execute(insert(t.order_lines).returning(t.order_lines.c.id, sort_by_parameter_order=True),
+                           b.line_rows(order_id)).scalars().all()
+    apply_reservations(uow, order_id, b.reservation_takes(line_ids))
+    uow.execute(insert(t.order_events), b.timeline_rows(order_id))
+    uow.execute(insert(t.outbox), b.outbox_rows(order_id))
+    return b.summary(order_id, seller_code, customer_id, line_ids)
 
 
-def intake_records(order_id: int, seller_id: int, actor: str, channel: str, status: str, reason: str,
-                   now: datetime) -> tuple[list[dict], list[dict]]:
-    """The timeline rows (None -> new -> allocated/backordered) and the outbox events of a new order,
-    as records.record_transition and records.enqueue write them."""
-    moves = [(None, Status.NEW.value, actor, f"received via {channel}"[:500]),
-             (Status.NEW.value, status, "sourcing", reason[:500])]
-    timeline = [{"order_id": order_id, "from_status": f, "to_status": to, "actor": who, "reason": why,
-                 "created_at": now} for f, to, who, why in moves]
-    events = [("order.status_changed", {"order_id": order_id, "from": f, "to": to, "reason": why})
-              for f, to, _, why in moves] + [("order.created", {"order_id": order_id})]
-    outbox = [{"topic": topic, "aggregate_id": order_id, "seller_id": seller_id, "payload": payload,
-               "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
-              for topic, payload in events]
-    return timeline, outbox
+def write_customer(uow: UnitOfWork, plan: bk.CustomerPlan) -> int | None:
+    if plan.action == "create":
+        return uow.execute(insert(t.customers).values(**plan.new).returning(t.customers.c.id)).scalar_one()
+    if plan.fill:
+        uow.execute(update(t.customers).where(t.customers.c.id == plan.match.id).values(**plan.fill))
+    return plan.customer_id
 
 
-def _record_intake(uow: UnitOfWork, order_id: int, seller_id: int, actor: str, channel: str, status: str,
-                   reason: str) -> None:
-    timeline, outbox = intake_records(order_id, seller_id, actor, channel, status, reason, utcnow())
-    uow.execute(insert(t.order_events), timeline)
-    uow.execute(insert(t.outbox), outbox)
+def _customers(uow: UnitOfWork, seller_id: int, c) -> tuple[bk.StoredCustomer | None, bk.StoredCustomer | None]:
+    """The stored customer (lowest id) with the buyer's phone and the one with the buyer's e-mail."""
+    if not (c.phone or c.email):
+        return None, None
+    if uow.is_postgres:
+        # Two orders of one buyer arriving together must not create two customers: serialise
+        # look-up + insert per (seller, contact) until commit.
+        keys = contact_lock_keys(seller_id, c)
+        uow.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) "
+                         "WITH ORDINALITY AS u(k, n) ORDER BY n"), {"keys": keys})  # one round trip, fixed order
+    found = []
+    cc = t.customers.c
+    for column, value in ((cc.phone, c.phone), (cc.email, c.email)):
+        row = None
+        if value:
+            row = uow.execute(select(cc.id, cc.merged_into_id, cc.phone, cc.email)
+                              .where(cc.seller_id == seller_id, column == value).order_by(cc.id).limit(1)).first()
+        found.append(bk.StoredCustomer(*row) if row is not None else None)
+    return found[0], found[1]
 
 
-def _lock_stock(uow: UnitOfWork, product_ids):
-    """reserve.lock_stock_rows (storage rows with free units, locked in id order) with each row's warehouse."""
-    w = t.warehouses.c
-    q = (select(t.stock.c.id, t.stock.c.product_id, t.stock.c.warehouse_id, t.stock.c.location_id,
-                t.stock.c.on_hand, t.stock.c.reserved, w.code.label("wh_code"), w.lat.label("wh_lat"),
-                w.lon.label("wh_lon"), w.timezone, w.cutoff_time, w.handover_time, w.working_days)
-         .join(t.locations, t.locations.c.id == t.stock.c.location_id)
-         .join(t.warehouses, w.id == t.stock.c.warehouse_id)
-         .where(t.stock.c.product_id.in_(list(product_ids)), t.stock.c.on_hand > t.stock.c.reserved,
-                t.locations.c.kind == "storage")
-         .order_by(t.stock.c.id))
+def contact_lock_keys(seller_id: int, c) -> list[str]:
+    """Advisory lock keys of a buyer's contacts, in the order they are taken (every writer)."""
+    return [f"customer:{seller_id}:{k}" for k in sorted(k for k in (c.phone, c.email) if k)]
+
+
+def _lock_stock(uow: UnitOfWork, product_ids) -> list[bk.StockRow]:
+    """Storage rows with free units of these products, locked in id order."""
+    s = t.stock.c
+    q = (select(s.id, s.product_id, s.warehouse_id, s.on_hand, s.reserved)
+         .join(t.locations, t.locations.c.id == s.location_id)
+         .where(s.product_id.in_(list(product_ids)), s.on_hand > s.reserved, t.locations.c.kind == "storage")
+         .order_by(s.id))
     if uow.is_postgres:
         q = q.with_for_update(of=t.stock)
-    return uow.execute(q).all()
+    return [bk.StockRow(r.id, r.product_id, r.warehouse_id, r.on_hand - r.reserved) for r in uow.execute(q)]
 
 
-def plan_calendar(rows, plan) -> Calendar | None:
-    """The calendar of the first (lowest id) warehouse of the plan, from the locked rows."""
-    chosen = [r for r in rows if r.wh_code in plan.warehouses]
-    if not chosen:
-        return None
-    return calendar_of(min(chosen, key=lambda r: r.warehouse_id))
+def warehouses(uow: UnitOfWork) -> dict[int, bk.Warehouse]:
+    """Every warehouse with its calendar, by id in id order."""
+    return {w.id: warehouse_of(w) for w in uow.execute(select(t.warehouses).order_by(t.warehouses.c.id))}
 
 
-def received_utc(received_at: datetime | None, now: datetime) -> datetime:
-    """A naive UTC datetime; an aware one is converted (10:30+05:00 is 05:30 UTC), a naive one is UTC."""
-    if received_at is None:
-        return now
-    if received_at.tzinfo is not None:
-        return received_at.astimezone(timezone.utc).replace(tzinfo=None)
-    return received_at
+def warehouse_of(w) -> bk.Warehouse:
+    return bk.Warehouse(w.id, w.code, w.lat, w.lon, Calendar(
+        timezone=w.timezone, cutoff=parse_hhmm(w.cutoff_time), handover=parse_hhmm(w.handover_time),
+        working_days=w.working_days))
 
 
-def _products(uow: UnitOfWork, seller_id: int, skus: list[str]) -> dict:
-    found = {r.sku: r for r in uow.execute(select(t.products.c.id, t.products.c.sku)
-                                           .where(t.products.c.seller_id == seller_id, t.products.c.sku.in_(set(skus))))}
+def _product_ids(uow: UnitOfWork, seller_id: int, skus: list[str]) -> list[int]:
+    found = {r.sku: r.id for r in uow.execute(select(t.products.c.id, t.products.c.sku).where(
+        t.products.c.seller_id == seller_id, t.products.c.sku.in_(set(skus))))}
     for i, sku in enumerate(skus):
         if sku not in found:
-            raise ValidationError(f"unknown SKU '{sku}' for this seller", field=f"lines[{i}].sku")
-    return found
-
-
-def warehouse_stock(rows) -> list[sourcing.WarehouseStock]:
-    result: dict[int, sourcing.WarehouseStock] = {}
-    for r in rows:
-        ws = result.get(r.warehouse_id)
-        if ws is None:
-            ws = result[r.warehouse_id] = sourcing.WarehouseStock(r.warehouse_id, r.wh_code, r.wh_lat, r.wh_lon, {})
-        ws.available[r.product_id] = ws.available.get(r.product_id, 0) + (r.on_hand - r.reserved)
-    return list(result.values())
-
-
-def _insert_lines(uow: UnitOfWork, order_id: int, data: OrderIn, products: dict, plan) -> list[dict]:
-    """Returns the inserted lines (with their ids)."""
-    missing = dict(plan.backorder)
-    values = []
-    for ln in data.lines:  # the shortfall of a product goes to its last lines
-        values.append({"order_id": order_id, "product_id": products[ln.sku].id, "sku": ln.sku,
-                       "quantity": ln.quantity, "unit_price": ln.unit_price, "backordered": 0})
-    for v in reversed(values):
-        short = min(missing.get(v["product_id"], 0), v["quantity"])
-        v["backordered"] = short
-        if short:
-            missing[v["product_id"]] -= short
-    ids = uow.execute(insert(t.order_lines).returning(t.order_lines.c.id, sort_by_parameter_order=True), values)
-    for v, r in zip(values, ids):
-        v["id"] = r.id
-    return values
-
-
-def spread_over_stock(plan, rows, line_ids, data: OrderIn, products) -> list[tuple[int, int, int, int]]:
-    """Spread the plan's (warehouse, product, qty) over stock rows and order lines."""
-    need_by_line = {}
-    for lid, ln in zip(line_ids, data.lines):
-        need_by_line[lid] = (products[ln.sku].id, ln.quantity)
-    takes = []
-    free = {r.id: r.on_hand - r.reserved for r in rows}
-    for wid, pid, qty in plan.picks:
-        for r in rows:
-            if qty == 0:
-                break
-            if r.warehouse_id != wid or r.product_id != pid or free[r.id] == 0:
-                continue
-            for lid, (lpid, lneed) in need_by_line.items():
-                if lpid != pid or lneed == 0 or qty == 0 or free[r.id] == 0:
-                    continue
-                take = min(qty, free[r.id], lneed)
-                takes.append((lid, r.id, wid, take))
-                free[r.id] -= take
-                qty -= take
-                need_by_line[lid] = (lpid, lneed - take)
-    return takes
-
-
-def _calendar_warehouse(uow: UnitOfWork, plan, lat, lon):
-    whs = uow.execute(select(t.warehouses).order_by(t.warehouses.c.id)).all()
-    if not whs:
-        return None
-    chosen = [w for w in whs if w.code in plan.warehouses]
-    if chosen:
-        return chosen[0]
-    return min(whs, key=lambda w: (sourcing.distance_km(w.lat, w.lon, lat, lon) or 0.0, w.id))
-
-
-def calendar_of(w) -> Calendar | None:
-    if w is None:
-        return None
-    return Calendar(timezone=w.timezone, cutoff=parse_hhmm(w.cutoff_time), handover=parse_hhmm(w.handover_time),
-                    working_days=w.working_days)
+            raise bk.unknown_sku(sku, i)
+    return [found[sku] for sku in skus]
 
 
 def order_summary(uow: UnitOfWork, order_id: int) -> dict:

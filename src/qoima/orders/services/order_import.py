@@ -42,7 +42,8 @@ from qoima.db import tables as t
 from qoima.orders.schemas import LineIn, OrderIn
 from qoima.platform.access import Principal
 from qoima.platform.errors import Conflict
-from qoima.platform.imports import (CHUNK, Columns, ImportOptions, Progress, Report, Sellers, Upload, chunks,
+from qoima.catalog.services.import_sellers import Sellers
+from qoima.platform.imports import (CHUNK, Columns, ImportOptions, Progress, Report, Upload, chunks,
                                     load_table, put, pyd_errors)
 from qoima.platform.tabular import Table
 from qoima.platform.unit_of_work import UnitOfWork

@@ -11,13 +11,11 @@ anything changes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from types import SimpleNamespace
 
 from sqlalchemy import bindparam, or_, select, update
 
-from qoima.catalog.domain.calendar import ship_by
 from qoima.db import tables as t
-from qoima.orders.domain import sourcing
+from qoima.orders.domain import booking as bk
 from qoima.orders.domain.status import Status, check_resource
 from qoima.orders.services import intake
 from qoima.orders.services.lifecycle import load_order, order_facts
@@ -62,24 +60,19 @@ def resource(uow: UnitOfWork, principal: Principal, order_id: int, note: str = "
     held = _held(uow, order.id)  # read again under the stock locks: nothing can add to it now
     rows = _free_rows(raw, {ln.product_id for ln in lines}, held)
     release(uow, order.id)
-    plan = sourcing.choose([sourcing.Line(ln.product_id, ln.sku, ln.quantity) for ln in lines],
-                           intake.warehouse_stock(rows), order.lat, order.lon)
-    order_in = SimpleNamespace(lines=[SimpleNamespace(sku=ln.sku, quantity=ln.quantity) for ln in lines])
-    products = {ln.sku: SimpleNamespace(id=ln.product_id) for ln in lines}
-    takes = intake.spread_over_stock(plan, rows, [ln.id for ln in lines], order_in, products)
+    stock = [bk.StockRow(r.id, r.product_id, r.warehouse_id, r.on_hand - r.reserved) for r in rows]
+    plan = bk.decide_resourcing(lines, [ln.product_id for ln in lines], stock, intake.warehouses(uow),
+                                (order.lat, order.lon), order.received_at)
+    takes = [(lines[i].id, sid, wid, q) for i, sid, wid, q in plan.reservations]
     apply_reservations(uow, order.id, takes)
-    got: dict[int, int] = {}
-    for line_id, _, _, qty in takes:
-        got[line_id] = got.get(line_id, 0) + qty
     uow.execute(update(t.order_lines).where(t.order_lines.c.id == bindparam("lid"))
                 .values(backordered=bindparam("short")),
-                [{"lid": ln.id, "short": ln.quantity - got.get(ln.id, 0)} for ln in lines])
-    status = Status.ALLOCATED if plan.complete else Status.BACKORDERED
+                [{"lid": ln.id, "short": short} for ln, short in zip(lines, plan.backordered)])
+    status = Status(plan.status)
     values = {"status": status.value, "warehouses": ",".join(plan.warehouses), "sourcing_reason": plan.reason,
               "updated_at": utcnow()}
-    cal = intake.plan_calendar(rows, plan)
-    if cal is not None:  # the deadline follows the calendar of the warehouse that now ships
-        values["ship_by"] = ship_by(order.received_at, cal)
+    if plan.ship_by is not None:  # the deadline follows the calendar of the warehouse that now ships
+        values["ship_by"] = plan.ship_by
     uow.execute(update(t.orders).where(t.orders.c.id == order.id).values(**values))
     why = f"re-sourced: {plan.reason}" + (f" ({note.strip()})" if note.strip() else "")
     record_transition(uow, order.id, order.seller_id, order.status, status.value, principal.email, why)

@@ -22,7 +22,8 @@ from qoima.catalog.services.product_import import product_ids
 from qoima.db import tables as t
 from qoima.platform.access import Principal
 from qoima.platform.errors import Forbidden
-from qoima.platform.imports import (Columns, ImportOptions, Progress, Report, Sellers, Upload, chunks, load_table,
+from qoima.catalog.services.import_sellers import Sellers
+from qoima.platform.imports import (Columns, ImportOptions, Progress, Report, Upload, chunks, load_table,
                                     put, pyd_errors)
 from qoima.platform.tabular import Table
 from qoima.platform.unit_of_work import UnitOfWork

@@ -1,0 +1,60 @@
+"""Comparison helpers for the order writers (careful, express, bulk): every row
+they store, with the ids that a writer may draw differently replaced by ranks.
+
+The express path draws order and line ids from the sequences before it knows
+whether it will book the order (a hand-over leaves a gap, as any rolled-back
+insert does); the bulk path draws ids for a whole batch. Ids of orders, lines
+and customers are therefore compared by rank (1, 2, ...) wherever they appear."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from qoima.db import tables as t
+
+SKIP_COLUMNS = {"created_at", "updated_at", "handled_at", "next_attempt_at"}
+TABLES = [t.customers, t.orders, t.order_lines, t.reservations, t.stock, t.order_events, t.outbox]
+
+
+def snapshot(engine, skip: set[str] = frozenset()) -> dict:
+    """Every row of TABLES (without SKIP_COLUMNS and `skip`), ids by rank."""
+    with engine.connect() as conn:
+        rows = {tbl.name: [dict(r._mapping) for r in conn.execute(select(tbl).order_by(tbl.c.id))] for tbl in TABLES}
+    orders = {r["id"]: n for n, r in enumerate(rows["orders"], 1)}
+    lines = {r["id"]: n for n, r in enumerate(rows["order_lines"], 1)}
+    customers = {r["id"]: n for n, r in enumerate(rows["customers"], 1)}
+    customers[None] = None
+    refs = {("orders", "id"): orders, ("order_lines", "id"): lines, ("order_lines", "order_id"): orders,
+            ("reservations", "order_id"): orders, ("reservations", "order_line_id"): lines,
+            ("order_events", "order_id"): orders, ("outbox", "aggregate_id"): orders,
+            ("customers", "id"): customers, ("customers", "merged_into_id"): customers,
+            ("orders", "customer_id"): customers}
+    for name, table_rows in rows.items():
+        for r in table_rows:
+            for col in list(r):
+                if (name, col) in refs:
+                    r[col] = refs[name, col][r[col]]
+            if name == "outbox" and "order_id" in r["payload"]:
+                r["payload"] = {**r["payload"], "order_id": orders[r["payload"]["order_id"]]}
+    drop = SKIP_COLUMNS | set(skip)
+    return {name: [tuple(v for k, v in r.items() if k not in drop) for r in table_rows]
+            for name, table_rows in rows.items()}
+
+
+def ranked(results: list, engine) -> list:
+    """The returned orders with order, line and customer ids replaced by their rank, as in snapshot()."""
+    with engine.connect() as conn:
+        orders = {i: n for n, i in enumerate(conn.execute(select(t.orders.c.id).order_by(t.orders.c.id)).scalars(), 1)}
+        lines = {i: n for n, i in enumerate(conn.execute(select(t.order_lines.c.id).order_by(t.order_lines.c.id))
+                                            .scalars(), 1)}
+        customers = {i: n for n, i in enumerate(conn.execute(select(t.customers.c.id).order_by(t.customers.c.id))
+                                                .scalars(), 1)}
+    customers[None] = None
+    out = []
+    for r in results:
+        if isinstance(r, tuple):
+            order, created = r
+            r = ({**order, "id": orders[order["id"]], "customer_id": customers[order["customer_id"]],
+                  "lines": [{**ln, "id": lines[ln["id"]]} for ln in order["lines"]]}, created)
+        out.append(r)
+    return out
