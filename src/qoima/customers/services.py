@@ -35,7 +35,7 @@ def find_or_create_customer(uow: UnitOfWork, seller_id: int, c: CustomerIn, acto
             with uow.conn.begin_nested():  # a savepoint: losing the race below keeps the transaction
                 return _insert(uow, seller_id, c, now)
         except IntegrityError as exc:
-            if not _contact_taken(exc):
+            if not contact_taken(exc):
                 raise
         # a concurrent writer created a customer with one of these contacts and has committed it
         # (the unique key waited for it): that customer is this buyer
@@ -64,7 +64,7 @@ def _match(uow: UnitOfWork, seller_id: int, c: CustomerIn):
     return min(rows, key=lambda r: r.kind != "phone", default=None)
 
 
-def _contact_taken(exc: IntegrityError) -> bool:
+def contact_taken(exc: IntegrityError) -> bool:
     """The unique key of customer_contacts refused a row (not any other constraint)."""
     message = str(exc.orig)
     unique = getattr(exc.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in message

@@ -292,6 +292,9 @@ def decide_resourcing(lines, pids: Sequence[int], stock: Sequence[StockRow], war
                       ship_by=_ship_by(received, cal.calendar) if cal is not None and plan.warehouses else None)
 
 
+CUSTOMER_INPUT = ("name", "phone", "email", "language", "preferred_channel")
+
+
 def decide_customer(seller_id: int, c, by_phone: KnownCustomer | None, by_email: KnownCustomer | None,
                     received: datetime) -> CustomerPlan:
     """c: the order's customer input (name, phone, email, language, preferred_channel)."""

@@ -6,6 +6,7 @@ express path comes here."""
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 
 from sqlalchemy import Engine, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -16,8 +17,9 @@ from qoima.db import tables as t
 from qoima.orders.domain import booking as bk
 from qoima.orders.schemas import OrderIn
 from qoima.platform.access import Principal
-from qoima.platform.errors import NotFound
+from qoima.platform.errors import Conflict, NotFound
 from qoima.platform.unit_of_work import UnitOfWork, run, utcnow
+from qoima.customers.services import contact_taken
 from qoima.stock.services.reserve import apply_reservations
 
 CENT = bk.CENT
@@ -83,7 +85,21 @@ def write_booking(uow: UnitOfWork, b: bk.Booking, seller_code: str) -> dict:
 
 def write_customer(uow: UnitOfWork, plan: bk.CustomerPlan) -> int | None:
     if plan.action == "create":
-        return uow.execute(insert(t.customers).values(**plan.new).returning(t.customers.c.id)).scalar_one()
+        try:
+            with uow.conn.begin_nested():  # a savepoint: losing the race for a contact keeps the transaction
+                return uow.execute(insert(t.customers).values(**plan.new).returning(t.customers.c.id)).scalar_one()
+        except IntegrityError as exc:
+            if not contact_taken(exc):
+                raise
+        # a writer that takes no advisory lock (an order import) created this buyer and committed it while
+        # the unique key of customer_contacts held our insert: that customer is this buyer
+        new = plan.new
+        by_phone, by_email = _customers(uow, new["seller_id"], SimpleNamespace(phone=new["phone"], email=new["email"]))
+        plan = bk.decide_customer(new["seller_id"], SimpleNamespace(**{k: new[k] for k in bk.CUSTOMER_INPUT}),
+                                  by_phone, by_email, new["created_at"])
+        if plan.action == "create":
+            raise Conflict("the customer's phone or e-mail was taken by a concurrent order; try again",
+                           field="customer")
     if plan.fill:
         uow.execute(update(t.customers).where(t.customers.c.id == plan.match.id).values(**plan.fill))
     return plan.customer_id
