@@ -257,8 +257,14 @@ outbox = Table(
     Column("last_error", Text),
     created(),
     Column("handled_at", DateTime),
+    # the claim lease: while a worker handles a pending event it holds it until claimed_until
+    # (renewed by heartbeats); done/dead events keep claimed_by as the worker that finished them
+    Column("claimed_by", String(80)),
+    Column("claimed_until", DateTime),
     CheckConstraint("status in ('pending','done','dead')", name="status"),
+    CheckConstraint("claimed_until is null or status = 'pending'", name="lease_only_while_pending"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_aggregate", "aggregate_id", "id"),  # an aggregate's earlier events (handled in order)
 )
 
 receipts = Table(
