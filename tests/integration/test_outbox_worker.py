@@ -652,3 +652,13 @@ def test_many_orders_with_random_failures_and_three_workers_keep_every_orders_or
     assert sum(handled.values()) == total + sum(failures.values())
     if eng.dialect.name == "postgresql":  # SKIP LOCKED: the workers really share the queue
         assert sum(1 for n in handled.values() if n > 0) >= 2, handled
+
+
+def test_the_database_refuses_a_lease_on_a_finished_event(engine):
+    from sqlalchemy.exc import IntegrityError
+
+    (event_id,) = events_for(engine, [("test.step", 1, {})])
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(update(t.outbox).where(t.outbox.c.id == event_id)
+                     .values(status="done", claimed_by="w", claimed_until=utcnow()))
+    assert outbox_rows(engine, id=event_id)[0].status == "pending"
