@@ -1,5 +1,7 @@
 """Seller webhooks: every order event is POSTed to the seller's webhook URL with
-an Idempotency-Key, so a retried delivery is recognised by the receiver."""
+an Idempotency-Key (the event's, the same on every retry and takeover), so a
+retried delivery is recognised by the receiver. The outbox hands an order's
+events over in the order they were written, so they arrive in that order too."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ def _deliver(engine: Engine, event: dict) -> None:
     body = {"id": event["id"], "type": event["topic"], "data": event["payload"]}
     try:
         resp = _http().post(url, json=body, timeout=get_settings().webhook_timeout_s,
-                          headers={"Idempotency-Key": f"qoima-event-{event['id']}", "User-Agent": "qoima-webhooks"})
+                          headers={"Idempotency-Key": event["idempotency_key"], "User-Agent": "qoima-webhooks"})
     except httpx.TransportError as exc:
         raise TransientError(f"webhook {url} unreachable: {exc}") from exc
     if resp.status_code >= 500 or resp.status_code == 429:

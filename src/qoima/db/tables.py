@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON, Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, MetaData,
-    Numeric, PrimaryKeyConstraint, String, Table, Text, UniqueConstraint, BigInteger,
+    Numeric, PrimaryKeyConstraint, String, Table, Text, UniqueConstraint, BigInteger, text,
 )
 
 NAMING = {
@@ -301,8 +301,18 @@ outbox = Table(
     Column("last_error", Text),
     created(),
     Column("handled_at", DateTime),
+    # the claim lease: while a worker handles a pending event it holds it until claimed_until
+    # (renewed by heartbeats); done/dead events keep claimed_by as the worker that finished them
+    Column("claimed_by", String(80)),
+    Column("claimed_until", DateTime),
     CheckConstraint("status in ('pending','done','dead')", name="status"),
+    CheckConstraint("claimed_until is null or status = 'pending'", name="lease_only_while_pending"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_aggregate", "aggregate_id", "id"),  # an aggregate's earlier events (handled in order)
+    # the queue in written order without walking the done history (a claim went from ~200 ms to ~20 ms
+    # with 300,000 done and 300,000 pending events on PostgreSQL)
+    Index("ix_outbox_pending", "id", postgresql_where=text("status = 'pending'"),
+          sqlite_where=text("status = 'pending'")),
 )
 
 receipts = Table(

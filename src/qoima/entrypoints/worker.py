@@ -1,15 +1,21 @@
-"""The background worker: drains the outbox; several may run at once on PostgreSQL."""
+"""The background worker: drains the outbox; several may run at once on PostgreSQL.
+Each worker has an id (host:pid:random) that it records on the events it holds;
+its claims are short leases renewed while it works, so when a worker dies another
+one takes its events over within `outbox_lease_s` seconds."""
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import threading
 import time
 
 from sqlalchemy import Engine
 
-from qoima.platform import outbox  # noqa: F401 - registers handlers
-from qoima.channels import webhooks
+from qoima.platform import outbox
+from qoima.channels import webhooks  # noqa: F401 - registers the webhook handlers
 from qoima.orders.services import backorders  # noqa: F401 - registers the stock.changed handler
 from qoima.entrypoints import importers  # import jobs queued by the API (platform/jobs.py)
 from qoima.analytics.services import refresh as analytics_refresh
@@ -32,14 +38,20 @@ def _purge_keys(engine: Engine) -> None:
         log.exception("purging expired idempotency keys failed")
 
 
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"[:80]
+
+
 def run(engine: Engine, interval: float = 1.0, once: bool = False, stop: threading.Event | None = None,
-        max_attempts: int = 8) -> int:
+        max_attempts: int = 8, lease_s: float | None = None, worker_id: str | None = None) -> int:
     handled = 0
     stop = stop or threading.Event()
     importers.run_jobs(engine, stop, once=once)  # import jobs: a thread of their own (now, with once)
+    worker_id = worker_id or new_worker_id()
+    log.info("outbox worker %s started", worker_id)
     while not stop.is_set():
         try:
-            n = outbox.run_once(engine, max_attempts=max_attempts)
+            n = outbox.run_once(engine, max_attempts=max_attempts, worker_id=worker_id, lease_s=lease_s)
         except Exception:  # noqa: BLE001 - keep the worker alive across database hiccups
             log.exception("outbox pass failed")
             n = 0

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     outbox_max_attempts: int = 8
+    outbox_lease_s: float = 10.0  # a worker holds a claimed event this long, renewed by heartbeats
     webhook_timeout_s: float = 5.0
     db_pool_size: int = 10  # PostgreSQL connections per process (and as many again in bursts)
     # PostgreSQL: how long a statement waits for a row lock before it fails with 55P03 (0 = forever);
