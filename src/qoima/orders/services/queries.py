@@ -79,14 +79,12 @@ def kpis(uow: UnitOfWork, principal: Principal, now: datetime | None = None, day
     now = now or utcnow()
     scope = [] if principal.is_staff else [t.orders.c.seller_id == principal.seller_id]
     open_states = [s.value for s in OPEN]
-    tz = uow.execute(select(t.warehouses.c.timezone).order_by(t.warehouses.c.id).limit(1)).scalar() or "Asia/Almaty"
-    _, end_of_day = local_day_bounds(now, tz)
     o = t.orders.c
     open_row = uow.execute(select(
-        func.sum(case((and_(o.ship_by >= now, o.ship_by < end_of_day), 1), else_=0)),
         func.sum(case((and_(o.ship_by >= now, o.ship_by < now + AT_RISK_WINDOW), 1), else_=0)),
         func.sum(case((o.ship_by < now, 1), else_=0)),
         func.count()).where(o.status.in_(open_states), *scope)).one()
+    due_today = _due_today(uow, now, [o.status.in_(open_states), *scope])
     since = now - timedelta(days=days)
     shipped = uow.execute(select(o.received_at, o.shipped_at, o.ship_by).where(
         o.shipped_at.is_not(None), o.shipped_at >= since, *scope)).all()
@@ -94,9 +92,28 @@ def kpis(uow: UnitOfWork, principal: Principal, now: datetime | None = None, day
     hours = [(r.shipped_at - r.received_at).total_seconds() / 3600 for r in shipped]
     by_state = dict(uow.execute(select(o.status, func.count()).where(*scope).group_by(o.status)).all())
     return {
-        "due_today": int(open_row[0] or 0), "at_risk": int(open_row[1] or 0), "late": int(open_row[2] or 0),
-        "open": int(open_row[3] or 0), "shipped_last_days": len(shipped), "days": days,
+        "due_today": due_today, "at_risk": int(open_row[0] or 0), "late": int(open_row[1] or 0),
+        "open": int(open_row[2] or 0), "shipped_last_days": len(shipped), "days": days,
         "same_day_ship_rate": round(on_time / len(shipped), 4) if shipped else None,
         "avg_hours_received_to_shipped": round(sum(hours) / len(hours), 2) if hours else None,
         "orders_by_status": by_state,
     }
+
+
+def _due_today(uow: UnitOfWork, now: datetime, where: list) -> int:
+    """Open orders whose ship-by falls before the end of today in the time zone of the warehouse that
+    ships them (the first of the order's warehouses; the first warehouse's for an order not sourced yet).
+    A local day ends at most 26 hours from now anywhere, so only those deadlines are read."""
+    zones = {r.code: r.timezone for r in uow.execute(select(t.warehouses.c.code, t.warehouses.c.timezone)
+                                                      .order_by(t.warehouses.c.id))}
+    fallback = next(iter(zones.values()), "Asia/Almaty")
+    ends = {tz: local_day_bounds(now, tz)[1] for tz in set(zones.values()) | {fallback}}
+    o = t.orders.c
+    rows = uow.execute(select(o.ship_by, o.warehouses).where(
+        o.ship_by >= now, o.ship_by < now + timedelta(hours=26), *where)).all()
+    due = 0
+    for r in rows:
+        code = r.warehouses.split(",", 1)[0]
+        if r.ship_by < ends[zones.get(code, fallback)]:
+            due += 1
+    return due
