@@ -215,12 +215,16 @@ class Lease:
             self._thread.join(timeout=max(self.seconds, 30))
         with self._lock:
             ids, self.held = sorted(self.held), set()
-        if ids:
-            o = t.outbox
+        if not ids:
+            return
+        o = t.outbox
+        try:
             with UnitOfWork(self.engine) as uow:
                 uow.execute(update(o).where(o.c.id.in_(ids), o.c.claimed_by == self.worker_id,
                                             o.c.status == "pending").values(claimed_by=None, claimed_until=None))
                 uow.commit()
+        except Exception:  # noqa: BLE001 - not given back: the lease runs out by itself in seconds
+            log.exception("outbox worker %s could not give back %s event(s)", self.worker_id, len(ids))
 
 
 def run_once(engine: Engine, batch: int = 50, max_attempts: int = 8, *, worker_id: str | None = None,
