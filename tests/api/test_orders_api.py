@@ -246,3 +246,22 @@ def test_received_at_with_an_offset_is_stored_in_utc(client, world):
     assert r.status_code == 201
     assert r.json()["received_at"] == "2025-01-15T08:30:00"
     assert r.json()["ship_by"] == "2025-01-15T13:00:00"  # 18:00 Almaty the same day
+
+
+def test_an_order_split_over_two_warehouses_has_a_shipment_from_each(client, world):
+    """4 units of SKU-3: 2 in ALA, 3 in AST, so two parcels; each warehouse's list finds the order,
+    a cancel moves both shipments."""
+    r = post_order(client, world, order_payload("SPLIT-API", [("SKU-3", 4)]))
+    assert r.status_code == 201
+    body = r.json()
+    assert sorted(sh["warehouse"] for sh in body["shipments"]) == ["ALA", "AST"]
+    assert {sh["status"] for sh in body["shipments"]} == {"allocated"}
+    assert body["warehouses"] == [sh["warehouse"] for sh in body["shipments"]]
+    other = post_order(client, world, order_payload("ONE-ALA", [("SKU-1", 1)])).json()
+    assert [sh["warehouse"] for sh in other["shipments"]] == ["ALA"]
+    for code, expected in (("ALA", {body["id"], other["id"]}), ("AST", {body["id"]})):
+        listed = client.get("/api/v1/orders", params={"warehouse": code}, headers=world.headers("worker")).json()
+        assert {o["id"] for o in listed["items"]} == expected, code
+    client.post(f"/api/v1/orders/{body['id']}/cancel", headers=world.headers("seller_a"))
+    got = client.get(f"/api/v1/orders/{body['id']}", headers=world.headers("seller_a")).json()
+    assert got["status"] == "cancelled" and {sh["status"] for sh in got["shipments"]} == {"cancelled"}

@@ -185,6 +185,7 @@ def test_transition_via_order_page(client, world, orders):
     assert status_of(world.engine, oid) == "picking"
     after = client.get(f"/orders/{oid}").text
     assert "flash-success" in after and "wave 7" in after and "admin@qoima.local" in after
+    assert "Отправления" in after and "ALA · " in after  # the shipment moved with the order
     # a move the state machine refuses: the domain message is shown, nothing changes
     r = client.post(f"/orders/{oid}/transition", data={"csrf": csrf_of(after), "to_status": "delivered"})
     assert r.status_code == 200

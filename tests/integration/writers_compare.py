@@ -13,7 +13,7 @@ from sqlalchemy import select
 from qoima.db import tables as t
 
 SKIP_COLUMNS = {"created_at", "updated_at", "handled_at", "next_attempt_at"}
-TABLES = [t.customers, t.orders, t.order_lines, t.reservations, t.stock, t.order_events, t.outbox]
+TABLES = [t.customers, t.orders, t.order_lines, t.reservations, t.shipments, t.stock, t.order_events, t.outbox]
 
 
 def snapshot(engine, skip: set[str] = frozenset()) -> dict:
@@ -25,8 +25,9 @@ def snapshot(engine, skip: set[str] = frozenset()) -> dict:
     orders = {r["id"]: n for n, r in enumerate(rows["orders"], 1)}
     lines = {r["id"]: n for n, r in enumerate(rows["order_lines"], 1)}
     customers = {r["id"]: n for n, r in enumerate(rows["customers"], 1)}
+    shipments = {r["id"]: n for n, r in enumerate(rows["shipments"], 1)}
     customers[None] = None
-    refs = {("orders", "id"): orders, ("order_lines", "id"): lines, ("order_lines", "order_id"): orders,
+    refs = {("shipments", "id"): shipments, ("shipments", "order_id"): orders,("orders", "id"): orders, ("order_lines", "id"): lines, ("order_lines", "order_id"): orders,
             ("reservations", "order_id"): orders, ("reservations", "order_line_id"): lines,
             ("order_events", "order_id"): orders, ("outbox", "aggregate_id"): orders,
             ("customers", "id"): customers, ("customers", "merged_into_id"): customers,

@@ -235,7 +235,6 @@ orders = Table(
     Column("lon", Float),
     Column("total", Numeric(14, 2), nullable=False, server_default="0"),
     Column("currency", String(3), nullable=False, server_default="KZT"),
-    Column("warehouses", String(200), nullable=False, server_default=""),
     Column("sourcing_reason", Text, nullable=False, server_default=""),
     Column("ship_by", DateTime),
     Column("promised_delivery_at", DateTime),
@@ -252,6 +251,22 @@ orders = Table(
     Index("ix_orders_seller_status", "seller_id", "status"),
     Index("ix_orders_status_ship_by", "status", "ship_by"),
     Index("ix_orders_received_at", "received_at"),
+)
+
+shipments = Table(  # what one warehouse ships of an order: orders/services/shipments.py
+    "shipments", metadata, pk(),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False),
+    Column("warehouse_id", Id, ForeignKey("warehouses.id"), nullable=False),
+    Column("seq", Integer, nullable=False),  # 1 = the plan's first warehouse (whose calendar sets ship-by)
+    Column("status", String(20), nullable=False),
+    created(),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("order_id", "warehouse_id", name="uq_shipments_order_warehouse"),
+    UniqueConstraint("order_id", "seq", name="uq_shipments_order_seq"),
+    CheckConstraint("seq >= 1", name="seq_positive"),
+    CheckConstraint("status in ('new','backordered','allocated','picking','picked','packed','shipped','in_transit',"
+                    "'out_for_delivery','delivered','cancelled','returned')", name="status"),
+    Index("ix_shipments_warehouse_status", "warehouse_id", "status"),
 )
 
 order_lines = Table(

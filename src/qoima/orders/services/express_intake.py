@@ -4,7 +4,7 @@ two round trips from the event loop instead of a dozen from a worker thread.
 1. Look (no locks): seller, an order already taken, products with storage
    stock and warehouses, the customer by phone / e-mail, ids.
 2. Decide in memory: the booking of domain/booking.py, as every writer.
-3. Book in one transaction (adapters/intake_pg.write: one call of book_order_v2).
+3. Book in one transaction (adapters/intake_pg.write: one call of book_order_v3).
 
 The database has the last word: the stock CHECK (reserved <= on hand) refuses a
 unit another order took since the look, the unique keys refuse a second copy of
@@ -95,7 +95,7 @@ async def book(engine: Engine, principal: Principal, data: OrderIn, idempotency_
 
 def decide(seen: intake_pg.Look, principal: Principal, data: OrderIn, idempotency_key: str | None = None,
            now: datetime | None = None) -> tuple[dict | None, bk.Booking | str]:
-    """(book_order_v2's document, the booking), or (None, why the careful path must decide): a
+    """(book_order_v3's document, the booking), or (None, why the careful path must decide): a
     known customer whose missing phone or e-mail must be filled in, or anything short of stock
     (backorders are first come, first served under the stock locks)."""
     seller_id = seen.seller[0]

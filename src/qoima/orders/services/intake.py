@@ -71,13 +71,15 @@ def read_snapshot(uow: UnitOfWork, seller_id: int, principal: Principal, data: O
 
 
 def write_booking(uow: UnitOfWork, b: bk.Booking, seller_code: str) -> dict:
-    """Store the booking (customer, order, lines, reservations, timeline, outbox); the order's summary."""
+    """Store the booking (customer, order, lines, reservations, shipments, timeline, outbox); the order's summary."""
     customer_id = write_customer(uow, b.customer)
     order_id = uow.execute(insert(t.orders).values(**b.order_row(customer_id))
                            .returning(t.orders.c.id)).scalar_one()
     line_ids = uow.execute(insert(t.order_lines).returning(t.order_lines.c.id, sort_by_parameter_order=True),
                            b.line_rows(order_id)).scalars().all()
     apply_reservations(uow, order_id, b.reservation_takes(line_ids))
+    if b.warehouse_ids:
+        uow.execute(insert(t.shipments), b.shipment_rows(order_id))
     uow.execute(insert(t.order_events), b.timeline_rows(order_id))
     uow.execute(insert(t.outbox), b.outbox_rows(order_id))
     return b.summary(order_id, seller_code, customer_id, line_ids)
@@ -170,10 +172,13 @@ def order_summary(uow: UnitOfWork, order_id: int) -> dict:
         raise NotFound(f"order {order_id} not found")
     lines = uow.execute(select(t.order_lines).where(t.order_lines.c.order_id == order_id)
                         .order_by(t.order_lines.c.id)).all()
+    ships = uow.execute(select(t.shipments.c.status, t.warehouses.c.code).join(t.warehouses)
+                        .where(t.shipments.c.order_id == order_id).order_by(t.shipments.c.seq)).all()
+    codes = [sh.code for sh in ships]
     return {
         "id": o.id, "seller": o.seller, "channel": o.channel, "external_id": o.external_id, "status": o.status,
-        "warehouse": o.warehouses.split(",")[0] if o.warehouses else None,
-        "warehouses": [c for c in o.warehouses.split(",") if c], "ship_by": o.ship_by,
+        "warehouse": codes[0] if codes else None, "warehouses": codes,
+        "shipments": [{"warehouse": sh.code, "status": sh.status} for sh in ships], "ship_by": o.ship_by,
         "sourcing_reason": o.sourcing_reason, "total": str(o.total), "currency": o.currency,
         "received_at": o.received_at, "customer_id": o.customer_id,
         "delivery": {"type": o.delivery_type, "address": o.address, "city": o.city, "lat": o.lat, "lon": o.lon},
