@@ -437,16 +437,25 @@ def _orders() -> list[OrderIn]:
         o("E-7", [("SKU-1", 1)], seller="seller-b", lat=None, lon=None),                        # nothing left
         o("E-8", [("SKU-3", 1), ("SKU-2", 1)], phone="+77017654321", email="dana@example.kz"),  # fills phone
         o("E-9", [("SKU-1", 1)]),                                                               # no customer
-        o("E-1", [("SKU-1", 1)], phone="+77011234567"),                                         # duplicate
+        o("E-1", [("SKU-1", 2)], phone="+77011234567"),                                         # duplicate
         o("E-10", [("SKU-3", 1)], phone="+77017654321", lat=51.1, lon=71.4),
     ]
 
 
+def _col(table, name: str) -> int:
+    """Where a column is in a _dump row."""
+    return [c.name for c in table.c if c.name not in DUMP_SKIP].index(name)
+
+
+DUMP_SKIP = {"created_at", "updated_at", "next_attempt_at"}
+
+
 def _dump(engine) -> dict:
-    skip = {"created_at", "updated_at", "next_attempt_at"}
+    skip = DUMP_SKIP
     out = {}
     with engine.connect() as conn:
-        for table in (t.orders, t.order_lines, t.reservations, t.order_events, t.outbox, t.customers, t.stock):
+        for table in (t.orders, t.order_lines, t.reservations, t.shipments, t.order_events, t.outbox, t.customers,
+                      t.stock):
             cols = [c for c in table.c if c.name not in skip]
             out[table.name] = [tuple(r) for r in conn.execute(select(*cols).order_by(table.c.id))]
     return out
@@ -476,7 +485,8 @@ def test_bulk_intake_writes_the_same_rows_as_create_order(engine, twin, batch_si
     bulk, single = _dump(bulk_db.engine), _dump(single_db.engine)
     for name in single:
         assert bulk[name] == single[name], name
-    statuses = {r[3]: r[6] for r in bulk["orders"]}
+    ext, status = _col(t.orders, "external_id"), _col(t.orders, "status")
+    statuses = {r[ext]: r[status] for r in bulk["orders"]}
     assert statuses == {"E-0": "allocated", "E-1": "allocated", "E-2": "allocated", "E-3": "allocated",
                         "E-4": "backordered", "E-5": "backordered", "E-6": "allocated", "E-7": "backordered",
                         "E-8": "backordered", "E-9": "backordered", "E-10": "backordered"}
@@ -525,7 +535,8 @@ def test_bulk_intake_matches_stored_customers_across_batches(engine, twin, batch
     bulk, single = _dump(bulk_db.engine), _dump(single_db.engine)
     for name in single:
         assert bulk[name] == single[name], name
-    customer_of = {r[3]: r[5] for r in bulk["orders"]}
+    ext, cust = _col(t.orders, "external_id"), _col(t.orders, "customer_id")
+    customer_of = {r[ext]: r[cust] for r in bulk["orders"]}
     assert customer_of["P-1"] == customer_of["P-2"] == customer_of["S-1"]
     assert customer_of["P-3"] == customer_of["P-4"] == customer_of["P-5"] == customer_of["S-2"]
     assert customer_of["P-8"] == customer_of["P-9"] == customer_of["S-3"] != customer_of["P-7"]

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from test_stock_ledger import assert_ledger_consistent, drain_outbox, level, movements, run, shipped_from
 
 from qoima.db import tables as t
-from qoima.platform.errors import Forbidden, InvalidTransition, NotFound
+from qoima.platform.errors import Conflict, Forbidden, InvalidTransition, NotFound
 from qoima.stock.services import inbound, inventory
 from qoima.orders.services import lifecycle, resourcing
 from qoima.orders.services.intake import submit_order
@@ -123,8 +123,11 @@ def test_intake_backorders_what_is_missing(world):
 def test_duplicate_submission_returns_the_first_order(world):
     first = place(world, "DUP-1", [("SKU-1", 2)])
     again, created = submit_order(world.engine, world.principals["seller_a"],
-                                  OrderIn(**order_payload("DUP-1", [("SKU-1", 5)])))
+                                  OrderIn(**order_payload("DUP-1", [("SKU-1", 2)])))
     assert not created and again["id"] == first["id"] and again["lines"][0]["quantity"] == 2
+    with pytest.raises(Conflict) as info:  # the same channel order with other lines is not a duplicate
+        submit_order(world.engine, world.principals["seller_a"], OrderIn(**order_payload("DUP-1", [("SKU-1", 5)])))
+    assert info.value.extra["differences"] == [{"line": 1, "field": "quantity", "stored": "2", "requested": "5"}]
     assert level(world.engine, "seller-a", "SKU-1", "ALA", "A-01") == (10, 2)
     with world.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(t.orders)).scalar_one() == 1

@@ -8,6 +8,8 @@ and customers are therefore compared by rank (1, 2, ...) wherever they appear.""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from qoima.db import tables as t
@@ -59,5 +61,9 @@ def ranked(results: list, engine) -> list:
             order, created = r
             r = ({**order, "id": orders[order["id"]], "customer_id": customers[order["customer_id"]],
                   "lines": [{**ln, "id": lines[ln["id"]]} for ln in order["lines"]]}, created)
+        elif isinstance(r, str):  # a refusal naming the stored order: by its rank too
+            r = re.sub(r"\(order (\d+)\)|order (\d+) exists",
+                       lambda m: m.group(0).replace(m.group(1) or m.group(2), f"#{orders[int(m.group(1) or m.group(2))]}"),
+                       r)
         out.append(r)
     return out

@@ -226,6 +226,7 @@ orders = Table(
     Column("channel", String(30), nullable=False),
     Column("external_id", String(100), nullable=False),
     Column("idempotency_key", String(200)),
+    Column("request_hash", String(64)),  # SHA-256 of the request taken with idempotency_key: orders/domain/replay.py
     Column("customer_id", Id, ForeignKey("customers.id"), index=True),
     Column("status", String(20), nullable=False),
     Column("delivery_type", String(20), nullable=False),

@@ -21,7 +21,8 @@
 -- rolls the call back and the careful path decides again.
 --
 -- v3 (migration 0010): the order's shipments (one per warehouse) instead of the
--- comma-joined orders.warehouses.
+-- comma-joined orders.warehouses, and the request's fingerprint (request_hash) of
+-- an order taken with an Idempotency-Key.
 --
 -- Installed by migration 0010 from this file; a test checks that the installed
 -- function equals it. A change of the document or of what is written is a new
@@ -62,11 +63,11 @@ BEGIN
           FROM jsonb_populate_record(NULL::customers, v_new) AS r
         RETURNING id INTO v_customer_id;
     END IF;
-    INSERT INTO orders (id, seller_id, channel, external_id, idempotency_key, customer_id, status, delivery_type,
-                        address, city, lat, lon, total, sourcing_reason, ship_by, received_at,
+    INSERT INTO orders (id, seller_id, channel, external_id, idempotency_key, request_hash, customer_id, status,
+                        delivery_type, address, city, lat, lon, total, sourcing_reason, ship_by, received_at,
                         updated_at)
-    SELECT v_order_id, v_seller_id, r.channel, r.external_id, r.idempotency_key, v_customer_id, r.status,
-           r.delivery_type, r.address, r.city, r.lat, r.lon, r.total, r.sourcing_reason, r.ship_by,
+    SELECT v_order_id, v_seller_id, r.channel, r.external_id, r.idempotency_key, r.request_hash, v_customer_id,
+           r.status, r.delivery_type, r.address, r.city, r.lat, r.lon, r.total, r.sourcing_reason, r.ship_by,
            r.received_at, r.updated_at
       FROM jsonb_populate_record(NULL::orders, v_order) AS r;
     INSERT INTO order_lines (id, order_id, product_id, sku, quantity, unit_price, backordered)

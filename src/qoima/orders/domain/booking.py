@@ -36,6 +36,8 @@ Rules (each has its home here):
 - timeline: None -> new (the principal, "received via <channel>"), new ->
   allocated / backordered ("sourcing", the reason); outbox: the two status
   changes and order.created;
+- an order taken with an Idempotency-Key keeps the fingerprint of its request
+  (domain/replay.py), so that the key cannot be reused for another body;
 - shipments: one per warehouse of the plan, numbered in the plan's shipping
   order (seq 1 = the first), with the order's status.
 """
@@ -49,7 +51,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
 
 from qoima.catalog.domain.calendar import Calendar, ship_by
-from qoima.orders.domain import sourcing
+from qoima.orders.domain import replay, sourcing
 from qoima.orders.domain.status import Status
 from qoima.platform.errors import ValidationError
 
@@ -61,9 +63,9 @@ ZERO = Decimal(0)
 NEW, ALLOCATED, BACKORDERED = Status.NEW.value, Status.ALLOCATED.value, Status.BACKORDERED.value
 
 # the columns every writer stores, in this order (COPY and tuples follow it)
-ORDER_COLUMNS = ("seller_id", "channel", "external_id", "idempotency_key", "customer_id", "status", "delivery_type",
-                 "address", "city", "lat", "lon", "total", "sourcing_reason", "ship_by", "received_at",
-                 "updated_at")
+ORDER_COLUMNS = ("seller_id", "channel", "external_id", "idempotency_key", "request_hash", "customer_id", "status",
+                 "delivery_type", "address", "city", "lat", "lon", "total", "sourcing_reason", "ship_by",
+                 "received_at", "updated_at")
 SHIPMENT_COLUMNS = ("order_id", "warehouse_id", "seq", "status", "created_at", "updated_at")
 CUSTOMER_COLUMNS = ("seller_id", "name", "phone", "email", "language", "preferred_channel", "created_at")
 LINE_COLUMNS = ("order_id", "product_id", "sku", "quantity", "unit_price", "backordered")
@@ -195,8 +197,10 @@ class Booking:
     def order_values(self, customer_id: int | None) -> tuple:
         """The orders row in ORDER_COLUMNS order."""
         o, d = self.order, self.order.delivery
-        return (self.seller_id, o.channel, o.external_id, self.idempotency_key, customer_id, self.status, d.type,
-                d.address, d.city, d.lat, d.lon, self.total, self.reason, self.ship_by, self.received_at, self.now)
+        request_hash = replay.fingerprint(o) if self.idempotency_key is not None else None
+        return (self.seller_id, o.channel, o.external_id, self.idempotency_key, request_hash, customer_id,
+                self.status, d.type, d.address, d.city, d.lat, d.lon, self.total, self.reason, self.ship_by,
+                self.received_at, self.now)
 
     def order_row(self, customer_id: int | None) -> dict:
         return dict(zip(ORDER_COLUMNS, self.order_values(customer_id)))

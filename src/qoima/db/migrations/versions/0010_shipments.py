@@ -1,4 +1,5 @@
-"""shipments: what each warehouse ships of an order, replacing orders.warehouses
+"""shipments: what each warehouse ships of an order, replacing orders.warehouses;
+orders.request_hash: the fingerprint of a request taken with an Idempotency-Key
 
 An order sourced from two warehouses has two shipments (order, warehouse, seq,
 status); the floor, carriers and returns hang parcels, waybills and tracking on
@@ -49,6 +50,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_shipments_warehouse_status', 'shipments', ['warehouse_id', 'status'], unique=False)
     _copy_in()
+    op.add_column('orders', sa.Column('request_hash', sa.String(length=64), nullable=True))
     bind = op.get_bind()
     if bind.dialect.name == 'postgresql':
         op.execute("DROP FUNCTION IF EXISTS book_order_v2(jsonb)")
@@ -108,6 +110,7 @@ def _previous(name: str):
 
 def downgrade() -> None:
     op.add_column('orders', sa.Column('warehouses', sa.String(length=200), server_default='', nullable=False))
+    op.drop_column('orders', 'request_hash')
     bind = op.get_bind()
     if bind.dialect.name == 'postgresql':
         op.execute("UPDATE orders o SET warehouses = s.codes FROM (SELECT sh.order_id, string_agg(w.code, ',' "
