@@ -39,7 +39,9 @@ XLSX: the first worksheet, read with openpyxl's read-only (streaming) mode.
 Before openpyxl sees the file, the zip directory is checked: the total
 uncompressed size and the compression ratio of each member are bounded
 (``Limits``), so a small file that expands to gigabytes of XML (a "zip bomb")
-is refused at once. A formula cell that has no cached value (a file written by
+is refused at once (100 to 1 is Apache POI's default for the same check,
+``ZipSecureFile.setMinInflateRatio(0.01)``; an ordinary sheet compresses 5 to 20
+to 1, and a member under 1 MB is not checked). A formula cell that has no cached value (a file written by
 a program that does not compute formulas) is reported with its cell reference
 instead of being read as empty.
 """

@@ -69,13 +69,39 @@ _ORDER_FIELDS = {("customer", "name"): "customer_name", ("customer", "phone"): "
 
 @dataclass(slots=True)
 class _OrderRows:
-    key: tuple
+    key: tuple  # (seller id, channel, external_id)
+    code: str  # the seller's code
     lines: list[int]
     rows: list[tuple[str, str, str]]  # (sku, quantity, unit_price) of each line
-    header: dict
-    header_line: dict  # column -> line where its value was first given
-    last_head: tuple = ()  # the order columns of the last row (a repeated row needs no checks)
+    head: tuple  # the order columns (_HEAD) as given over the order's rows ("": not given)
+    late: dict | None = None  # column -> line, for a value first given after the order's first line
     index: dict | None = None  # (sku, quantity, unit_price) -> line, once the order has many lines
+
+    @property
+    def header(self) -> dict:
+        h = {col: value for col, value in zip(_HEAD, self.head) if value != ""}
+        h["seller"], h["channel"] = self.code, self.key[1]
+        return h
+
+    def line_of(self, column: str) -> int:
+        """The line where the order's value of this column was given."""
+        return (self.late or {}).get(column, self.lines[0])
+
+    def merge(self, line: int, head: tuple, report: Report) -> None:
+        """The order columns of a further row: an empty one says nothing, a new value is taken, a different
+        one contradicts."""
+        merged = list(self.head)
+        for i, (column, value) in enumerate(zip(_HEAD, head)):
+            if value == "" or value == merged[i]:
+                continue
+            if merged[i] == "":
+                merged[i] = value
+                self.late = self.late or {}
+                self.late[column] = line
+            else:
+                report.error(line, column, f"'{value}' contradicts '{merged[i]}' on line {self.line_of(column)} "
+                                           "of the same order")
+        self.head = tuple(merged)
 
     def duplicate_of(self, item: tuple) -> int | None:
         """The line that already holds this (sku, quantity, unit_price), if any."""
@@ -149,28 +175,19 @@ def _group_orders(uow: UnitOfWork, principal: Principal, rows: Rows, report: Rep
             report.error(line, "seller", problem)
             continue
         channel = channel or "csv"
+        channel = shared.setdefault(channel, channel)  # one string per channel, not one per order
         key = (sid, channel, external_id)
         g = groups.get(key)
         if g is None:
-            g = groups[key] = _OrderRows(key, [], [], {"seller": code, "channel": channel}, {})
+            groups[key] = _OrderRows(key, code, [line], [item], head_of(row))
         elif (first := g.duplicate_of(item)) is not None:
             report.error(line, "row", f"duplicate of line {first} (same order, SKU, quantity and "
                                       "price); give the total quantity on one row")
-            continue
-        g.add(line, item)
-        head = head_of(row)
-        if head != g.last_head:  # the same values as the order's previous (consistent) row: nothing to check
-            consistent = True
-            for col, value in zip(_HEAD, head):
-                if value == "":
-                    continue
-                if col not in g.header:
-                    g.header[col], g.header_line[col] = value, line
-                elif g.header[col] != value:
-                    consistent = False
-                    report.error(line, col, f"'{value}' contradicts '{g.header[col]}' on line {g.header_line[col]} "
-                                            "of the same order")
-            g.last_head = head if consistent else ()
+        else:
+            g.add(line, item)
+            head = head_of(row)
+            if head != g.head:  # the same values as the order's other rows: nothing to check
+                g.merge(line, head, report)
         if progress and i % 5000 == 0:
             progress("reading", *rows.progress())
     if progress:
@@ -260,7 +277,7 @@ def _validate_order(g: _OrderRows, pids: dict, report: Report, customers: dict |
     put(delivery, "lon", h.get("lon", ""), as_number=True)
     cache = {} if lines_cache is None else lines_cache
     lines = [_line(item, cache) for item in g.rows]
-    payload = {"seller": h["seller"], "channel": h["channel"], "customer": customer, "delivery": delivery,
+    payload = {"seller": g.code, "channel": g.key[1], "customer": customer, "delivery": delivery,
                "lines": lines}
     put(payload, "external_id", g.key[2])
     put(payload, "received_at", h.get("received_at", ""))
@@ -281,7 +298,7 @@ def _validate_order(g: _OrderRows, pids: dict, report: Report, customers: dict |
                 report.error(g.lines[0], "sku", f"order {g.key[2]}: {msg}")
             else:
                 column = _ORDER_FIELDS.get(loc[:2], loc[0] if loc else "row")
-                line = g.header_line.get(column, g.lines[0])
+                line = g.line_of(column)
                 report.error(line, str(column), msg)
         return None
     return order if ok else None
