@@ -202,3 +202,15 @@ def test_an_over_long_cell_fails_the_job_with_a_row_error(client, world):
     assert job["report"]["errors"] == [{"line": 2, "field": "row",
                                         "message": "a cell is longer than 131,072 characters"}]
     assert job["report"]["encoding"] == "UTF-8"
+
+
+def test_the_job_page_names_the_encoding(client, world):
+    from test_web_imports import start
+    login(client, "manager@qoima.local")
+    body = (HEAD + "seller-a,web,W-1,Пётр Ёлкин,+77011234567,SKU-1,2,1500\n").encode("cp1251")
+    url = start(client, body).headers["location"]
+    assert jobs.run_pending(world.engine) == 1
+    page = client.get(url + "?lang=ru").text
+    assert "Прочитан как текст в кодировке Windows-1251." in page
+    order = client.get("/api/v1/orders", headers=world.headers("admin")).json()["items"][0]
+    assert "Пётр Ёлкин" in json.dumps(order, ensure_ascii=False), order

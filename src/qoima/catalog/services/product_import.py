@@ -84,7 +84,7 @@ def validate_products(uow: UnitOfWork, principal: Principal, rows: Rows, report:
         if not clash:
             good.append((line, sid, product))
     if progress:
-        progress("reading", *rows.progress())
+        progress("validating", report.rows, report.rows)
     existing = product_ids(uow, set(seen))
     in_file = {(sid, p.sku) for _, sid, p in good}
     _barcodes_in_db(uow, good, in_file, report)

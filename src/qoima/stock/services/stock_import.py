@@ -100,7 +100,7 @@ def validate_stock(uow: UnitOfWork, principal: Principal, rows: Rows, report: Re
     _read_current(uow, counts)
     _check_reserved(counts, report)
     if progress:
-        progress("reading", *rows.progress())
+        progress("validating", report.rows, report.rows)  # validated, nothing written yet
     _tally(counts, report)
     report.counts["rows"] = len(seen)
     return counts

@@ -33,6 +33,9 @@ DESCRIPTION = ("Multipart upload of one file (field `file`). Answers **202** wit
                "`QOIMA_IMPORT_XLSX_MAX_RATIO`) fails its job with a row error. The report names the file's "
                "`format` and, for a CSV, the `encoding` it was read in.")
 
+TOO_LARGE = {413: {"description": "The file is larger than the limit of this import (`limit_mb`, `limit_bytes`)",
+                   "content": {"application/problem+json": {}}}}
+
 
 def _queue(kind: str, file: UploadFile, dry_run: bool, request: Request, principal: Principal) -> JSONResponse:
     data = importers.read_upload(file, request.app.state.settings, kind)
@@ -43,19 +46,19 @@ def _queue(kind: str, file: UploadFile, dry_run: bool, request: Request, princip
 
 
 @router.post("/orders/import", summary="Import orders (one row per order line), as a job", description=DESCRIPTION,
-             status_code=202)
+             status_code=202, responses=TOO_LARGE)
 def import_orders(file: Upload, request: Request, principal: PrincipalDep, dry_run: DryRun = False):
     return _queue("orders", file, dry_run, request, principal)
 
 
 @router.post("/products/import", summary="Import products (created or updated by seller and SKU), as a job",
-             description=DESCRIPTION, status_code=202)
+             description=DESCRIPTION, status_code=202, responses=TOO_LARGE)
 def import_products(file: Upload, request: Request, principal: PrincipalDep, dry_run: DryRun = False):
     return _queue("products", file, dry_run, request, principal)
 
 
 @router.post("/stock/import", summary="Import counted stock per SKU and location (staff only), as a job",
-             description=DESCRIPTION, status_code=202)
+             description=DESCRIPTION, status_code=202, responses=TOO_LARGE)
 def import_stock(file: Upload, request: Request, principal: PrincipalDep, dry_run: DryRun = False):
     return _queue("stock", file, dry_run, request, principal)
 
