@@ -3,6 +3,7 @@ jobs that the API queues and the worker runs (platform/jobs.py)."""
 
 from __future__ import annotations
 
+import tempfile
 import threading
 
 from sqlalchemy import Engine
@@ -47,8 +48,18 @@ def queue(engine: Engine, principal: Principal, kind: str, upload: Upload, dry_r
 
 
 def _run_import(engine: Engine, run: jobs.Run) -> jobs.Outcome:
+    """The job's file is spooled to a temporary file and its bytes let go: the import reads the file as a
+    stream, so the worker holds neither the upload nor its rows while it runs."""
+    with tempfile.NamedTemporaryFile(prefix="qoima-import-") as spool:
+        spool.write(run.data)
+        spool.flush()
+        run.data = b""
+        return _import(engine, run, Upload(None, run.options.get("filename"), run.options.get("content_type"),
+                                           path=spool.name))
+
+
+def _import(engine: Engine, run: jobs.Run, upload: Upload) -> jobs.Outcome:
     options = run.options
-    upload = Upload(run.data, options.get("filename"), options.get("content_type"))
     from qoima.platform.settings import get_settings
     report = IMPORTERS[KINDS[run.kind]](engine, run.principal, upload,
                                         ImportOptions(dry_run=bool(options.get("dry_run")), progress=run.progress,
