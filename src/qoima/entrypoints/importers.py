@@ -3,6 +3,7 @@ jobs that the API queues and the worker runs (platform/jobs.py)."""
 
 from __future__ import annotations
 
+import tempfile
 import threading
 
 from sqlalchemy import Engine
@@ -23,13 +24,13 @@ ROLES = {"orders": ("admin", "manager", "worker", "seller"), "products": ("admin
          "stock": ("admin", "manager", "worker")}
 
 
-def read_upload(file, max_mb: int) -> bytes:
-    """The uploaded file's bytes (a file object), refused when it is larger than max_mb."""
-    limit = max_mb * 1024 * 1024
-    data = file.read(limit + 1)
-    if len(data) > limit:
-        raise jobs.TooLarge(f"the file is larger than {max_mb} MB: split it", field="file")
-    return data
+def read_upload(file, settings, kind: str) -> bytes:
+    """The bytes of an uploaded file (a Starlette UploadFile, spooled to disk by the multipart parser), for
+    the job's row; refused (413) when it is larger than the limit of its kind (entrypoints/uploads.py)."""
+    from qoima.entrypoints.uploads import check_size
+    check_size(file, settings, kind)
+    file.file.seek(0)
+    return file.file.read()
 
 
 def queue(engine: Engine, principal: Principal, kind: str, upload: Upload, dry_run: bool) -> int:
@@ -47,10 +48,22 @@ def queue(engine: Engine, principal: Principal, kind: str, upload: Upload, dry_r
 
 
 def _run_import(engine: Engine, run: jobs.Run) -> jobs.Outcome:
+    """The job's file is spooled to a temporary file and its bytes let go: the import reads the file as a
+    stream, so the worker holds neither the upload nor its rows while it runs."""
+    with tempfile.NamedTemporaryFile(prefix="qoima-import-") as spool:
+        spool.write(run.data)
+        spool.flush()
+        run.data = b""
+        return _import(engine, run, Upload(None, run.options.get("filename"), run.options.get("content_type"),
+                                           path=spool.name))
+
+
+def _import(engine: Engine, run: jobs.Run, upload: Upload) -> jobs.Outcome:
     options = run.options
-    upload = Upload(run.data, options.get("filename"), options.get("content_type"))
+    from qoima.platform.settings import get_settings
     report = IMPORTERS[KINDS[run.kind]](engine, run.principal, upload,
-                                        ImportOptions(dry_run=bool(options.get("dry_run")), progress=run.progress))
+                                        ImportOptions(dry_run=bool(options.get("dry_run")), progress=run.progress,
+                                                      limits=get_settings().import_limits()))
     result = report.as_dict()
     if report.valid or report.dry_run:  # a dry run reports a bad file; it does not fail
         return jobs.Outcome(report=result)

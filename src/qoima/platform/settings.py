@@ -31,12 +31,32 @@ class Settings(BaseSettings):
     # serialization failures)
     db_lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
     db_retry_attempts: int = 5
-    import_max_mb: int = 64  # the largest file an import job takes (stored with the job until it has ended)
+    # uploads of the import endpoints (entrypoints/uploads.py, platform/tabular.py): the largest file per kind
+    # in MB (checked on Content-Length and while the body streams in, before anything is parsed);
+    # import_max_mb, when set, caps all three; rows per file; how far an XLSX may expand (total MB of its
+    # parts, compression ratio of a part)
+    import_max_mb: int | None = None
+    import_max_mb_orders: int = 32
+    import_max_mb_products: int = 16
+    import_max_mb_stock: int = 16
+    import_max_rows: int = 500_000
+    import_xlsx_max_uncompressed_mb: int = 200
+    import_xlsx_max_ratio: int = 100
     # customer analytics snapshots (analytics/services/refresh.py): a seller's snapshot is recomputed at most
     # once per analytics_refresh_seconds, and only after its orders changed; the worker looks every
     # analytics_check_seconds
     analytics_refresh_seconds: float = 300.0
     analytics_check_seconds: float = 5.0
+
+    def import_limit_mb(self, kind: str) -> int:
+        """The largest upload (MB) of an import of this kind (orders, products, stock)."""
+        own = getattr(self, f"import_max_mb_{kind}")
+        return min(own, self.import_max_mb) if self.import_max_mb else own
+
+    def import_limits(self):
+        from qoima.platform.tabular import Limits
+        return Limits(max_rows=self.import_max_rows, xlsx_max_uncompressed_mb=self.import_xlsx_max_uncompressed_mb,
+                      xlsx_max_ratio=self.import_xlsx_max_ratio)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -46,6 +46,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret(), session_cookie="qoima_session",
                        same_site="lax", https_only=settings.env == "production", max_age=14 * 24 * 3600)
     app.add_middleware(_MetricsMiddleware, metrics=app.state.metrics)
+    from qoima.entrypoints.uploads import UploadLimit
+    app.add_middleware(UploadLimit)  # outermost: an oversized upload is refused before anything reads it
     errors.install(app)
     # Starlette matches routes in order, and each router passed costs the request time (~0.1 ms on
     # the 2-core machine for the dozen here): order intake, the hottest path, is matched first
