@@ -177,9 +177,10 @@ def web_context(request: Request) -> Web:
     user_id = session.get("user_id")
     if user_id:
         with UnitOfWork(request.app.state.engine) as uow:
-            found = lookups.signed_in_user(uow, int(user_id))
+            found = lookups.signed_in_user(uow, int(user_id), session.get("sv"))
         if found is None:
             session.pop("user_id", None)
+            session.pop("sv", None)
         else:
             principal, language, name = found
     web = Web(request=request, principal=principal, user_name=name,

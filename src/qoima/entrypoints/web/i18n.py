@@ -16,13 +16,13 @@ naive UTC datetimes.
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
@@ -169,3 +169,12 @@ def fmt_percent(value, lang: str, digits: int = 1) -> str:
     if value is None:
         return "—"
     return format_percent(value, format="#,##0." + "0" * digits + "%" if digits else "#,##0%", locale=lang)
+
+
+def fmt_wait(seconds: float, lang: str) -> str:
+    """When to try again, in words ("через 15 минут", "in 8 seconds"): seconds under two minutes, else minutes."""
+    seconds = max(1, int(seconds + 0.999))
+    if seconds >= 120:
+        return format_timedelta(timedelta(minutes=-(-seconds // 60)), granularity="minute", threshold=1000,
+                                add_direction=True, locale=lang)
+    return format_timedelta(timedelta(seconds=seconds), threshold=1000, add_direction=True, locale=lang)
