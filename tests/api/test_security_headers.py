@@ -127,9 +127,17 @@ def test_rendered_pages_have_nothing_inline(client, world, lang):
     client.post("/api/v1/orders", json=order_payload("SEC-2"), headers=world.headers("seller_a"))
     _admin_session(client)
     client.get(f"/?lang={lang}")
-    pages = ["/", "/orders", "/orders/1", "/stock", "/products", "/receipts", "/customers", "/customers/list",
-             "/loyalty", "/imports", "/admin/sellers", "/admin/users", "/admin/tokens", "/login"]
+    pages = ["/", "/account", "/orders", "/orders/1", "/stock", "/products", "/receipts", "/customers",
+             "/customers/list", "/loyalty", "/imports", "/admin/sellers", "/admin/users", "/admin/tokens", "/login"]
     for path in pages:
         r = client.get(path)
         assert r.status_code in (200, 303), (path, r.status_code)
         assert not INLINE.findall(r.text), (path, INLINE.findall(r.text))
+
+
+def test_badge_colours_in_the_stylesheet_match_the_status_colours():
+    """The badge colours moved from a style attribute to app.css; they stay those of i18n.STATUS_COLORS."""
+    from qoima.entrypoints.web.i18n import STATUS_COLORS
+    css = (WEB / "static" / "app.css").read_text()
+    for status, (bg, fg) in STATUS_COLORS.items():
+        assert f".badge.status-{status} {{ background: {bg}; color: {fg}; }}" in css, status

@@ -312,3 +312,27 @@ def test_cli_token_list_and_revoke(cli_world, tmp_path):
         copied = client.cookies["qoima_session"]
         ended = runner.invoke(cli, ["user", "logout-everywhere", "--email", "b@seller-b.kz", "--database-url", url])
         assert ended.exit_code == 0 and not signed_in(client, copied)
+
+
+def test_account_page_changes_the_password_and_signs_out_everywhere(world, tmp_path):
+    app = app_of(world.engine, tmp_path)
+    with TestClient(app) as laptop, TestClient(app) as phone:
+        web_login(laptop, "manager@qoima.local")
+        web_login(phone, "manager@qoima.local")
+        page = laptop.get("/account?lang=en", follow_redirects=True)
+        assert page.status_code == 200 and "Change password" in page.text
+        csrf = CSRF.search(page.text).group(1)
+        wrong = laptop.post("/account/password", data={"csrf": csrf, "current": "not-it-at-all", "new": "new-pass-1",
+                                                       "repeat": "new-pass-1"})
+        assert wrong.status_code == 422 and "The current password is wrong." in wrong.text
+        r = laptop.post("/account/password", data={"csrf": csrf, "current": "password123", "new": "new-pass-1",
+                                                   "repeat": "new-pass-1"})
+        assert r.status_code == 200 and "signed out everywhere else" in r.text
+        assert laptop.get("/orders", follow_redirects=False).status_code == 200  # this browser stays in
+        assert phone.get("/orders", follow_redirects=False).status_code == 303  # the other one is out
+        web_login(phone, "manager@qoima.local", "new-pass-1")
+        csrf = CSRF.search(laptop.get("/account").text).group(1)
+        assert laptop.post("/account/logout-everywhere", data={"csrf": csrf},
+                           follow_redirects=False).status_code == 303
+        assert laptop.get("/orders", follow_redirects=False).status_code == 303
+        assert phone.get("/orders", follow_redirects=False).status_code == 303

@@ -45,7 +45,8 @@ STATUS_LABELS = {
     "out_for_delivery": N_("Out for delivery"), "delivered": N_("Delivered"), "on_hold": N_("On hold"),
     "cancelled": N_("Cancelled"), "exception": N_("Exception"), "returned": N_("Returned"),
 }
-# (background, text) per status: the badges and the dashboard chart use the same colors.
+# (background, text) per status: the badges and the dashboard chart use the same colors (the badges
+# through the .badge.status-* rules of static/app.css, kept equal by tests/api/test_security_headers.py).
 STATUS_COLORS = {
     "new": ("#e0f2fe", "#075985"), "backordered": ("#fef3c7", "#92400e"), "allocated": ("#dbeafe", "#1e40af"),
     "picking": ("#ede9fe", "#5b21b6"), "picked": ("#e9d5ff", "#6b21a8"), "packed": ("#cffafe", "#155e75"),
