@@ -160,6 +160,8 @@ def list_tokens(uow: UnitOfWork, principal: Principal, email: str | None = None)
     if principal.role != "admin":
         q = q.where(k.c.user_id == principal.user_id)
     elif email:
+        if "\x00" in email:
+            raise ValidationError("email must not contain NUL characters", field="email")
         q = q.where(u.c.email == email.strip().lower())
     return [_token_item(r) for r in uow.execute(q)]
 

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from qoima.db import tables as t
-from qoima.platform.errors import DomainError
+from qoima.platform.errors import DomainError, ValidationError
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
 
@@ -137,6 +137,9 @@ def succeeded(engine, keys: list[str]) -> None:
 def authenticate(engine, throttle: Throttle, email: str, password: str, address: str | None):
     """The Principal of a right e-mail and password, None when wrong; LoginThrottled when locked."""
     from qoima.platform import auth
+    for field, value in (("email", email), ("password", password)):
+        if "\x00" in (value or ""):  # PostgreSQL text cannot hold it: a clear 422, not a 500
+            raise ValidationError(f"{field} must not contain NUL characters", field=field)
     keys = begin_attempt(engine, throttle, email, address)
     with UnitOfWork(engine) as uow:
         principal = auth.authenticate(uow, email, password)
