@@ -100,7 +100,8 @@ class Ctx:
         return any(secret in response.text for secret in secrets)
 
 
-def _refused(ctx: Ctx, method: str, url: str, allowed=(403, 404), **kwargs) -> None:
+def _refused(ctx: Ctx, method: str, url: str, allowed=(403, 404, 422), **kwargs) -> None:
+    """Refused (422: another seller's code is answered as an unknown one), nothing leaked, nothing changed."""
     before = ctx.snapshot()
     r = ctx.client.request(method, url, headers=ctx.b, **kwargs)
     assert r.status_code in allowed, (url, r.status_code, r.text)
@@ -216,9 +217,10 @@ def get_job(ctx):
 
 
 def post_orders(ctx):
-    _refused(ctx, "POST", "/api/v1/orders", allowed=(403,), json=order_payload("B-AS-A", seller="seller-a"))
+    # another seller's code is answered as an unknown one (422), so codes cannot be enumerated
+    _refused(ctx, "POST", "/api/v1/orders", allowed=(422,), json=order_payload("B-AS-A", seller="seller-a"))
     # re-posting A's own channel order id under seller A must not reveal A's order either
-    _refused(ctx, "POST", "/api/v1/orders", allowed=(403,), json=order_payload("A-SECRET-1", seller="seller-a"))
+    _refused(ctx, "POST", "/api/v1/orders", allowed=(422,), json=order_payload("A-SECRET-1", seller="seller-a"))
 
 
 def get_orders(ctx):
@@ -261,7 +263,11 @@ def get_stock(ctx):
     assert items and {s["seller"] for s in items} == {"seller-b"}
     assert not ctx.leaks(r)
     r = ctx.client.get("/api/v1/stock", params={"seller": "seller-a"}, headers=ctx.b)
-    assert r.status_code in (403, 404) or r.json()["items"] == []
+    # another seller's code is answered as an unknown one (422): nothing to tell the two apart
+    unknown = ctx.client.get("/api/v1/stock", params={"seller": "seller-zzz"}, headers=ctx.b)
+    assert r.status_code in (403, 404, 422) or r.json()["items"] == []
+    assert (r.status_code, r.json()["detail"].replace("seller-a", "X")) == \
+        (unknown.status_code, unknown.json()["detail"].replace("seller-zzz", "X"))
 
 
 def post_receipts(ctx):
@@ -344,7 +350,36 @@ def get_customers_merges(ctx):
     _seller_scoped_get(ctx, "/api/v1/customers/merges")
 
 
+def post_auth_token(ctx):
+    """Signing in as A with a wrong password gives nothing; B's own sign-in gives a token of B."""
+    r = ctx.client.post("/api/v1/auth/token", json={"email": "a@seller-a.kz", "password": "wrong-password"})
+    assert r.status_code == 401 and r.headers["content-type"] == PROBLEM and not ctx.leaks(r)
+    r = ctx.client.post("/api/v1/auth/token", json={"email": "b@seller-b.kz", "password": "password123"})
+    assert r.status_code == 201
+    me = ctx.client.get("/api/v1/orders", headers={"Authorization": f"Bearer {r.json()['token']}"})
+    assert me.status_code == 200 and all(o["seller"] == "seller-b" for o in me.json()["items"])
+
+
+def get_tokens(ctx):
+    r = ctx.client.get("/api/v1/tokens", headers=ctx.b)
+    assert r.status_code == 200 and {k["user"] for k in r.json()["items"]} == {"b@seller-b.kz"}
+    r = ctx.client.get("/api/v1/tokens", params={"email": "a@seller-a.kz"}, headers=ctx.b)
+    assert r.status_code == 200 and {k["user"] for k in r.json()["items"]} == {"b@seller-b.kz"}
+    assert not ctx.leaks(r)
+
+
+def delete_token(ctx):
+    with ctx.world.engine.connect() as conn:
+        a_token = conn.execute(select(t.api_tokens.c.id).where(
+            t.api_tokens.c.token_hash == auth.hash_token(ctx.world.tokens["seller_a"]))).scalar_one()
+    _refused(ctx, "DELETE", f"/api/v1/tokens/{a_token}", allowed=(404,))
+    assert ctx.client.get("/api/v1/orders", headers=ctx.world.headers("seller_a")).status_code == 200
+
+
 CHECKS: dict[tuple[str, str], Callable[[Ctx], None]] = {
+    ("POST", "/api/v1/auth/token"): post_auth_token,
+    ("GET", "/api/v1/tokens"): get_tokens,
+    ("DELETE", "/api/v1/tokens/{token_id}"): delete_token,
     ("GET", "/api/v1/sellers"): get_sellers,
     ("POST", "/api/v1/sellers"): post_sellers,
     ("GET", "/api/v1/warehouses"): get_warehouses,
@@ -413,7 +448,8 @@ def test_seller_b_cannot_see_or_change_seller_a(client, world):
 
 def test_unauthenticated_is_401_with_www_authenticate_on_every_api_route(client, world):
     before = snapshot(world)
-    for method, path in sorted(app_api_routes(client.app)):
+    public = {("POST", "/api/v1/auth/token")}  # signing in for a token (its own checks: test_login_throttle.py)
+    for method, path in sorted(app_api_routes(client.app) - public):
         for headers in ({}, {"Authorization": "Bearer qma_not-a-real-token"}, {"Authorization": "Basic YTpi"}):
             r = client.request(method, _fill(path), headers=headers, json={} if method == "POST" else None)
             assert r.status_code == 401, (method, path, headers, r.status_code, r.text)
@@ -439,12 +475,8 @@ def test_a_revoked_token_no_longer_works(client, world):
     r = client.get("/api/v1/orders", headers=world.headers("seller_a"))
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     assert client.get("/api/v1/orders", headers=world.headers("seller_b")).status_code == 200
-    revoke("seller_b")
-    # deps caches a token for TOKEN_CACHE_SECONDS; once that passes the revoked token is refused
-    cache = getattr(deps, "_token_cache", {})
-    key = auth.hash_token(world.tokens["seller_b"])
-    if key in cache:
-        cache[key] = (0.0, cache[key][1])  # the entry's time is up
+    revoke("seller_b")  # used a moment ago: refused at once too (no per-process token cache)
+    assert not hasattr(deps, "_token_cache")
     r = client.get("/api/v1/orders", headers=world.headers("seller_b"))
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
 

@@ -46,6 +46,9 @@ users = Table(
     Column("seller_id", Id, ForeignKey("sellers.id")),
     Column("language", String(5), nullable=False, server_default="ru"),
     Column("is_active", Boolean, nullable=False, server_default="1"),
+    # platform/auth.py: a web session carries the version it was signed in with; logout, a password
+    # change and "log out everywhere" bump it, which ends every session of the user at once
+    Column("session_version", Integer, nullable=False, server_default="0"),
     created(),
     CheckConstraint("role in ('admin','manager','worker','seller')", name="role"),
     CheckConstraint("(role = 'seller') = (seller_id is not null)", name="seller_role_has_seller"),
@@ -60,6 +63,16 @@ api_tokens = Table(
     created(),
     Column("last_used_at", DateTime),
     Column("revoked_at", DateTime),
+    Column("expires_at", DateTime),  # null: never (QOIMA_TOKEN_TTL_DAYS=0 when it was made)
+)
+
+login_throttle = Table(  # platform/login_throttle.py: failed sign-ins per account and per client address
+    "login_throttle", metadata,
+    Column("key", String(300), primary_key=True),  # "account:<e-mail>" or "ip:<address>"
+    Column("failures", Integer, nullable=False),
+    Column("last_attempt_at", DateTime, nullable=False),
+    Column("locked_until", DateTime),
+    Index("ix_login_throttle_last_attempt_at", "last_attempt_at"),
 )
 
 warehouses = Table(

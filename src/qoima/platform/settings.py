@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     # analytics_check_seconds
     analytics_refresh_seconds: float = 300.0
     analytics_check_seconds: float = 5.0
+    # sign-in throttling (platform/login_throttle.py), per account and per client address: after
+    # login_free_failures failures the next attempt waits login_delay_s, doubling with each failure;
+    # from login_lockout_failures on, each failure locks for login_lockout_minutes; counts are
+    # forgotten after login_forget_hours without an attempt (and, for the account, at a good sign-in)
+    login_free_failures: int = 5
+    login_lockout_failures: int = 10
+    login_ip_free_failures: int = 20
+    login_ip_lockout_failures: int = 100
+    login_delay_s: float = 1.0
+    login_lockout_minutes: float = 15.0
+    login_forget_hours: float = 24.0
+    token_ttl_days: int = 90  # API tokens expire this many days after they are made (0: never)
 
     def import_limit_mb(self, kind: str) -> int:
         """The largest upload (MB) of an import of this kind (orders, products, stock)."""

@@ -17,6 +17,7 @@ from qoima.db.engine import make_engine
 from qoima.platform.settings import Settings, get_settings
 from qoima.entrypoints.api import errors, routes
 from qoima.entrypoints.api.metrics import Metrics
+from qoima.entrypoints.api.security_headers import SecurityHeaders
 
 
 class _MetricsMiddleware:
@@ -57,4 +58,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     if importlib.util.find_spec("qoima.entrypoints.web.pages") is not None:
         importlib.import_module("qoima.entrypoints.web.pages").install(app)
     from qoima.channels import webhooks  # noqa: F401 - registers outbox handlers
+    # security headers around the whole stack, so Starlette's own 500 page gets them too
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build_stack(), production=settings.env == "production")
     return app

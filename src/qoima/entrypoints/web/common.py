@@ -73,14 +73,8 @@ def environment(lang: str) -> Environment:
         pct=lambda v, digits=1: i18n.fmt_percent(v, lang, digits), status_label=label(i18n.STATUS_LABELS),
         role_label=label(i18n.ROLE_LABELS), delivery_label=label(i18n.DELIVERY_LABELS),
         channel_label=label(i18n.CHANNEL_LABELS), notify_label=label(i18n.NOTIFY_LABELS))
-    env.globals.update(lang=lang, languages=i18n.available_languages(), language_names=i18n.LANGUAGE_NAMES,
-                       status_style=status_style)
+    env.globals.update(lang=lang, languages=i18n.available_languages(), language_names=i18n.LANGUAGE_NAMES)
     return env
-
-
-def status_style(status: str) -> str:
-    bg, fg = i18n.STATUS_COLORS.get(status, ("#e5e7eb", "#374151"))
-    return f"background:{bg};color:{fg}"
 
 
 # --- the request context ---------------------------------------------------------------------------------------
@@ -177,9 +171,10 @@ def web_context(request: Request) -> Web:
     user_id = session.get("user_id")
     if user_id:
         with UnitOfWork(request.app.state.engine) as uow:
-            found = lookups.signed_in_user(uow, int(user_id))
+            found = lookups.signed_in_user(uow, int(user_id), session.get("sv"))
         if found is None:
             session.pop("user_id", None)
+            session.pop("sv", None)
         else:
             principal, language, name = found
     web = Web(request=request, principal=principal, user_name=name,

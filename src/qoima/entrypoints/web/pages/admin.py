@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Form
+from fastapi import Form, Path
 
 from qoima.platform.errors import DomainError
 from qoima.platform import auth
 from qoima.catalog import services as catalog
 from qoima.platform.access import ROLES
+from qoima.platform.unit_of_work import utcnow
 from qoima.entrypoints.web import i18n, lookups
 from qoima.entrypoints.web.common import AdminDep, CsrfDep, Web, page_router
 
@@ -85,3 +86,20 @@ def create_user(web: AdminDep, _csrf: CsrfDep, email: Annotated[str, Form()] = "
         return _users_page(web, form, web._("The user was not created: %(reason)s", reason=exc.message), 422)
     web.flash("success", web._("User %(email)s created.", email=form["email"]) + f" (#{uid})")
     return web.redirect("/admin/users")
+
+
+@router.get("/admin/tokens")
+def tokens_page(web: AdminDep):
+    with web.uow() as uow:
+        tokens = auth.list_tokens(uow, web.principal)
+    return web.render("admin_tokens.html", tokens=tokens, now=utcnow(),
+                      ttl_days=web.request.app.state.settings.token_ttl_days)
+
+
+@router.post("/admin/tokens/{token_id}/revoke")
+def revoke_token(web: AdminDep, _csrf: CsrfDep, token_id: Annotated[int, Path(ge=1, le=2**63 - 1)]):
+    with web.uow() as uow:
+        item = auth.revoke_token(uow, web.principal, token_id)
+        uow.commit()
+    web.flash("success", web._("Token %(prefix)s… of %(user)s revoked.", prefix=item["prefix"], user=item["user"]))
+    return web.redirect("/admin/tokens")
