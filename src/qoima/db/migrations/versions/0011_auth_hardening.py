@@ -4,8 +4,8 @@ login_throttle counts failed sign-ins per account and per client address (shared
 process); api_tokens.expires_at (existing tokens get 90 days from the upgrade);
 users.session_version ends every web session of a user when it is bumped.
 
-Revision ID: 0013
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-03 13:00:00
 """
 from datetime import datetime, timedelta, timezone
@@ -13,8 +13,8 @@ from datetime import datetime, timedelta, timezone
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0013'
-down_revision = '0009'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
