@@ -3,7 +3,8 @@
 An endpoint is a URL's origin (scheme, host, port). Each keeps:
 
 - in flight: at most `webhook_max_in_flight` deliveries at once, so a hanging
-  endpoint ties up that many pool threads and no more;
+  endpoint ties up that many pool threads and no more (its other events wait until
+  the oldest delivery has had its timeout; a quick one's wait 0.2 s);
 - closed: deliveries go; each failure (no connection, timeout, 5xx, 429) counts,
   a response below 500 resets the count;
 - open: after `webhook_breaker_failures` consecutive failures its events are not
@@ -21,14 +22,15 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from qoima.platform.outbox import Deferred
 from qoima.platform.settings import get_settings
 
 MAX_OPEN_S = 3600.0
-BUSY_WAIT_S = 1.0
+BUSY_WAIT_S = 0.2  # a busy endpoint that answers quickly: look again soon
+SLOW_S = 0.5  # a delivery in flight longer than this: the next slot frees when it times out at the latest
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Endpoint:
     open_until: float = 0.0  # time.monotonic()
     in_flight: int = 0
     probing: bool = False
+    started: list = field(default_factory=list)  # when the deliveries in flight began (monotonic)
 
     def state(self, now: float) -> str:
         limit = get_settings().webhook_breaker_failures
@@ -75,14 +78,19 @@ class Breakers:
                     raise Deferred(f"endpoint {origin} is being probed", s.webhook_timeout_s)
                 e.probing = True
             elif e.in_flight >= s.webhook_max_in_flight:
-                raise Deferred(f"endpoint {origin} busy ({e.in_flight} in flight)", BUSY_WAIT_S)
+                oldest = min(e.started, default=now)
+                wait = oldest + s.webhook_timeout_s - now if now - oldest > SLOW_S else BUSY_WAIT_S
+                raise Deferred(f"endpoint {origin} busy ({e.in_flight} in flight)", max(BUSY_WAIT_S, wait))
             e.in_flight += 1
+            e.started.append(now)
 
     def leave(self, origin: str, ok: bool) -> None:
         s = get_settings()
         with self._lock:
             e = self._endpoints.setdefault(origin, Endpoint())
             e.in_flight = max(0, e.in_flight - 1)
+            if e.started:
+                e.started.pop(0)
             e.probing = False
             if ok:
                 e.failures, e.opened, e.open_until = 0, 0, 0.0
