@@ -206,3 +206,28 @@ def test_an_allowed_local_target_answers_but_its_body_is_not_readable_in_the_out
     assert any("400 Bad Request" in e for e in errors), errors
     assert "bad payload" not in listed.text  # the receiver's body ('{"error": "bad payload"}') is not kept
     assert all(len(e) <= 200 for e in errors)
+
+
+def test_the_admin_sellers_page_rotates_and_shows_the_secret_once(world, api):
+    import re
+
+    from qoima.platform.access import Principal  # noqa: F401 - the page checks the admin role itself
+    page = api.get("/login").text
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assert api.post("/login", data={"email": "admin@qoima.local", "password": "password123", "csrf": token,
+                                    "next": "/"}, follow_redirects=False).status_code == 303
+    listing = api.get("/admin/sellers?lang=en").text
+    assert 'action="/admin/sellers/seller-a/webhook-secret"' in listing and "whsec_" not in listing
+    token = re.search(r'name="csrf" value="([^"]+)"', listing).group(1)
+    assert api.post("/admin/sellers/seller-a/webhook-secret", data={}).status_code == 403  # CSRF
+    r = api.post("/admin/sellers/seller-a/webhook-secret", data={"csrf": token})
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    secret = re.search(r"(whsec_[A-Za-z0-9_\-]+)", r.text).group(1)
+    assert "shown only this once" in r.text or "только один раз" in r.text
+    with world.engine.connect() as conn:
+        stored = conn.execute(select(t.sellers.c.webhook_secret)
+                              .where(t.sellers.c.id == world.sellers["seller-a"])).scalar()
+    assert secret_box.unseal(stored) == secret
+    assert "whsec_" not in api.get("/admin/sellers").text  # once
+    assert "whsec_" not in r.cookies.get("qoima_session", "")
+    assert api.post("/admin/sellers/nope/webhook-secret", data={"csrf": token}).status_code == 404
