@@ -231,3 +231,72 @@ def test_the_admin_sellers_page_rotates_and_shows_the_secret_once(world, api):
     assert "whsec_" not in api.get("/admin/sellers").text  # once
     assert "whsec_" not in r.cookies.get("qoima_session", "")
     assert api.post("/admin/sellers/nope/webhook-secret", data={"csrf": token}).status_code == 404
+
+
+def _tls_server(tmp_path):
+    """A local HTTPS endpoint with a certificate for 'localhost' (self-signed; the test client trusts it)."""
+    import datetime as dt
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    hosts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            hosts.append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_path, key_path)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return srv, cert_path, hosts
+
+
+def test_https_delivery_goes_to_the_checked_address_and_still_verifies_the_certificate(world, monkeypatch, tmp_path):
+    """The request is pinned to the resolved, checked address; the Host header and the TLS server name stay
+    the URL's, so the certificate is verified for the name (not for the bare IP)."""
+    import ssl
+
+    import httpx
+    allow_local_webhooks(monkeypatch)
+    srv, cert_path, hosts = _tls_server(tmp_path)
+    try:
+        trusted = httpx.Client(verify=ssl.create_default_context(cafile=str(cert_path)))
+        monkeypatch.setattr(webhooks, "_http", lambda: trusted)
+        port = srv.server_address[1]
+        seller = world.sellers["seller-a"]
+        set_webhook(world.engine, seller, f"https://localhost:{port}/hook")
+        real = socket.getaddrinfo
+        monkeypatch.setattr(socket, "getaddrinfo",  # localhost as 127.0.0.1 only (not ::1, where nobody listens)
+                            lambda host, *a, **kw: real("127.0.0.1" if host == "localhost" else host, *a, **kw))
+        event_id = one_event(world.engine, seller)
+        assert outbox.run_once(world.engine) == 1
+        assert outbox_rows(world.engine, id=event_id)[0].status == "done"
+        assert hosts == [f"localhost:{port}"]
+    finally:
+        srv.shutdown()
+        srv.server_close()
