@@ -26,6 +26,21 @@ def upgrade() -> None:
     sa.Column('value', sa.Float(), nullable=False),
     sa.Column('taken_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('name', 'label', name=op.f('pk_metric_snapshots')))
+    _forget_response_bodies()
+
+
+def _forget_response_bodies() -> None:
+    """Refusals recorded before 0014 kept up to 200 characters of the receiver's body after the status
+    code ('... refused the event: 400 <body>'); keep the status code only."""
+    conn = op.get_bind()
+    outbox = sa.table('outbox', sa.column('id', sa.BigInteger), sa.column('last_error', sa.Text))
+    marker = 'refused the event: '
+    rows = conn.execute(sa.select(outbox.c.id, outbox.c.last_error)
+                        .where(outbox.c.last_error.like(f'%{marker}%'))).all()
+    for event_id, error in rows:
+        head, _, rest = error.partition(marker)
+        conn.execute(outbox.update().where(outbox.c.id == event_id)
+                     .values(last_error=head + marker + rest[:3] + ' (response body not kept)'))
 
 
 def downgrade() -> None:
