@@ -24,6 +24,7 @@ from qoima.analytics.services import refresh as analytics_refresh
 from qoima.platform import idempotency
 
 log = logging.getLogger("qoima.worker")
+MIN_PASS_S = 0.02  # between two claim passes that found nothing to do
 PURGE_EVERY = 600.0  # seconds between clean-ups of expired idempotency keys
 _last_purge = [0.0]
 
@@ -73,6 +74,7 @@ def run(engine: Engine, interval: float = 1.0, once: bool = False, stop: threadi
                 continue
             if n == 0:
                 pool.wake.wait(interval)  # a finished event may let the next of its order go
+                stop.wait(MIN_PASS_S)  # at most so many claim passes a second, however often events finish
     finally:
         pool.close()
     return handled + pool.handled
