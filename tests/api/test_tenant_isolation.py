@@ -127,6 +127,12 @@ def post_sellers(ctx):
     _refused(ctx, "POST", "/api/v1/sellers", json={"code": "seller-c", "name": "C"})
 
 
+def post_webhook_secret(ctx):
+    # seller B may not rotate seller A's webhook secret, nor its own (staff do it)
+    _refused(ctx, "POST", "/api/v1/sellers/seller-a/webhook-secret")
+    _refused(ctx, "POST", "/api/v1/sellers/seller-b/webhook-secret")
+
+
 def get_warehouses(ctx):
     r = ctx.client.get("/api/v1/warehouses", headers=ctx.b)
     assert r.status_code == 200  # operator data shared by every seller; nothing of seller A in it
@@ -382,6 +388,7 @@ CHECKS: dict[tuple[str, str], Callable[[Ctx], None]] = {
     ("DELETE", "/api/v1/tokens/{token_id}"): delete_token,
     ("GET", "/api/v1/sellers"): get_sellers,
     ("POST", "/api/v1/sellers"): post_sellers,
+    ("POST", "/api/v1/sellers/{code}/webhook-secret"): post_webhook_secret,
     ("GET", "/api/v1/warehouses"): get_warehouses,
     ("POST", "/api/v1/users"): post_users,
     ("GET", "/api/v1/products"): get_products,

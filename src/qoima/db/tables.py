@@ -35,6 +35,8 @@ sellers = Table(
     Column("webhook_url", String(500)),
     Column("churn_horizon_days", Integer),
     created(),
+    # the key webhooks are signed with, sealed with QOIMA_SECRET_KEY (platform/secret_box.py); shown once
+    Column("webhook_secret", Text),
 )
 
 users = Table(
@@ -423,4 +425,14 @@ returns = Table(
     Column("requested_at", DateTime, nullable=False),
     Column("received_at", DateTime),
     Column("processed_at", DateTime),
+)
+
+# the worker's snapshot of the gauges /metrics shows (orders and outbox events by status), so that a
+# scrape reads a few rows instead of counting the tables (entrypoints/api/metrics.py)
+metric_snapshots = Table(
+    "metric_snapshots", metadata,
+    Column("name", String(60), primary_key=True),
+    Column("label", String(60), primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("taken_at", DateTime, nullable=False),
 )

@@ -25,6 +25,21 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 8
     outbox_lease_s: float = 10.0  # a worker holds a claimed event this long, renewed by heartbeats
     webhook_timeout_s: float = 5.0
+    # webhook targets (platform/urlguard.py): https only, or http to these hosts (comma-separated);
+    # private, loopback and link-local addresses are refused unless allowed (tests, demos, an intranet)
+    webhook_http_hosts: str = ""
+    webhook_allow_private: bool = False
+    # the delivery pool (platform/outbox_pool.py, channels/endpoints.py): events handled side by side,
+    # at most webhook_max_in_flight per endpoint; after webhook_breaker_failures consecutive failures an
+    # endpoint's events wait webhook_breaker_open_s (doubling while it stays down), then one probe goes
+    outbox_threads: int = 8
+    webhook_max_in_flight: int = 2
+    webhook_breaker_failures: int = 5
+    webhook_breaker_open_s: float = 30.0
+    # /metrics: when set, scrapes need `Authorization: Bearer <token>`; the gauges of orders and outbox
+    # events are a snapshot the worker takes at most every metrics_snapshot_s seconds
+    metrics_token: str | None = None
+    metrics_snapshot_s: float = 15.0
     db_pool_size: int = 10  # PostgreSQL connections per process (and as many again in bursts)
     # PostgreSQL: how long a statement waits for a row lock before it fails with 55P03 (0 = forever);
     # the unit of work then re-runs the use case (db_retry_attempts in all, also for deadlocks and

@@ -82,12 +82,27 @@ def demo(data_dir: DataDir = None, host: str = "127.0.0.1", port: int = 8000, or
         stop.set()
 
 
+def _prometheus_multiprocess_dir(data_dir: Path) -> Path:
+    """Several API processes: /metrics adds up their counters (prometheus-client multiprocess mode),
+    from files in PROMETHEUS_MULTIPROC_DIR (by default <data dir>/prometheus, emptied at start)."""
+    import shutil
+    chosen = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    path = Path(chosen) if chosen else Path(data_dir) / "prometheus"
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path
+
+
 @app.command()
 def serve(data_dir: DataDir = None, database_url: DbUrl = None, host: str = "127.0.0.1", port: int = 8000,
           workers: Annotated[int, typer.Option(help="API processes")] = 2):
     """Run the API and web in several processes (use PostgreSQL for more than one)."""
     engine_for(data_dir, database_url)
     import uvicorn
+    if workers > 1:
+        _prometheus_multiprocess_dir(data_dir or get_settings().data_dir)
     uvicorn.run("qoima.entrypoints.asgi:app", host=host, port=port, workers=workers, log_level="info",
                 access_log=False)
 

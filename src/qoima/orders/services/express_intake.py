@@ -24,6 +24,7 @@ from collections import Counter
 from datetime import datetime
 
 import psycopg
+from prometheus_client import Counter as PromCounter
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 
 # how orders went in this process: "express", or "careful" with why (exported on /metrics)
 taken: Counter[tuple[str, str]] = Counter()
+# the same as a Prometheus counter, added up over the processes in multiprocess mode (registered by /metrics)
+INTAKE = PromCounter("qoima_intake_orders", "Orders taken in, by path (express: two round trips; careful: "
+                     "locked, with why)", ["path", "why"], registry=None)
 
 
 async def submit(engine: Engine, principal: Principal, data: OrderIn, idempotency_key: str | None = None,
@@ -59,9 +63,11 @@ async def submit(engine: Engine, principal: Principal, data: OrderIn, idempotenc
             booked = "connection"
         if isinstance(booked, dict):
             taken["express", ""] += 1
+            INTAKE.labels("express", "").inc()
             return booked, True
         why = booked
     taken["careful", why] += 1
+    INTAKE.labels("careful", why).inc()
     return await run_in_threadpool(submit_order, engine, principal, data, idempotency_key, now)
 
 

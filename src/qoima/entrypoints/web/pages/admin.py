@@ -19,12 +19,14 @@ router = page_router()
 SELLER_CODE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
-def _sellers_page(web: Web, form: dict | None = None, error: str | None = None, status: int = 200):
+def _sellers_page(web: Web, form: dict | None = None, error: str | None = None, status: int = 200,
+                  new_secret: dict | None = None):
     with web.uow() as uow:
         sellers = lookups.sellers(uow, web.principal)
         stats = lookups.seller_stats(uow, web.principal)
     return web.render("admin_sellers.html", status=status, sellers=sellers, stats=stats,
-                      form=form or {"code": "", "name": "", "webhook_url": ""}, form_error=error)
+                      form=form or {"code": "", "name": "", "webhook_url": ""}, form_error=error,
+                      new_secret=new_secret)
 
 
 @router.get("/admin/sellers")
@@ -46,8 +48,23 @@ def create_seller(web: AdminDep, _csrf: CsrfDep, code: Annotated[str, Form()] = 
             uow.commit()
     except DomainError as exc:
         return _sellers_page(web, form, web._("The seller was not created: %(reason)s", reason=exc.message), 422)
-    web.flash("success", web._("Seller %(code)s created.", code=form["code"]))
+    web.flash("success", web._("Seller %(code)s created.", code=form["code"]) + " "
+              + web._("Its webhook secret is shown once, when you make a new one."))
     return web.redirect("/admin/sellers")
+
+
+@router.post("/admin/sellers/{code}/webhook-secret")
+def rotate_webhook_secret(code: str, web: AdminDep, _csrf: CsrfDep):
+    """A new signing secret, shown on this answer only (not in a flash: that lives in the session cookie)."""
+    secret = None
+    with web.uow() as uow:
+        seller_id = lookups.seller_id_by_code(uow, web.principal, code)
+        if seller_id is not None:
+            secret = catalog.rotate_webhook_secret(uow, web.principal, seller_id)
+            uow.commit()
+    if secret is None:
+        return _sellers_page(web, error=web._("No seller %(code)s.", code=code), status=404)
+    return _sellers_page(web, new_secret={"code": code, "secret": secret})
 
 
 def _users_page(web: Web, form: dict | None = None, error: str | None = None, status: int = 200):
