@@ -243,8 +243,9 @@ def post_transitions(ctx):
 
 
 def post_resource(ctx):
-    _refused(ctx, "POST", f"/api/v1/orders/{ctx.a_order}/resource", allowed=(404,))
-    _refused(ctx, "POST", f"/api/v1/orders/{ctx.a_order}/resource", allowed=(404,), json={"reason": "x"})
+    # a seller may not re-source at all (the role matrix: 403 for any order, so nothing is learnt)
+    _refused(ctx, "POST", f"/api/v1/orders/{ctx.a_order}/resource", allowed=(403,))
+    _refused(ctx, "POST", f"/api/v1/orders/{ctx.a_order}/resource", allowed=(403,), json={"reason": "x"})
     # on their own order a seller is refused too: re-sourcing is for staff
     r = ctx.client.post(f"/api/v1/orders/{ctx.b_order}/resource", headers=ctx.b)
     assert r.status_code == 403 and not ctx.leaks(r)
