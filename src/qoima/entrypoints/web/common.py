@@ -4,9 +4,10 @@ messages, access checks and HTML error pages.
 
 A page module makes its router with `page_router()` and takes one of the
 dependencies `WebDep` (anyone), `UserDep` (signed in), `StaffDep`, `AdminDep`;
-POST handlers add `CsrfDep`. Errors raised in a page (a service's DomainError,
-PageError, a bad query parameter) become an HTML error page; a missing login
-becomes a redirect to /login?next=...
+POST handlers add `CsrfDep`. Every page of `page_router()` is first checked against
+the role matrix (platform/roles.py; a page with no rule there is refused). Errors
+raised in a page (a service's DomainError, PageError, a bad query parameter) become
+an HTML error page; a missing login becomes a redirect to /login?next=...
 """
 
 from __future__ import annotations

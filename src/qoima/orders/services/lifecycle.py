@@ -79,7 +79,7 @@ def _role_refusal(principal: Principal, to_status: str) -> Forbidden | None:
     """The moves the role matrix keeps from a role (platform/roles.py): cancelling needs CANCEL_ORDERS."""
     if to_status == Status.CANCELLED.value and not roles.may(principal.role, roles.CANCEL_ORDERS):
         return Forbidden(f"the role {principal.role} may not cancel an order (that needs the role "
-                         f"{' or '.join(roles.roles_with(roles.CANCEL_ORDERS))})", field="status")
+                         f"{' or '.join(roles.roles_with(roles.CANCEL_ORDERS))})", field="status", to_status=to_status)
     return None
 
 
