@@ -2,7 +2,10 @@
 
 The table below has one check per (method, path); a test enumerates the routes of
 the real application and fails when an /api/ route is missing from the table, so a
-new endpoint cannot ship without an isolation check."""
+new endpoint cannot ship without an isolation check.
+
+At the end, the role matrix (platform/roles.py): every role x every API route and web
+page x seller, against the real app; a route without a rule or without a probe fails."""
 
 from __future__ import annotations
 
