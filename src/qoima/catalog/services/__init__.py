@@ -9,6 +9,7 @@ from qoima.platform import secret_box, urlguard
 from qoima.platform.errors import Conflict, NotFound, ValidationError
 from qoima.catalog.domain.calendar import parse_hhmm
 from qoima.catalog.domain.sellers import seller_problem
+from qoima.platform import roles
 from qoima.platform.access import Principal
 from qoima.catalog.schemas import ProductIn
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
@@ -109,8 +110,9 @@ def list_products(uow: UnitOfWork, principal: Principal, *, seller: str | None =
     if ids:
         for b in uow.execute(select(t.barcodes.c.product_id, t.barcodes.c.code).where(t.barcodes.c.product_id.in_(ids))):
             codes.setdefault(b.product_id, []).append(b.code)
+    sees_money = roles.may(principal.role, roles.SEE_MONEY)  # the floor sees no prices
     items = [{"id": r.id, "seller": r.seller, "sku": r.sku, "name": r.name, "category": r.category,
-              "price": str(r.price), "barcodes": codes.get(r.id, []), "weight_g": r.weight_g,
+              "price": str(r.price) if sees_money else None, "barcodes": codes.get(r.id, []), "weight_g": r.weight_g,
               "dimensions_mm": [r.length_mm, r.width_mm, r.height_mm], "marking_required": r.marking_required,
               "replenishment_days": r.replenishment_days} for r in rows]
     return items, total

@@ -7,7 +7,7 @@ import importlib
 import importlib.util
 import pkgutil
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -16,6 +16,7 @@ from qoima.db import pg_async
 from qoima.db.engine import make_engine
 from qoima.platform.settings import Settings, get_settings
 from qoima.entrypoints.api import errors, routes
+from qoima.entrypoints.api.authorize import authorize
 from qoima.entrypoints.api.metrics import Metrics
 from qoima.entrypoints.api.security_headers import SecurityHeaders
 
@@ -38,7 +39,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         yield
         await pg_async.close_pools(engine)  # the event loop's PostgreSQL connections (express intake)
 
-    app = FastAPI(title="Qoima", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="Qoima", version=__version__, lifespan=lifespan, dependencies=[Depends(authorize)],
                   description="Fulfillment platform API: orders, stock, warehouses. Authenticate with "
                               "`Authorization: Bearer <token>` (`qoima token create --email E`).")
     app.state.engine = engine

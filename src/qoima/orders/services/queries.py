@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select
 
 from qoima.db import tables as t
+from qoima.orders.domain.redaction import redact_order
 from qoima.orders.domain.status import OPEN
 from qoima.catalog.domain.calendar import local_day_bounds
+from qoima.platform import roles
 from qoima.platform.access import Principal
 from qoima.orders.services import shipments
 from qoima.orders.services.intake import order_summary
@@ -38,14 +40,18 @@ def list_orders(uow: UnitOfWork, principal: Principal, *, status: str | None = N
         base = base.where(shipments.ships_from(warehouse))
     if q:
         like = f"%{q}%"
-        base = base.where(or_(t.orders.c.external_id.ilike(like), t.customers.c.name.ilike(like),
-                              t.customers.c.phone.ilike(like)))
+        if roles.may(principal.role, roles.SEE_CONTACTS):
+            base = base.where(or_(t.orders.c.external_id.ilike(like), t.customers.c.name.ilike(like),
+                                  t.customers.c.phone.ilike(like)))
+        else:  # searching by name or phone would tell the floor who bought what
+            base = base.where(t.orders.c.external_id.ilike(like))
     if late:
         base = base.where(t.orders.c.status.in_([s.value for s in OPEN]), t.orders.c.ship_by < utcnow())
     total = uow.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     rows = uow.execute(base.order_by(t.orders.c.id.desc()).limit(limit).offset(offset)).all()
     codes = shipments.codes(uow, [r.id for r in rows])
-    return [{**dict(r._mapping), "total": str(r.total), "warehouses": codes[r.id]} for r in rows], total
+    return [redact_order({**dict(r._mapping), "total": str(r.total), "warehouses": codes[r.id]}, principal.role)
+            for r in rows], total
 
 
 def get_order(uow: UnitOfWork, principal: Principal, order_id: int) -> dict:
@@ -68,7 +74,7 @@ def get_order(uow: UnitOfWork, principal: Principal, order_id: int) -> dict:
         .join(t.warehouses, t.warehouses.c.id == t.stock.c.warehouse_id)
         .where(t.reservations.c.order_id == order.id).order_by(t.reservations.c.id))]
     data["shipped_at"], data["delivered_at"] = order.shipped_at, order.delivered_at
-    return data
+    return redact_order(data, principal.role)
 
 
 def kpis(uow: UnitOfWork, principal: Principal, now: datetime | None = None, days: int = 30) -> dict:
