@@ -5,6 +5,8 @@ page with cancel buttons could be framed by any site."""
 
 from __future__ import annotations
 
+from qoima.platform import roles
+
 import base64
 import hashlib
 import re
@@ -43,7 +45,8 @@ def _admin_session(client) -> None:
                        follow_redirects=False).status_code == 303
 
 
-def test_headers_on_api_web_static_and_error_responses(world, settings):
+def test_headers_on_api_web_static_and_error_responses(world, settings, monkeypatch):
+    monkeypatch.setitem(roles.RULES, ("GET", "/test-boom"), roles.PUBLIC)  # a route of the test's own
     app = create_app(world.engine, settings)
 
     @app.get("/test-boom")
@@ -102,7 +105,8 @@ def test_docs_allow_exactly_their_own_inline_script(client):
     assert redoc.status_code == 200 and "frame-ancestors 'none'" in redoc.headers["content-security-policy"]
 
 
-def test_a_route_may_set_its_own_policy(world, settings):
+def test_a_route_may_set_its_own_policy(world, settings, monkeypatch):
+    monkeypatch.setitem(roles.RULES, ("GET", "/test-own-policy"), roles.PUBLIC)  # a route of the test's own
     from fastapi.responses import PlainTextResponse
     app = create_app(world.engine, settings)
 

@@ -619,12 +619,24 @@ def _page(method: str, url, owned: bool = False, fresh: bool = False, new_sessio
     return Probe(send, owned, fresh)
 
 
+def _ends_sessions(ctx, who, path: str):
+    """Signing out ends every session of the user, the matrix's own signed-in client included: it signs in again."""
+    r = _page("POST", path, new_session=True).send(ctx, who)
+    ctx.web.pop(who, None)
+    return r
+
+
 PROBES: dict[tuple[str, str], Probe] = {
     # --- API -----------------------------------------------------------------------------------------------
     ("GET", "/healthz"): _api("GET", "/healthz"),
     ("GET", "/metrics"): _api("GET", "/metrics"),
+    ("POST", "/api/v1/auth/token"): Probe(lambda ctx, who: ctx.client.post(
+        "/api/v1/auth/token", json={"email": EMAILS[who], "password": "password123", "name": "matrix"})),
+    ("GET", "/api/v1/tokens"): _api("GET", "/api/v1/tokens"),
+    ("DELETE", "/api/v1/tokens/{token_id}"): _api("DELETE", "/api/v1/tokens/999999"),
     ("GET", "/api/v1/sellers"): _api("GET", "/api/v1/sellers"),
     ("POST", "/api/v1/sellers"): _api("POST", "/api/v1/sellers", json={"code": "", "name": ""}),
+    ("POST", "/api/v1/sellers/{code}/webhook-secret"): _api("POST", "/api/v1/sellers/seller-b/webhook-secret"),
     ("GET", "/api/v1/warehouses"): _api("GET", "/api/v1/warehouses"),
     ("POST", "/api/v1/users"): _api("POST", "/api/v1/users", json={}),
     ("GET", "/api/v1/products"): _api("GET", "/api/v1/products"),
@@ -667,7 +679,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     # --- web pages -----------------------------------------------------------------------------------------
     ("GET", "/login"): _page("GET", "/login"),
     ("POST", "/login"): _page("POST", "/login", new_session=True, email=EMAILS.get, password="password123"),
-    ("POST", "/logout"): _page("POST", "/logout", new_session=True),
+    ("POST", "/logout"): Probe(lambda ctx, who: _ends_sessions(ctx, who, "/logout")),
     ("GET", "/"): _page("GET", "/"),
     ("GET", "/orders"): _page("GET", "/orders"),
     ("GET", "/orders/{order_id}"): _page("GET", lambda ctx: f"/orders/{ctx.a_order}", owned=True),
@@ -693,6 +705,13 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/admin/sellers"): _page("POST", "/admin/sellers", code="", name=""),
     ("GET", "/admin/users"): _page("GET", "/admin/users"),
     ("POST", "/admin/users"): _page("POST", "/admin/users", email="", password="", role="nobody"),
+    ("POST", "/admin/sellers/{code}/webhook-secret"): _page("POST", "/admin/sellers/seller-b/webhook-secret"),
+    ("GET", "/admin/tokens"): _page("GET", "/admin/tokens"),
+    ("POST", "/admin/tokens/{token_id}/revoke"): _page("POST", "/admin/tokens/999999/revoke"),
+    ("GET", "/account"): _page("GET", "/account"),
+    ("POST", "/account/password"): _page("POST", "/account/password", new_session=True, current="wrong-one",
+                                         new="another-password-1", repeat="another-password-1"),
+    ("POST", "/account/logout-everywhere"): Probe(lambda ctx, who: _ends_sessions(ctx, who, "/account/logout-everywhere")),
 }
 
 

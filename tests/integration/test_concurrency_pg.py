@@ -149,7 +149,22 @@ def test_50_concurrent_duplicates_become_one_order(pg, path):
 
 @PATHS
 def test_50_concurrent_posts_with_one_idempotency_key_become_one_order(pg, path):
-    _duplicates(pg, path, [order_payload(f"KEY-{i}", [("SKU-1", 2)]) for i in range(50)], key="client-retry-7f3a")
+    _duplicates(pg, path, [order_payload("KEY-1", [("SKU-1", 2)]) for _ in range(50)], key="client-retry-7f3a")
+
+
+@PATHS
+def test_one_key_with_50_different_bodies_at_once_books_one_and_refuses_the_rest(pg, path):
+    """The same Idempotency-Key for 50 other requests at once: one is booked; every other one is
+    refused with KeyReused (422) whichever won the race, never a server error or a second order."""
+    world = build_world(pg, {("seller-a", "SKU-1", "ALA"): 10})
+    seller = world.principals["seller_a"]
+    calls = [(seller, OrderIn(**order_payload(f"KEY-{i}", [("SKU-1", 2)])), "client-retry-9") for i in range(50)]
+    results, errors = place_all(pg, path, calls, workers=25)
+    assert len(results) == 1 and results[0][1] is True
+    assert len(errors) == 49 and all(e.startswith("KeyReused(") for e in errors), set(errors)
+    with pg.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.orders)).scalar_one() == 1
+    assert_ledger_consistent(pg)
 
 
 @PATHS

@@ -71,8 +71,12 @@ IMPORTS = {"orders": IMPORT_ORDERS, "products": IMPORT_PRODUCTS, "stock": IMPORT
 API: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
+    ("POST", "/api/v1/auth/token"): PUBLIC,  # sign-in for API clients (throttled)
+    ("GET", "/api/v1/tokens"): EVERYONE,  # your own tokens; an admin sees everyone's
+    ("DELETE", "/api/v1/tokens/{token_id}"): EVERYONE,  # your own; someone else's is 404 unless admin
     ("GET", "/api/v1/sellers"): EVERYONE,  # a seller sees their own
     ("POST", "/api/v1/sellers"): OFFICE,
+    ("POST", "/api/v1/sellers/{code}/webhook-secret"): OFFICE,
     ("GET", "/api/v1/warehouses"): EVERYONE,
     ("POST", "/api/v1/users"): ADMIN_ONLY,
     ("GET", "/api/v1/products"): EVERYONE,  # prices hidden from the floor
@@ -128,6 +132,12 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/sellers"): ADMIN_ONLY,
     ("GET", "/admin/users"): ADMIN_ONLY,
     ("POST", "/admin/users"): ADMIN_ONLY,
+    ("POST", "/admin/sellers/{code}/webhook-secret"): ADMIN_ONLY,
+    ("GET", "/admin/tokens"): ADMIN_ONLY,
+    ("POST", "/admin/tokens/{token_id}/revoke"): ADMIN_ONLY,
+    ("GET", "/account"): EVERYONE,  # your own password and sessions
+    ("POST", "/account/password"): EVERYONE,
+    ("POST", "/account/logout-everywhere"): EVERYONE,
 }
 
 RULES: dict[tuple[str, str], frozenset[str]] = {**API, **WEB}
