@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Select, insert, or_, select, update
+from sqlalchemy import bindparam, Select, insert, or_, select, update
 
 from qoima.db import tables as t
 from qoima.platform.contacts import normalize_email
@@ -110,13 +110,24 @@ def token_expiry(uow: UnitOfWork, token: str) -> datetime | None:
 TOUCH_INTERVAL = timedelta(seconds=60)  # last_used_at is written at most this often per token
 
 
+TOKEN_LOOKUP = (
+    select(t.users.c.id, t.users.c.email, t.users.c.role, t.users.c.seller_id, t.api_tokens.c.id.label("token_id"),
+           t.api_tokens.c.last_used_at)
+    .join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
+    .where(t.api_tokens.c.token_hash == bindparam("token_hash"), t.api_tokens.c.revoked_at.is_(None),
+           t.users.c.is_active.is_(True),
+           or_(t.api_tokens.c.expires_at.is_(None), t.api_tokens.c.expires_at > bindparam("now"))))
+"""The one indexed look-up (api_tokens.token_hash) of a live token: the user and the token's use.
+Built once with named parameters, so the API can compile it once per dialect (a compile per request
+costs more than the query)."""
+
+
+def token_lookup_params(token: str, now: datetime) -> dict:
+    return {"token_hash": hash_token(token), "now": now}
+
+
 def token_lookup(token: str, now: datetime) -> Select:
-    """The one indexed look-up (api_tokens.token_hash) of a live token: the user and the token's use."""
-    k, u = t.api_tokens, t.users
-    return (select(u.c.id, u.c.email, u.c.role, u.c.seller_id, k.c.id.label("token_id"), k.c.last_used_at)
-            .join(k, k.c.user_id == u.c.id)
-            .where(k.c.token_hash == hash_token(token), k.c.revoked_at.is_(None), u.c.is_active.is_(True),
-                   or_(k.c.expires_at.is_(None), k.c.expires_at > now)))
+    return TOKEN_LOOKUP.params(**token_lookup_params(token, now))
 
 
 def touch_due(row, now: datetime) -> bool:

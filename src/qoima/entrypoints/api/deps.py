@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 from typing import Annotated
 
@@ -31,12 +32,18 @@ def _principal_for_token(engine, token: str) -> Principal | None:
     return p
 
 
+@functools.cache
+def _lookup_sql(dialect_name: str, dialect) -> str:
+    """auth.TOKEN_LOOKUP as SQL text with named parameters, compiled once."""
+    return str(auth.TOKEN_LOOKUP.compile(dialect=dialect))
+
+
 async def _principal_for_token_pg(engine, token: str) -> Principal | None:
     now = utcnow()
-    compiled = auth.token_lookup(token, now).compile(dialect=engine.dialect)
     pool = await pg_async.pool_for(engine)
     async with pool.connection() as conn:
-        cur = await conn.execute(str(compiled), compiled.params)
+        cur = await conn.execute(_lookup_sql(engine.dialect.name, engine.dialect),
+                                 auth.token_lookup_params(token, now), prepare=True)
         row = await cur.fetchone()
         if row is None:
             return None
@@ -56,8 +63,21 @@ async def principal_for_token(engine, token: str) -> Principal | None:
     return await run_in_threadpool(_principal_for_token, engine, token)
 
 
+_UNSET = object()
+
+
 async def optional_principal(request: Request) -> Principal | None:
-    """Async so that API calls with a cached token need no worker thread; look-ups run in one."""
+    """Who is calling, looked up once per request (the role check and the route both ask)."""
+    known = getattr(request.state, "principal", _UNSET)
+    if known is not _UNSET:
+        return known
+    p = await _look_up_principal(request)
+    request.state.principal = p
+    return p
+
+
+async def _look_up_principal(request: Request) -> Principal | None:
+    """Async so that API calls with a token need no worker thread on PostgreSQL."""
     engine = request.app.state.engine
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
