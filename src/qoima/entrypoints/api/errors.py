@@ -50,3 +50,36 @@ def install(app: FastAPI) -> None:
         if exc.headers:
             resp.headers.update(exc.headers)
         return resp
+
+
+# ---------------------------------------------------------------- OpenAPI: the error responses routes declare
+
+PROBLEM_SCHEMA = {
+    "type": "object", "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "field": {"type": ["string", "null"], "description": "the input that is wrong (e.g. lines[0].quantity)"},
+        "errors": {"type": "array", "description": "every wrong field (invalid input)",
+                   "items": {"type": "object", "properties": {"field": {"type": "string"},
+                                                              "message": {"type": "string"}}}},
+    },
+    "additionalProperties": True,
+}
+_WHY = {400: "Malformed request (JSON or multipart body that cannot be read)",
+        401: "Authentication required, or the token is invalid or revoked",
+        403: "Not allowed for this user (role or seller), or CSRF token missing",
+        404: "Not found (or not visible to this user)",
+        409: "Conflict with the current state (status, stock, an idempotency key in use)",
+        413: "The uploaded file is larger than the limit",
+        422: "Invalid input: `field` names what is wrong, `errors` lists every wrong field",
+        429: "Too many requests: retry after `Retry-After` seconds"}
+
+
+def problems(*codes: int) -> dict:
+    """`responses=` of a route: each status as application/problem+json (RFC 9457)."""
+    return {code: {"description": _WHY[code], "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}} for code in codes}
+
+
+# what every authenticated API route can answer; routers add them all, routes add their own (404, 409, 413)
+COMMON = problems(400, 401, 403, 422)

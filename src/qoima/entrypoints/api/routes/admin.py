@@ -9,8 +9,10 @@ from qoima.platform import auth
 from qoima.catalog import services as catalog
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
+from qoima.entrypoints.api.errors import COMMON, problems
+from qoima.platform.bounds import Text
 
-router = APIRouter(prefix="/api/v1", tags=["admin"])
+router = APIRouter(prefix="/api/v1", tags=["admin"], responses=COMMON)
 
 
 @router.get("/sellers")
@@ -24,11 +26,11 @@ def sellers(engine: EngineDep, principal: PrincipalDep):
 
 class SellerIn(BaseModel):
     code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
-    name: str = Field(min_length=1, max_length=200)
-    webhook_url: str | None = None
+    name: Text(200, min_length=1)
+    webhook_url: Text(500) | None = None
 
 
-@router.post("/sellers", status_code=201)
+@router.post("/sellers", status_code=201, responses=problems(409))
 def create_seller(data: SellerIn, engine: EngineDep, principal: PrincipalDep):
     with UnitOfWork(engine) as uow:
         sid = catalog.create_seller(uow, principal, data.code, data.name, data.webhook_url)
@@ -44,14 +46,14 @@ def warehouses(engine: EngineDep, principal: PrincipalDep):
 
 
 class UserIn(BaseModel):
-    email: str
-    password: str = Field(min_length=8)
-    role: str
-    seller: str | None = None
-    full_name: str = ""
+    email: Text(254)
+    password: Text(200, min_length=8)
+    role: Text(20)
+    seller: Text(40) | None = None
+    full_name: Text(200) = ""
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, responses=problems(409))
 def create_user(data: UserIn, engine: EngineDep, principal: PrincipalDep):
     principal.require("admin")
     with UnitOfWork(engine) as uow:
