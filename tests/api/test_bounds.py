@@ -256,3 +256,41 @@ def test_what_is_within_bounds_is_accepted(live):
     assert resp.status == 201, data
     resp, data = conn.call("GET", "/api/v1/products", query={"q": "BND-1"})
     assert json.loads(data)["items"][0]["price"] in ("0.57", 0.57)
+
+
+# ---------------------------------------------------------------- the web forms and pages: a 4xx page, never a 500
+
+def _web_login(client, email="admin@qoima.local"):
+    import re
+    page = client.get("/login").text
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    r = client.post("/login", data={"email": email, "password": "password123", "csrf": token, "next": "/"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    return re.search(r'name="csrf" value="([^"]+)"', client.get("/admin/sellers").text).group(1)
+
+
+def test_web_forms_and_pages_refuse_what_is_out_of_bounds(client, world):
+    token = _web_login(client)
+    receipt_form = {"csrf": token, "seller": "seller-a", "place": "ALA|A-01", "sku": ["SKU-1"], "expected": ["1"]}
+    for received in (str(INT32), "9" * 30):
+        r = client.post("/receipts", data={**receipt_form, "received": [received]})
+        assert r.status_code == 422 and "flash-error" in r.text, r.text[:300]
+    r = client.post("/receipts", data={**receipt_form, "received": ["1"], "supplier": "ACME\x00"})
+    assert r.status_code == 422 and "control characters" in r.text
+    r = client.post("/admin/sellers", data={"csrf": token, "code": "long-url", "name": "Long",
+                                            "webhook_url": "https://x.kz/" + "a" * 490})
+    assert r.status_code == 422 and "webhook_url" in r.text
+    r = client.post("/admin/sellers", data={"csrf": token, "code": "nul-name", "name": "N\x00"})
+    assert r.status_code == 422 and "control characters" in r.text
+    r = client.post("/admin/users", data={"csrf": token, "email": "long@x.kz", "password": "password123",
+                                          "role": "manager", "full_name": "Ai\x00gerim", "language": "ru"})
+    assert r.status_code == 422 and "full_name" in r.text
+    assert client.get(f"/orders/{BIG}").status_code == 400
+    assert client.get(f"/imports/{BIG}").status_code == 400
+    r = client.post(f"/orders/{BIG}/transition", data={"csrf": token, "to_status": "on_hold", "reason": "x"})
+    assert r.status_code == 400
+    for path in ("/orders?q=a%00b", "/stock?sku=%00", "/products?q=%00", "/customers/list?q=%00"):
+        assert client.get(path).status_code == 400, path
+    for path in ("/orders?page=" + "9" * 30, "/stock?page=99999999999999999999", "/products?page=1e99"):
+        assert client.get(path).status_code == 200, path

@@ -30,3 +30,10 @@ class ProductIn(BaseModel):
     @classmethod
     def _barcodes(cls, v):
         return [_rule(normalize_barcode, code, "barcodes") for code in v]
+
+
+class SellerIn(BaseModel):
+    """A new seller (API and the admin page)."""
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+    name: Text(200, min_length=1)
+    webhook_url: Text(500) | None = None

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from qoima.db import tables as t
@@ -10,7 +9,8 @@ from qoima.catalog import services as catalog
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 from qoima.entrypoints.api.errors import COMMON, problems
-from qoima.platform.bounds import Text
+from qoima.catalog.schemas import SellerIn
+from qoima.platform.schemas import UserIn
 
 router = APIRouter(prefix="/api/v1", tags=["admin"], responses=COMMON)
 
@@ -22,12 +22,6 @@ def sellers(engine: EngineDep, principal: PrincipalDep):
         q = q.where(t.sellers.c.id == principal.seller_id)
     with UnitOfWork(engine) as uow:
         return {"items": [dict(r._mapping) for r in uow.execute(q)]}
-
-
-class SellerIn(BaseModel):
-    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
-    name: Text(200, min_length=1)
-    webhook_url: Text(500) | None = None
 
 
 @router.post("/sellers", status_code=201, responses=problems(409))
@@ -43,14 +37,6 @@ def warehouses(engine: EngineDep, principal: PrincipalDep):
     with UnitOfWork(engine) as uow:
         whs = [dict(r._mapping) for r in uow.execute(select(t.warehouses).order_by(t.warehouses.c.code))]
     return {"items": whs}
-
-
-class UserIn(BaseModel):
-    email: Text(254)
-    password: Text(200, min_length=8)
-    role: Text(20)
-    seller: Text(40) | None = None
-    full_name: Text(200) = ""
 
 
 @router.post("/users", status_code=201, responses=problems(409))
