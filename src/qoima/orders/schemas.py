@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qoima.customers.schemas import CustomerIn
-from qoima.platform.bounds import MONEY_MAX, Money, PlausibleDateTime, Text
+from qoima.platform.bounds import MONEY_MAX, Money, PlausibleDateTime, Text, strict_int
 
 
 class DeliveryIn(BaseModel):
@@ -23,7 +23,7 @@ class DeliveryIn(BaseModel):
 class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sku: Text(64, min_length=1)
-    quantity: Annotated[int, Field(gt=0, le=100_000, strict=True)]
+    quantity: strict_int(gt=0, le=100_000)
     unit_price: Money
 
 

@@ -38,12 +38,26 @@ DATE_MIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
 FUTURE_DAYS = 366
 QUERY_MAX = 200
 
+
+
+def _whole(value):
+    """JSON Schema counts 2.0 as an integer: take a whole float as the int it is (1.5 stays refused)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= INT64_MAX:
+        return int(value)
+    return value
+
+
+def strict_int(**bounds):
+    """int within bounds, strict (no booleans, no text) but for whole floats (2.0)."""
+    return Annotated[int, Field(strict=True, **bounds), BeforeValidator(_whole)]
+
+
 Id64 = Annotated[int, Field(ge=1, le=INT64_MAX)]
 Offset = Annotated[int, Field(ge=0, le=INT64_MAX)]
-Count = Annotated[int, Field(ge=0, le=INT32_MAX, strict=True)]
-Quantity = Annotated[int, Field(gt=0, le=INT32_MAX, strict=True)]
-Delta = Annotated[int, Field(ge=-INT32_MAX, le=INT32_MAX, strict=True)]
-Days = Annotated[int, Field(gt=0, le=36_500, strict=True)]  # replenishment_days: a century at most
+Count = strict_int(ge=0, le=INT32_MAX)
+Quantity = strict_int(gt=0, le=INT32_MAX)
+Delta = strict_int(ge=-INT32_MAX, le=INT32_MAX)
+Days = strict_int(gt=0, le=36_500)  # replenishment_days: a century at most
 
 
 # ---------------------------------------------------------------- text

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from qoima.platform.errors import DomainError
 
@@ -39,7 +40,9 @@ def install(app: FastAPI) -> None:
                 return problem(400, "Malformed JSON", f"request body is not valid JSON: {e.get('msg')}",
                                field="body", errors=[{"field": "body", "message": e.get("msg")}])
             msg = e.get("msg", "").removeprefix("Value error, ")
-            errors.append({"field": _loc(e.get("loc", ())), "message": msg})
+            # type: Pydantic's error type -- a limit the schema states (string_too_long, int_type, ...) or
+            # value_error, a rule beyond JSON Schema (a barcode's check digit, a date range, the order total)
+            errors.append({"field": _loc(e.get("loc", ())), "message": msg, "type": e.get("type", "value_error")})
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         return problem(422, "Invalid input", f"{first['field']}: {first['message']}", field=first["field"],
                        errors=errors)
@@ -49,7 +52,18 @@ def install(app: FastAPI) -> None:
         resp = problem(exc.status_code, "Error", str(exc.detail))
         if exc.headers:
             resp.headers.update(exc.headers)
+        if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
+            resp.headers["Allow"] = _allowed_methods(_req)
         return resp
+
+
+def _allowed_methods(request: Request) -> str:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _scope = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return ", ".join(sorted(methods))
 
 
 # ---------------------------------------------------------------- OpenAPI: the error responses routes declare
@@ -62,7 +76,8 @@ PROBLEM_SCHEMA = {
         "field": {"type": ["string", "null"], "description": "the input that is wrong (e.g. lines[0].quantity)"},
         "errors": {"type": "array", "description": "every wrong field (invalid input)",
                    "items": {"type": "object", "properties": {"field": {"type": "string"},
-                                                              "message": {"type": "string"}}}},
+                                                              "message": {"type": "string"},
+                                                              "type": {"type": "string"}}}},
     },
     "additionalProperties": True,
 }

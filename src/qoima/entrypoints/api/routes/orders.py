@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from qoima.orders.services import express_intake, lifecycle, queries as order_queries, resourcing
+from qoima.orders.domain.status import Status
 from qoima.orders.schemas import OrderIn
 from qoima.platform.unit_of_work import UnitOfWork, run
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
@@ -44,14 +45,14 @@ def list_(engine: EngineDep, principal: PrincipalDep, status: SafeQuery | None =
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/{order_id}", responses=problems(404))
+@router.get("/{order_id:int}", responses=problems(404))  # :int, so GET /orders/import is a 405, not this
 def get(order_id: Id64, engine: EngineDep, principal: PrincipalDep):
     with UnitOfWork(engine) as uow:
         return order_queries.get_order(uow, principal, order_id)
 
 
 class TransitionIn(BaseModel):
-    status: Text(20)
+    status: Text(20) = Field(json_schema_extra={"enum": [s.value for s in Status]})
     reason: Text(500, multiline=True) = ""
 
 
