@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from qoima.platform.errors import DomainError
 
@@ -52,18 +53,27 @@ def install(app: FastAPI) -> None:
         resp = problem(exc.status_code, "Error", str(exc.detail))
         if exc.headers:
             resp.headers.update(exc.headers)
-        if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
-            resp.headers["Allow"] = _allowed_methods(_req)
+        allowed = _allowed_methods(_req) if exc.status_code == 405 else None
+        if allowed:  # Starlette names the methods of the first route of the path only
+            resp.headers["Allow"] = allowed
         return resp
 
 
-def _allowed_methods(request: Request) -> str:
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _scope = route.matches({**request.scope, "method": "GET"})
-        if match != Match.NONE and getattr(route, "methods", None):
-            methods |= set(route.methods)
-    return ", ".join(sorted(methods))
+def _allowed_methods(request: Request) -> str | None:
+    """Every method the OpenAPI document lists for the request's path (None: not an API path)."""
+    paths = getattr(request.app.state, "allowed_methods", None)
+    if paths is None:
+        paths = []
+        for template, ops in request.app.openapi().get("paths", {}).items():
+            ints = {p["name"] for op in ops.values() for p in op.get("parameters", [])
+                    if p.get("in") == "path" and p.get("schema", {}).get("type") == "integer"}
+            regex = re.sub(r"\\{([^}]+)\\}", lambda m: "[0-9]+" if m.group(1) in ints else "[^/]+",
+                           re.escape(template))
+            methods = {m.upper() for m in ops} & {"GET", "POST", "PUT", "PATCH", "DELETE"}
+            paths.append((re.compile(f"^{regex}$"), methods))
+        request.app.state.allowed_methods = paths
+    found = set().union(*[m for rx, m in paths if rx.match(request.url.path)])
+    return ", ".join(sorted(found)) or None
 
 
 # ---------------------------------------------------------------- OpenAPI: the error responses routes declare
