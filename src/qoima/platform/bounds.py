@@ -4,9 +4,11 @@ forms share, so that the schema says what the server and the database enforce.
 
 - `Id64`, `Offset`: ids and offsets within the 64-bit signed range of the `BigInteger` columns
   (SQLite: 64-bit `INTEGER`); `Id64` starts at 1.
-- `Count`, `Quantity`, `Delta`: the 32-bit `Integer` columns (2^31-1 at most); *strict* in the
-  API (a JSON `true` or `"5"` is not a quantity); the CSV/XLSX imports validate the same models
-  with `strict=False`, since their cells are text.
+- `Count`, `Quantity`, `Delta`, `Days`: the 32-bit `Integer` columns (2^31-1 at most); *strict*
+  in the API (a JSON `true` or `"5"` is not a quantity; a whole `2.0` is, as JSON Schema says);
+  the CSV/XLSX imports validate the same models with `strict=False`, since their cells are text.
+  Sums are checked where they are made: on hand at a location past 2^31-1 (repeated receipts,
+  moves, adjustments) is a 422 from stock/services (inventory.add_on_hand, inbound.receive).
 - `Money`: `Numeric(14, 2)`, 0 .. 999,999,999,999.99, two decimal places (`MONEY_MAX`); an order
   whose computed total passes it is refused too (orders/schemas.py).
 - `Text(n)`: a text column of length n: at most n characters and no control characters (C0,
