@@ -35,6 +35,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError):
+        wrong_method = _literal_path_methods(_req)
+        if wrong_method:  # GET /api/v1/orders/import is not the order "import": that path takes POST only
+            resp = problem(405, "Error", "Method Not Allowed")
+            resp.headers["Allow"] = wrong_method
+            return resp
         errors = []
         for e in exc.errors():
             if e.get("type") == "json_invalid":
@@ -57,6 +62,15 @@ def install(app: FastAPI) -> None:
         if allowed:  # Starlette names the methods of the first route of the path only
             resp.headers["Allow"] = allowed
         return resp
+
+
+def _literal_path_methods(request: Request) -> str | None:
+    """When the request's path is a documented path without parameters that does not take the
+    request's method (it was taken for a parameter of another route): that path's methods."""
+    ops = request.app.openapi().get("paths", {}).get(request.url.path)
+    if not ops or request.method.lower() in ops:
+        return None
+    return ", ".join(sorted(m.upper() for m in ops))
 
 
 def _allowed_methods(request: Request) -> str | None:

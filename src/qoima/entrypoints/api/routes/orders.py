@@ -45,7 +45,7 @@ def list_(engine: EngineDep, principal: PrincipalDep, status: SafeQuery | None =
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/{order_id:int}", responses=problems(404))  # :int, so GET /orders/import is a 405, not this
+@router.get("/{order_id}", responses=problems(404))
 def get(order_id: Id64, engine: EngineDep, principal: PrincipalDep):
     with UnitOfWork(engine) as uow:
         return order_queries.get_order(uow, principal, order_id)
