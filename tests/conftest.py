@@ -16,6 +16,8 @@ import pytest
 from sqlalchemy import text
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
+# one app secret for every test process and its subprocesses (webhook secrets are sealed with it)
+os.environ.setdefault("QOIMA_SECRET_KEY", "test-secret-key-not-for-production")
 
 from qoima.db.engine import make_engine  # noqa: E402
 from qoima.db.migrate import upgrade  # noqa: E402

@@ -49,12 +49,15 @@ def test_backordered_order_is_created_too(client, world):
 
 def test_same_channel_order_again_returns_the_same_order(client, world):
     first = post_order(client, world, order_payload("API-2"))
-    assert first.status_code == 201
-    again = post_order(client, world, order_payload("API-2", [("SKU-1", 5)]))
+    assert first.status_code == 201 and "idempotent-replay" not in first.headers
+    again = post_order(client, world, order_payload("API-2"))
     assert again.status_code == 200
     assert again.headers.get("idempotent-replay") == "true"
     assert again.json()["id"] == first.json()["id"]
-    assert again.json()["lines"][0]["quantity"] == 1  # the first order, unchanged
+    # the buyer's contact corrected meanwhile is the same order, not a new one
+    fixed = order_payload("API-2")
+    fixed["customer"]["name"] = "Aigerim N."
+    assert post_order(client, world, fixed).json()["id"] == first.json()["id"]
     by_staff = post_order(client, world, order_payload("API-2"), who="manager")
     assert by_staff.status_code == 200 and by_staff.json()["id"] == first.json()["id"]
     assert count(world.engine, t.orders) == 1
@@ -65,11 +68,28 @@ def test_same_channel_order_again_returns_the_same_order(client, world):
     assert count(world.engine, t.orders) == 3
 
 
+def test_same_channel_order_with_other_lines_is_a_conflict_that_says_what_differs(client, world):
+    first = post_order(client, world, order_payload("API-3", [("SKU-1", 1), ("SKU-2", 1)]))
+    assert first.status_code == 201
+    body = order_payload("API-3", [("SKU-1", 5)])
+    r = post_order(client, world, body)
+    assert r.status_code == 409 and r.headers["content-type"] == PROBLEM
+    problem = r.json()
+    assert problem["field"] == "lines" and problem["order_id"] == first.json()["id"]
+    assert problem["differences"] == [
+        {"line": 1, "field": "quantity", "stored": "1", "requested": "5"},
+        {"line": 2, "field": "line", "stored": "SKU-2 x 1 @ 1500.00", "requested": None}]
+    assert "line 1 quantity: 1 stored, 5 requested" in problem["detail"]
+    with world.engine.connect() as conn:  # the stored order is untouched
+        assert conn.execute(select(t.order_lines.c.quantity).order_by(t.order_lines.c.id)).scalars().all() == [1, 1]
+    assert count(world.engine, t.orders) == 1
+
+
 def test_idempotency_key_header_is_honoured(client, world):
     first = post_order(client, world, order_payload("API-K1"), **{"Idempotency-Key": "retry-42"})
     assert first.status_code == 201
-    again = post_order(client, world, order_payload("API-K2", [("SKU-2", 1)]), **{"Idempotency-Key": "retry-42"})
-    assert again.status_code == 200
+    again = post_order(client, world, order_payload("API-K1"), **{"Idempotency-Key": "retry-42"})
+    assert again.status_code == 200 and again.headers["idempotent-replay"] == "true"
     assert again.json()["id"] == first.json()["id"] and again.json()["external_id"] == "API-K1"
     assert count(world.engine, t.orders) == 1
     # keys are per seller: seller B may use the same key for its own order
@@ -78,6 +98,23 @@ def test_idempotency_key_header_is_honoured(client, world):
     assert b.status_code == 201 and b.json()["seller"] == "seller-b"
     # a new key with a new external id is a new order
     assert post_order(client, world, order_payload("API-K3"), **{"Idempotency-Key": "retry-43"}).status_code == 201
+
+
+def test_a_reused_idempotency_key_with_another_body_is_refused_with_422(client, world):
+    """IETF draft: the key names one request; reusing it for another body is a client error."""
+    first = post_order(client, world, order_payload("API-K5"), **{"Idempotency-Key": "retry-77"})
+    assert first.status_code == 201
+    for other in (order_payload("API-K6", [("SKU-2", 1)]), order_payload("API-K5", [("SKU-1", 2)]),
+                  {**order_payload("API-K5"), "delivery": {"type": "self_pickup"}}):
+        r = post_order(client, world, other, **{"Idempotency-Key": "retry-77"})
+        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM, r.text
+        assert r.json()["field"] == "Idempotency-Key" and r.json()["order_id"] == first.json()["id"]
+        assert "retry-77" in r.json()["detail"]
+    # the same body again (the seller named or left out: the key is the seller's anyway) is a replay
+    same = order_payload("API-K5", seller=None)
+    r = post_order(client, world, same, **{"Idempotency-Key": "retry-77"})
+    assert r.status_code == 200 and r.json()["id"] == first.json()["id"]
+    assert count(world.engine, t.orders) == 1
 
 
 def test_seller_user_may_omit_seller_but_staff_may_not(client, world):
@@ -246,3 +283,22 @@ def test_received_at_with_an_offset_is_stored_in_utc(client, world):
     assert r.status_code == 201
     assert r.json()["received_at"] == "2025-01-15T08:30:00"
     assert r.json()["ship_by"] == "2025-01-15T13:00:00"  # 18:00 Almaty the same day
+
+
+def test_an_order_split_over_two_warehouses_has_a_shipment_from_each(client, world):
+    """4 units of SKU-3: 2 in ALA, 3 in AST, so two parcels; each warehouse's list finds the order,
+    a cancel moves both shipments."""
+    r = post_order(client, world, order_payload("SPLIT-API", [("SKU-3", 4)]))
+    assert r.status_code == 201
+    body = r.json()
+    assert sorted(sh["warehouse"] for sh in body["shipments"]) == ["ALA", "AST"]
+    assert {sh["status"] for sh in body["shipments"]} == {"allocated"}
+    assert body["warehouses"] == [sh["warehouse"] for sh in body["shipments"]]
+    other = post_order(client, world, order_payload("ONE-ALA", [("SKU-1", 1)])).json()
+    assert [sh["warehouse"] for sh in other["shipments"]] == ["ALA"]
+    for code, expected in (("ALA", {body["id"], other["id"]}), ("AST", {body["id"]})):
+        listed = client.get("/api/v1/orders", params={"warehouse": code}, headers=world.headers("worker")).json()
+        assert {o["id"] for o in listed["items"]} == expected, code
+    client.post(f"/api/v1/orders/{body['id']}/cancel", headers=world.headers("seller_a"))
+    got = client.get(f"/api/v1/orders/{body['id']}", headers=world.headers("seller_a")).json()
+    assert got["status"] == "cancelled" and {sh["status"] for sh in got["shipments"]} == {"cancelled"}

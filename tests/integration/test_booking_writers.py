@@ -5,7 +5,7 @@ zones with their own cut-offs and working days, two storage rows each) and a
 sequence of orders: received just before and after a cut-off, on a Saturday
 and a Sunday, with and without a time zone, or not at all (now); shortfalls,
 splits over two warehouses and two rows; replays by channel external id and by
-Idempotency-Key; buyers known by phone only, by e-mail only, merged into
+Idempotency-Key (and the same id or key with another order: refused alike); buyers known by phone only, by e-mail only, merged into
 another customer, returning, new, by name only or nobody. The sequence goes
 through each writer on a fresh copy of the same world, and every row stored
 (customers, orders, lines, reservations, stock counters, timeline, outbox) must
@@ -219,6 +219,9 @@ def worlds(engine, tmp_path, sqlite_template):
     w.close()
 
 
+NO_KEYS = {"idempotency_key", "request_hash"}  # what a file import (no Idempotency-Key) cannot store
+
+
 def _rows(engine, skip=frozenset()) -> dict:
     assert_ledger_consistent(engine)
     return snapshot(engine, skip)
@@ -234,7 +237,7 @@ def test_every_writer_stores_the_same_rows(worlds):
         eng = worlds.fresh(stock)
         want_results = ranked(careful(eng, orders), eng)
         want = _rows(eng)
-        want_without_keys = _rows(eng, {"idempotency_key"})
+        want_without_keys = _rows(eng, NO_KEYS)
 
         if worlds.backend == "postgres":
             eng = worlds.fresh(stock)
@@ -244,7 +247,7 @@ def test_every_writer_stores_the_same_rows(worlds):
 
         eng = worlds.fresh(stock)
         bulk(eng, orders)
-        assert _rows(eng, {"idempotency_key"}) == want_without_keys
+        assert _rows(eng, NO_KEYS) == want_without_keys
         worlds.close()
 
     every_writer()
@@ -262,14 +265,19 @@ def test_the_generated_worlds_cover_the_cases(worlds):
          "received": 8, "place": 0},  # split ALA + MOW; Sunday; merged buyer
         {"seller": "seller-a", "external_id": "E-2", "key": None, "lines": [("SKU-2", 2)], "buyer": 3,
          "received": 1, "place": 3},  # 1 of 2 from NSK; phone-only buyer gets an e-mail
+        {"seller": "seller-a", "external_id": "E-1", "key": "K-1", "lines": [("SKU-1", 3)], "buyer": 6,
+         "received": 8, "place": 0},  # a replay by Idempotency-Key (the same request)
+        {"seller": "seller-a", "external_id": "E-2", "key": None, "lines": [("SKU-2", 2)], "buyer": 0,
+         "received": 0, "place": 0},  # a replay by external id (the same lines, another buyer spelling)
         {"seller": "seller-a", "external_id": "E-3", "key": "K-1", "lines": [("SKU-3", 1)], "buyer": 0,
-         "received": 0, "place": 0},  # a replay by Idempotency-Key
+         "received": 0, "place": 0},  # the key again with another body: refused (422)
         {"seller": "seller-a", "external_id": "E-1", "key": None, "lines": [("SKU-3", 1)], "buyer": 0,
-         "received": 0, "place": 0},  # a replay by external id
+         "received": 0, "place": 0},  # the external id again with other lines: refused (409)
     ]
     eng = worlds.fresh(stock)
     results = careful(eng, orders)
-    assert [created for _, created in results] == [True, True, False, False]
+    assert [created for _, created in results[:4]] == [True, True, False, False]
+    assert results[4].startswith("KeyReused(") and results[5].startswith("Conflict(")
     first, second = results[0][0], results[1][0]
     assert first["status"] == "allocated" and first["warehouses"] == ["ALA", "MOW"]
     assert first["ship_by"] == datetime(2026, 12, 7, 13, 0)  # Monday 18:00 in Almaty (the lowest-id warehouse)
@@ -282,4 +290,4 @@ def test_the_generated_worlds_cover_the_cases(worlds):
     assert customers[1].email == "phone@example.kz"
     bulk_eng = worlds.fresh(stock)
     bulk(bulk_eng, orders)
-    assert _rows(bulk_eng, {"idempotency_key"}) == _rows(eng, {"idempotency_key"})
+    assert _rows(bulk_eng, NO_KEYS) == _rows(eng, NO_KEYS)

@@ -17,10 +17,13 @@ from qoima.platform.unit_of_work import UnitOfWork
 NOW = datetime(2026, 12, 2, 17, 30)
 
 
-def _order(uow, seller_id, external_id, warehouses, ship_by):
-    uow.execute(insert(t.orders).values(
+def _order(uow, seller_id, external_id, warehouse, ship_by):
+    oid = uow.execute(insert(t.orders).values(
         seller_id=seller_id, channel="api", external_id=external_id, status="allocated", delivery_type="courier",
-        warehouses=warehouses, ship_by=ship_by, received_at=datetime(2026, 12, 2, 8, 0), updated_at=NOW))
+        ship_by=ship_by, received_at=datetime(2026, 12, 2, 8, 0), updated_at=NOW).returning(t.orders.c.id)).scalar_one()
+    wid = uow.execute(select(t.warehouses.c.id).where(t.warehouses.c.code == warehouse)).scalar_one()
+    uow.execute(insert(t.shipments).values(order_id=oid, warehouse_id=wid, seq=1, status="allocated",
+                                           created_at=NOW, updated_at=NOW))
 
 
 def test_due_today_follows_each_warehouses_own_day(world):

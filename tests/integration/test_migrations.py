@@ -101,3 +101,36 @@ def test_downgrade_to_base_then_upgrade_again(empty_engine):
     assert _diff(empty_engine) == []
     upgrade(empty_engine)  # a second upgrade is a no-op
     assert _diff(empty_engine) == []
+
+
+def test_shipments_are_copied_from_the_comma_joined_warehouses_and_back(empty_engine):
+    """0010 turns orders.warehouses ('ALA,AST') into one shipment per warehouse, in that order, with
+    the order's status (a held order's shipments take the status it was held from); its downgrade
+    writes the column back."""
+    eng = empty_engine
+    _run(eng, command.upgrade, "0009")
+    now = "2026-12-03 10:00:00"
+    with eng.begin() as conn:
+        conn.execute(text("INSERT INTO sellers (id, code, name, created_at) VALUES (1, 's', 'S', :n)"), {"n": now})
+        for wid, code in ((1, "ALA"), (2, "AST")):
+            conn.execute(text("INSERT INTO warehouses (id, code, name, created_at) VALUES (:i, :c, :c, :n)"),
+                         {"i": wid, "c": code, "n": now})
+        for oid, status, whs in ((1, "allocated", "ALA,AST"), (2, "backordered", ""), (3, "on_hold", "AST"),
+                                 (4, "picked", "AST,ALA")):
+            conn.execute(text(
+                "INSERT INTO orders (id, seller_id, channel, external_id, status, delivery_type, warehouses, "
+                "received_at, updated_at) VALUES (:i, 1, 'api', :e, :s, 'courier', :w, :n, :n)"),
+                {"i": oid, "e": f"E-{oid}", "s": status, "w": whs, "n": now})
+        conn.execute(text("INSERT INTO order_events (order_id, from_status, to_status, actor, reason, created_at) "
+                          "VALUES (3, 'picking', 'on_hold', 'x', '', :n)"), {"n": now})
+    _run(eng, command.upgrade, "0010")
+    with eng.connect() as conn:
+        rows = conn.execute(text("SELECT s.order_id, w.code, s.seq, s.status FROM shipments s JOIN warehouses w "
+                                 "ON w.id = s.warehouse_id ORDER BY s.order_id, s.seq")).all()
+    assert [tuple(r) for r in rows] == [(1, "ALA", 1, "allocated"), (1, "AST", 2, "allocated"),
+                                        (3, "AST", 1, "picking"), (4, "AST", 1, "picked"), (4, "ALA", 2, "picked")]
+    assert "warehouses" not in {c["name"] for c in inspect(eng).get_columns("orders")}
+    _run(eng, command.downgrade, "0009")
+    with eng.connect() as conn:
+        back = dict(conn.execute(text("SELECT id, warehouses FROM orders")).all())
+    assert back == {1: "ALA,AST", 2: "", 3: "AST", 4: "AST,ALA"}

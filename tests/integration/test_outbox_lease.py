@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
-from test_outbox_worker import make_due, one_event, outbox_rows, receiver, set_webhook  # noqa: F401 - receiver: fixture
+from test_outbox_worker import local_webhooks, make_due, one_event, outbox_rows, receiver, set_webhook  # noqa: F401 - fixtures
 
 from qoima.db import tables as t
 from qoima.platform import outbox

@@ -50,7 +50,14 @@ def assert_ledger_consistent(engine) -> None:
         per_line: dict[int, int] = defaultdict(int)
         for r in conn.execute(select(t.reservations.c.order_line_id, t.reservations.c.quantity)):
             per_line[r.order_line_id] += r.quantity
-    problems = []
+        held_in: dict[int, set] = defaultdict(set)
+        for r in conn.execute(select(t.reservations.c.order_id, t.reservations.c.warehouse_id)):
+            held_in[r.order_id].add(r.warehouse_id)
+        ships: dict[int, list] = defaultdict(list)
+        for sh in conn.execute(select(t.shipments).order_by(t.shipments.c.order_id, t.shipments.c.seq)):
+            ships[sh.order_id].append(sh)
+        order_status = dict(conn.execute(select(t.orders.c.id, t.orders.c.status)).all())
+    problems = _shipment_problems(order_status, held_in, ships)
     for key in sorted(set(stock) | set(ledger)):
         on_hand = stock[key].on_hand if key in stock else 0
         if ledger.get(key, 0) != on_hand:
@@ -77,6 +84,33 @@ def assert_ledger_consistent(engine) -> None:
                              Status.ON_HOLD.value, Status.EXCEPTION.value, Status.NEW.value) and held:
             problems.append(f"order {ln.order_id} ({ln.status}) still holds {held} reserved on line {ln.id}")
     assert not problems, "ledger inconsistent:\n" + "\n".join(problems)
+
+
+def _shipment_problems(order_status: dict, held_in: dict, ships: dict) -> list[str]:
+    """Shipments: one per warehouse the order holds stock in (exactly those while allocated or
+    picking), numbered 1..n, with the order's status unless the order is on hold / in exception."""
+    problems = []
+    for oid, status in order_status.items():
+        mine = ships.get(oid, [])
+        wh = {sh.warehouse_id for sh in mine}
+        if not held_in.get(oid, set()) <= wh:
+            problems.append(f"order {oid}: holds stock in warehouses {sorted(held_in[oid])}, ships from {sorted(wh)}")
+        if status in (Status.ALLOCATED.value, Status.PICKING.value) and wh != held_in.get(oid, set()):
+            problems.append(f"order {oid} ({status}): ships from {sorted(wh)}, holds {sorted(held_in.get(oid, ()))}")
+        if [sh.seq for sh in mine] != list(range(1, len(mine) + 1)):
+            problems.append(f"order {oid}: shipments numbered {[sh.seq for sh in mine]}")
+        if status not in (Status.ON_HOLD.value, Status.EXCEPTION.value):
+            problems += [f"order {oid} ({status}): shipment {sh.id} is {sh.status}" for sh in mine
+                         if sh.status != status]
+    return problems
+
+
+def shipped_from(engine, order_id: int) -> list[tuple[str, str]]:
+    """(warehouse code, status) of the order's shipments, in their order."""
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(
+            select(t.warehouses.c.code, t.shipments.c.status).join(t.shipments)
+            .where(t.shipments.c.order_id == order_id).order_by(t.shipments.c.seq))]
 
 
 def product_id(engine, seller: str, sku: str) -> int:

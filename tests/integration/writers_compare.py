@@ -8,12 +8,14 @@ and customers are therefore compared by rank (1, 2, ...) wherever they appear.""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from qoima.db import tables as t
 
 SKIP_COLUMNS = {"created_at", "updated_at", "handled_at", "next_attempt_at"}
-TABLES = [t.customers, t.orders, t.order_lines, t.reservations, t.stock, t.order_events, t.outbox]
+TABLES = [t.customers, t.orders, t.order_lines, t.reservations, t.shipments, t.stock, t.order_events, t.outbox]
 
 
 def snapshot(engine, skip: set[str] = frozenset()) -> dict:
@@ -25,8 +27,9 @@ def snapshot(engine, skip: set[str] = frozenset()) -> dict:
     orders = {r["id"]: n for n, r in enumerate(rows["orders"], 1)}
     lines = {r["id"]: n for n, r in enumerate(rows["order_lines"], 1)}
     customers = {r["id"]: n for n, r in enumerate(rows["customers"], 1)}
+    shipments = {r["id"]: n for n, r in enumerate(rows["shipments"], 1)}
     customers[None] = None
-    refs = {("orders", "id"): orders, ("order_lines", "id"): lines, ("order_lines", "order_id"): orders,
+    refs = {("shipments", "id"): shipments, ("shipments", "order_id"): orders,("orders", "id"): orders, ("order_lines", "id"): lines, ("order_lines", "order_id"): orders,
             ("reservations", "order_id"): orders, ("reservations", "order_line_id"): lines,
             ("order_events", "order_id"): orders, ("outbox", "aggregate_id"): orders,
             ("customers", "id"): customers, ("customers", "merged_into_id"): customers,
@@ -58,5 +61,9 @@ def ranked(results: list, engine) -> list:
             order, created = r
             r = ({**order, "id": orders[order["id"]], "customer_id": customers[order["customer_id"]],
                   "lines": [{**ln, "id": lines[ln["id"]]} for ln in order["lines"]]}, created)
+        elif isinstance(r, str):  # a refusal naming the stored order: by its rank too
+            r = re.sub(r"\(order (\d+)\)|order (\d+) exists",
+                       lambda m: m.group(0).replace(m.group(1) or m.group(2), f"#{orders[int(m.group(1) or m.group(2))]}"),
+                       r)
         out.append(r)
     return out

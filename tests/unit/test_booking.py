@@ -28,6 +28,9 @@ def order(lines, customer=None, lat=43.25, lon=76.93, received_at=None, channel=
                    lines=[{"sku": f"SKU-{p}", "quantity": q, "unit_price": price} for p, q, price in lines])
 
 
+WAREHOUSES_BY_CODE = {w.code: w.id for w in WAREHOUSES.values()}
+
+
 def snap(o: OrderIn, stock, **kw) -> bk.Snapshot:
     return bk.Snapshot(seller_id=7, actor="me@x.kz", order=o, product_ids=[int(ln.sku[4:]) for ln in o.lines],
                        stock=stock, warehouses=WAREHOUSES, now=NOW, **kw)
@@ -59,6 +62,9 @@ def test_every_unit_is_reserved_or_backordered_and_no_row_gives_more_than_it_has
     assert b.status == ("allocated" if b.complete else "backordered")
     used = {WAREHOUSES[wid].code for _, _, wid, _ in b.reservations}
     assert set(b.warehouses) == used
+    # one shipment per warehouse of the plan, in its order, with the order's status
+    assert [(WAREHOUSES[r["warehouse_id"]].code, r["seq"], r["status"]) for r in b.shipment_rows(1)] == [
+        (code, n, b.status) for n, code in enumerate(b.warehouses, start=1)]
     assert b.total == sum((ln.quantity * ln.unit_price for ln in o.lines), Decimal(0)).quantize(Decimal("0.01"))
     # the calendar: the plan's lowest-id warehouse, else the nearest one
     cal_wh = (min((w for w in WAREHOUSES.values() if w.code in b.warehouses), key=lambda w: w.id)
@@ -96,6 +102,8 @@ def test_a_split_over_two_warehouses_ships_by_the_lowest_ids_calendar():
     o = order([(1, 3, "10")], received_at=datetime(2026, 12, 5, 6, 0))  # Saturday
     b = bk.decide(snap(o, [bk.StockRow(10, 1, 2, 1), bk.StockRow(11, 1, 1, 2)]))
     assert b.complete and b.warehouses == ["ALA", "MOW"]
+    assert [(r["warehouse_id"], r["seq"], r["status"]) for r in b.shipment_rows(1)] == [
+        (WAREHOUSES_BY_CODE["ALA"], 1, "allocated"), (WAREHOUSES_BY_CODE["MOW"], 2, "allocated")]
     assert b.reservations == [(0, 11, 1, 2), (0, 10, 2, 1)] and b.per_stock == [(10, 1), (11, 2)]
     assert b.ship_by == datetime(2026, 12, 7, 13, 0)  # ALA's calendar: Monday 18:00 Almaty
     assert b.reason.startswith("2 parcels from MOW+ALA")  # the candidates in the order of their first stock row
@@ -120,7 +128,9 @@ def test_rows_of_the_booking():
     b = bk.decide(snap(o, [bk.StockRow(5, 1, 1, 3)], idempotency_key="k", stamp=NOW + timedelta(seconds=1)))
     row = b.order_row(42)
     assert set(row) == set(bk.ORDER_COLUMNS) and row["customer_id"] == 42 and row["idempotency_key"] == "k"
-    assert row["total"] == Decimal("5.50") and row["warehouses"] == "ALA" and row["updated_at"] == NOW
+    assert row["total"] == Decimal("5.50") and row["updated_at"] == NOW
+    assert b.shipment_rows(9) == [{"order_id": 9, "warehouse_id": 1, "seq": 1, "status": "backordered",
+                                   "created_at": NOW + timedelta(seconds=1), "updated_at": NOW + timedelta(seconds=1)}]
     assert [r["backordered"] for r in b.line_rows(9)] == [0, 2]
     assert b.reservation_takes([100, 101]) == [(100, 5, 1, 1)]
     assert [(r["actor"], r["reason"]) for r in b.timeline_rows(9)] == [
@@ -175,6 +185,7 @@ def test_seller_rule():
         seller_problem("b", 2, False, field="orders[3].seller")
     assert isinstance(missing, ValidationError) and missing.message == "seller is required"
     assert isinstance(unknown, ValidationError) and unknown.message == "unknown seller 'x'"
-    assert isinstance(other, Forbidden) and other.field == "orders[3].seller"
-    assert other.message == "you may act only for your own seller, not 'b'"
+    # another seller's code gets the answer of an unknown one (no seller enumeration)
+    assert isinstance(other, ValidationError) and other.field == "orders[3].seller"
+    assert other.message == "unknown seller 'b'" and other.status == unknown.status == 422
     assert bk.unknown_sku("S", 2).field == "lines[2].sku"

@@ -35,6 +35,8 @@ sellers = Table(
     Column("webhook_url", String(500)),
     Column("churn_horizon_days", Integer),
     created(),
+    # the key webhooks are signed with, sealed with QOIMA_SECRET_KEY (platform/secret_box.py); shown once
+    Column("webhook_secret", Text),
 )
 
 users = Table(
@@ -46,6 +48,9 @@ users = Table(
     Column("seller_id", Id, ForeignKey("sellers.id")),
     Column("language", String(5), nullable=False, server_default="ru"),
     Column("is_active", Boolean, nullable=False, server_default="1"),
+    # platform/auth.py: a web session carries the version it was signed in with; logout, a password
+    # change and "log out everywhere" bump it, which ends every session of the user at once
+    Column("session_version", Integer, nullable=False, server_default="0"),
     created(),
     CheckConstraint("role in ('admin','manager','worker','seller')", name="role"),
     CheckConstraint("(role = 'seller') = (seller_id is not null)", name="seller_role_has_seller"),
@@ -60,6 +65,16 @@ api_tokens = Table(
     created(),
     Column("last_used_at", DateTime),
     Column("revoked_at", DateTime),
+    Column("expires_at", DateTime),  # null: never (QOIMA_TOKEN_TTL_DAYS=0 when it was made)
+)
+
+login_throttle = Table(  # platform/login_throttle.py: failed sign-ins per account and per client address
+    "login_throttle", metadata,
+    Column("key", String(300), primary_key=True),  # "account:<e-mail>" or "ip:<address>"
+    Column("failures", Integer, nullable=False),
+    Column("last_attempt_at", DateTime, nullable=False),
+    Column("locked_until", DateTime),
+    Index("ix_login_throttle_last_attempt_at", "last_attempt_at"),
 )
 
 warehouses = Table(
@@ -226,6 +241,7 @@ orders = Table(
     Column("channel", String(30), nullable=False),
     Column("external_id", String(100), nullable=False),
     Column("idempotency_key", String(200)),
+    Column("request_hash", String(64)),  # SHA-256 of the request taken with idempotency_key: orders/domain/replay.py
     Column("customer_id", Id, ForeignKey("customers.id"), index=True),
     Column("status", String(20), nullable=False),
     Column("delivery_type", String(20), nullable=False),
@@ -235,7 +251,6 @@ orders = Table(
     Column("lon", Float),
     Column("total", Numeric(14, 2), nullable=False, server_default="0"),
     Column("currency", String(3), nullable=False, server_default="KZT"),
-    Column("warehouses", String(200), nullable=False, server_default=""),
     Column("sourcing_reason", Text, nullable=False, server_default=""),
     Column("ship_by", DateTime),
     Column("promised_delivery_at", DateTime),
@@ -252,6 +267,22 @@ orders = Table(
     Index("ix_orders_seller_status", "seller_id", "status"),
     Index("ix_orders_status_ship_by", "status", "ship_by"),
     Index("ix_orders_received_at", "received_at"),
+)
+
+shipments = Table(  # what one warehouse ships of an order: orders/services/shipments.py
+    "shipments", metadata, pk(),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False),
+    Column("warehouse_id", Id, ForeignKey("warehouses.id"), nullable=False),
+    Column("seq", Integer, nullable=False),  # 1 = the plan's first warehouse (whose calendar sets ship-by)
+    Column("status", String(20), nullable=False),
+    created(),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("order_id", "warehouse_id", name="uq_shipments_order_warehouse"),
+    UniqueConstraint("order_id", "seq", name="uq_shipments_order_seq"),
+    CheckConstraint("seq >= 1", name="seq_positive"),
+    CheckConstraint("status in ('new','backordered','allocated','picking','picked','packed','shipped','in_transit',"
+                    "'out_for_delivery','delivered','cancelled','returned')", name="status"),
+    Index("ix_shipments_warehouse_status", "warehouse_id", "status"),
 )
 
 order_lines = Table(
@@ -394,4 +425,14 @@ returns = Table(
     Column("requested_at", DateTime, nullable=False),
     Column("received_at", DateTime),
     Column("processed_at", DateTime),
+)
+
+# the worker's snapshot of the gauges /metrics shows (orders and outbox events by status), so that a
+# scrape reads a few rows instead of counting the tables (entrypoints/api/metrics.py)
+metric_snapshots = Table(
+    "metric_snapshots", metadata,
+    Column("name", String(60), primary_key=True),
+    Column("label", String(60), primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("taken_at", DateTime, nullable=False),
 )

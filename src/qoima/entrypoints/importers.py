@@ -3,13 +3,14 @@ jobs that the API queues and the worker runs (platform/jobs.py)."""
 
 from __future__ import annotations
 
+import tempfile
 import threading
 
 from sqlalchemy import Engine
 
 from qoima.catalog.services.product_import import import_products
 from qoima.orders.services.order_import import import_orders
-from qoima.platform import jobs
+from qoima.platform import jobs, roles
 from qoima.platform.access import Principal
 from qoima.platform.errors import Forbidden
 from qoima.platform.imports import ImportOptions, Upload, invalid_rows
@@ -18,26 +19,24 @@ from qoima.stock.services.stock_import import import_stock
 
 IMPORTERS = {"orders": import_orders, "products": import_products, "stock": import_stock}
 KINDS = {f"import.{kind}": kind for kind in IMPORTERS}
-# who may import what (checked before the job is queued; the importer checks again when it runs)
-ROLES = {"orders": ("admin", "manager", "worker", "seller"), "products": ("admin", "manager", "seller"),
-         "stock": ("admin", "manager", "worker")}
+# who may import what, dry runs included (the role matrix, platform/roles.py; checked before the job is
+# queued; the importer checks again when it runs)
+ROLES = {kind: roles.roles_with(ability) for kind, ability in roles.IMPORTS.items()}
 
 
-def read_upload(file, max_mb: int) -> bytes:
-    """The uploaded file's bytes (a file object), refused when it is larger than max_mb."""
-    limit = max_mb * 1024 * 1024
-    data = file.read(limit + 1)
-    if len(data) > limit:
-        raise jobs.TooLarge(f"the file is larger than {max_mb} MB: split it", field="file")
-    return data
+def read_upload(file, settings, kind: str) -> bytes:
+    """The bytes of an uploaded file (a Starlette UploadFile, spooled to disk by the multipart parser), for
+    the job's row; refused (413) when it is larger than the limit of its kind (entrypoints/uploads.py)."""
+    from qoima.entrypoints.uploads import check_size
+    check_size(file, settings, kind)
+    file.file.seek(0)
+    return file.file.read()
 
 
 def queue(engine: Engine, principal: Principal, kind: str, upload: Upload, dry_run: bool) -> int:
     """Queue an import job for the worker (the API and the web page); returns the job's id."""
     if kind not in IMPORTERS:
         raise Forbidden(f"unknown import '{kind}'", field="kind")
-    if kind == "stock" and not principal.is_staff:
-        raise Forbidden("importing stock counts needs a staff role (admin, manager or worker)")
     principal.require(*ROLES[kind])
     with UnitOfWork(engine) as uow:
         job_id = jobs.submit(uow, principal, jobs.NewJob(f"import.{kind}", upload.data, {
@@ -47,10 +46,22 @@ def queue(engine: Engine, principal: Principal, kind: str, upload: Upload, dry_r
 
 
 def _run_import(engine: Engine, run: jobs.Run) -> jobs.Outcome:
+    """The job's file is spooled to a temporary file and its bytes let go: the import reads the file as a
+    stream, so the worker holds neither the upload nor its rows while it runs."""
+    with tempfile.NamedTemporaryFile(prefix="qoima-import-") as spool:
+        spool.write(run.data)
+        spool.flush()
+        run.data = b""
+        return _import(engine, run, Upload(None, run.options.get("filename"), run.options.get("content_type"),
+                                           path=spool.name))
+
+
+def _import(engine: Engine, run: jobs.Run, upload: Upload) -> jobs.Outcome:
     options = run.options
-    upload = Upload(run.data, options.get("filename"), options.get("content_type"))
+    from qoima.platform.settings import get_settings
     report = IMPORTERS[KINDS[run.kind]](engine, run.principal, upload,
-                                        ImportOptions(dry_run=bool(options.get("dry_run")), progress=run.progress))
+                                        ImportOptions(dry_run=bool(options.get("dry_run")), progress=run.progress,
+                                                      limits=get_settings().import_limits()))
     result = report.as_dict()
     if report.valid or report.dry_run:  # a dry run reports a bad file; it does not fail
         return jobs.Outcome(report=result)

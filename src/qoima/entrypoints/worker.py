@@ -14,7 +14,9 @@ import time
 
 from sqlalchemy import Engine
 
-from qoima.platform import outbox
+from qoima.platform import outbox, outbox_pool  # noqa: F401 - outbox: the core the pool runs
+from qoima.platform.settings import get_settings
+from qoima.entrypoints import metric_snapshots
 from qoima.channels import webhooks  # noqa: F401 - registers the webhook handlers
 from qoima.orders.services import backorders  # noqa: F401 - registers the stock.changed handler
 from qoima.entrypoints import importers  # import jobs queued by the API (platform/jobs.py)
@@ -22,6 +24,7 @@ from qoima.analytics.services import refresh as analytics_refresh
 from qoima.platform import idempotency
 
 log = logging.getLogger("qoima.worker")
+MIN_PASS_S = 0.02  # between two claim passes that found nothing to do
 PURGE_EVERY = 600.0  # seconds between clean-ups of expired idempotency keys
 _last_purge = [0.0]
 
@@ -49,20 +52,32 @@ def run(engine: Engine, interval: float = 1.0, once: bool = False, stop: threadi
     importers.run_jobs(engine, stop, once=once)  # import jobs: a thread of their own (now, with once)
     worker_id = worker_id or new_worker_id()
     log.info("outbox worker %s started", worker_id)
-    while not stop.is_set():
-        try:
-            n = outbox.run_once(engine, max_attempts=max_attempts, worker_id=worker_id, lease_s=lease_s)
-        except Exception:  # noqa: BLE001 - keep the worker alive across database hiccups
-            log.exception("outbox pass failed")
-            n = 0
-        handled += n
-        _purge_keys(engine)
-        analytics_refresh.tick(engine)  # analytics snapshots: a debounced pass, at most every few seconds
-        if once and n == 0:
-            break
-        if n == 0:
-            stop.wait(interval)
-    return handled
+    # events of different orders side by side, each order's in turn (platform/outbox_pool.py)
+    pool = outbox_pool.Dispatcher(engine, threads=get_settings().outbox_threads, max_attempts=max_attempts,
+                                  worker_id=worker_id, lease_s=lease_s)
+    try:
+        while not stop.is_set():
+            pool.wake.clear()
+            try:
+                n = pool.pump()
+            except Exception:  # noqa: BLE001 - keep the worker alive across database hiccups
+                log.exception("outbox pass failed")
+                n = 0
+            _purge_keys(engine)
+            analytics_refresh.tick(engine)  # analytics snapshots: a debounced pass, at most every few seconds
+            metric_snapshots.tick(engine)  # the gauges /metrics shows, at most every metrics_snapshot_s
+            if once and n == 0:
+                pool.drain()
+                if pool.pump() == 0:
+                    pool.drain()
+                    break
+                continue
+            if n == 0:
+                pool.wake.wait(interval)  # a finished event may let the next of its order go
+                stop.wait(MIN_PASS_S)  # at most so many claim passes a second, however often events finish
+    finally:
+        pool.close()
+    return handled + pool.handled
 
 
 def start_thread(engine: Engine, interval: float = 1.0) -> threading.Event:

@@ -10,22 +10,31 @@ The importers themselves live with their capability:
 ``orders/services/order_import.py``, ``catalog/services/product_import.py``,
 ``stock/services/stock_import.py``. Each takes ``(engine, principal, Upload,
 ImportOptions)`` and returns a ``Report``.
+
+Files are read as a stream (``platform/tabular.py``): ``open_rows`` checks the
+header first (a file without a required column is refused before the rest is
+read) and then hands out the rows one by one; an upload is a spooled file on
+disk or the job's bytes, never parsed into memory as a whole. The limits (rows,
+XLSX expansion) come with the options; the size limits of an upload are the
+entrypoints' (entrypoints/uploads.py).
 """
 
 from __future__ import annotations
 
 import gc
+import io
+import os
 import re
 import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import BinaryIO, Callable, Iterator
 
 from pydantic import ValidationError as PydanticError
 
 from qoima.platform.errors import RowErrors
-from qoima.platform.tabular import FileFormatError, Table, detect_format, read_table
+from qoima.platform.tabular import ENCODING_NAMES, FileFormatError, Limits, TableReader, detect_format, open_table
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 MAX_REPORTED = 1000
@@ -35,10 +44,20 @@ _DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
 
 @dataclass(frozen=True)
 class Upload:
-    """The file as it was sent: its bytes, and what its name and content type say it is."""
-    data: bytes
+    """The file as it was sent: its bytes (or the path of the file on disk), and what its name and content
+    type say it is."""
+    data: bytes | None = None
     filename: str | None = None
     content_type: str | None = None
+    path: str | os.PathLike | None = None
+
+    @contextmanager
+    def open(self) -> Iterator[BinaryIO]:
+        if self.path is not None:
+            with open(self.path, "rb") as fh:
+                yield fh
+        else:
+            yield io.BytesIO(self.data or b"")  # shares the bytes (no copy)
 
 
 @dataclass
@@ -46,6 +65,7 @@ class ImportOptions:
     dry_run: bool = False
     progress: Progress | None = None
     batch_size: int = 2000  # orders per bulk-intake batch (orders import only)
+    limits: Limits | None = None  # rows and XLSX expansion (default: tabular.Limits())
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,8 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     counts: dict = field(default_factory=dict)
     committed: bool = False
+    format: str | None = None  # csv | xlsx
+    encoding: str | None = None  # the CSV's text encoding as it was detected ("UTF-8", "Windows-1251", ...)
 
     @property
     def valid(self) -> bool:
@@ -76,7 +98,8 @@ class Report:
         errors = sorted(self.errors, key=lambda e: e["line"])
         return {"kind": self.kind, "dry_run": self.dry_run, "valid": self.valid, "committed": self.committed,
                 "rows": self.rows, "counts": self.counts, "error_count": len(errors),
-                "errors": errors[:MAX_REPORTED], "warnings": self.warnings}
+                "errors": errors[:MAX_REPORTED], "warnings": self.warnings, "format": self.format,
+                "encoding": self.encoding}
 
     def raise_if_invalid(self) -> None:
         if self.errors:
@@ -92,21 +115,55 @@ def invalid_rows(report: dict) -> RowErrors:
     return exc
 
 
-def load_table(upload: Upload, report: Report, columns: Columns) -> Table | None:
-    """The file's rows, or None (with the reasons in the report) when it cannot be read or misses a column."""
-    try:
-        table = read_table(upload.data, detect_format(upload.filename, upload.content_type, upload.data[:4]))
-    except FileFormatError as exc:
-        report.error(1, "file", str(exc))
-        return None
-    for col in columns.required:
-        if col not in table.columns:
-            report.error(1, col, f"missing column '{col}' (columns: {', '.join(columns.known)})")
-    unknown = [c for c in table.columns if c and c not in columns.known]
-    if unknown:
-        report.warnings.append(f"ignored unknown column(s): {', '.join(unknown)}")
-    report.rows = len(table.rows)
-    return None if report.errors else table
+class Rows:
+    """The rows of an upload, read as they are iterated. When the reading ends (or stops at a limit, an
+    over-long cell, an undecodable byte, a formula without a value), its problems become the report's row
+    errors and ``report.rows`` the number of data rows read."""
+
+    def __init__(self, reader: TableReader, report: Report):
+        self.reader, self.report = reader, report
+        self.columns = reader.columns
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
+        try:
+            yield from self.reader
+        finally:
+            self.report.rows = self.reader.rows_read
+            if self.reader.encoding:  # settled by the rows when the first 64 KB were plain ASCII
+                self.report.encoding = ENCODING_NAMES.get(self.reader.encoding, self.reader.encoding)
+            for line, column, message in self.reader.problems:
+                self.report.error(line, column, message)
+            self.reader.problems = []
+
+    def progress(self) -> tuple[int, int]:
+        """(done, total) of the reading: bytes of a CSV, rows of an XLSX."""
+        return self.reader.progress()
+
+
+@contextmanager
+def open_rows(upload: Upload, report: Report, columns: Columns, limits: Limits | None = None
+              ) -> Iterator[Rows | None]:
+    """The file's rows, or None (with the reasons in the report) when it cannot be read or misses a column;
+    only the header has been read when this checks the columns."""
+    with upload.open() as stream:
+        head = stream.read(4)
+        stream.seek(0)
+        report.format = detect_format(upload.filename, upload.content_type, head)
+        try:
+            reader = open_table(stream, report.format, limits)
+        except FileFormatError as exc:
+            report.error(1, "file", str(exc))
+            yield None
+            return
+        with reader:
+            report.encoding = ENCODING_NAMES.get(reader.encoding or "", reader.encoding)
+            for col in columns.required:
+                if col not in reader.columns:
+                    report.error(1, col, f"missing column '{col}' (columns: {', '.join(columns.known)})")
+            unknown = [c for c in reader.columns if c and c not in columns.known]
+            if unknown:
+                report.warnings.append(f"ignored unknown column(s): {', '.join(unknown)}")
+            yield None if report.errors else Rows(reader, report)
 
 
 def pyd_errors(exc: PydanticError):

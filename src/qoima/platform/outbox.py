@@ -56,6 +56,15 @@ class TransientError(Exception):
     """A failure worth retrying (network, 5xx, timeouts)."""
 
 
+class Deferred(Exception):
+    """Not tried now (its endpoint's circuit is open, or busy): the event waits `wait_s` seconds in its
+    place, and no attempt is counted."""
+
+    def __init__(self, message: str, wait_s: float):
+        super().__init__(message)
+        self.wait_s = wait_s
+
+
 def handles(topic: str):
     def register(fn: Handler) -> Handler:
         HANDLERS.setdefault(topic, []).append(fn)
@@ -215,6 +224,9 @@ class Lease:
             self._thread.join(timeout=max(self.seconds, 30))
         with self._lock:
             ids, self.held = sorted(self.held), set()
+        self.release(ids)
+
+    def release(self, ids: list[int]) -> None:
         if not ids:
             return
         o = t.outbox
@@ -225,6 +237,13 @@ class Lease:
                 uow.commit()
         except Exception:  # noqa: BLE001 - not given back: the lease runs out by itself in seconds
             log.exception("outbox worker %s could not give back %s event(s)", self.worker_id, len(ids))
+
+
+def give_back(lease: Lease, ids: list[int]) -> None:
+    """Give back some of a lease's events before the lease ends (the delivery pool: a group that stopped)."""
+    for event_id in ids:
+        lease.drop(event_id)
+    lease.release(sorted(ids))
 
 
 def run_once(engine: Engine, batch: int = 50, max_attempts: int = 8, *, worker_id: str | None = None,
@@ -263,6 +282,9 @@ def _handle(engine: Engine, lease: Lease, c: Claimed, max_attempts: int) -> str:
     try:
         for handler in HANDLERS.get(c.topic, []):
             handler(engine, c.event())
+    except Deferred as exc:
+        return _finish(engine, lease, c, {"status": "pending", "claimed_by": None, "last_error": str(exc)[:200],
+                                          "next_attempt_at": utcnow() + timedelta(seconds=exc.wait_s)})
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the event
         attempts = c.attempts + 1
         dead = attempts >= max_attempts or not isinstance(exc, TransientError)

@@ -103,16 +103,20 @@ def _refresh_locked(engine: Engine, seller_id: int, version: str) -> bool:
     if engine.dialect.name != "postgresql":
         with _local_lock:
             return not _stored(engine, seller_id, version) and refresh_seller(engine, seller_id, version)
+    # advisory locks are per database: the schema is part of the key, so two installations (or two
+    # test processes) in one database never take each other's seller for busy
     key = f"qoima.analytics_snapshot:{seller_id}"
     with engine.connect() as conn:
-        got = conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:k, 0))"), {"k": key}).scalar()
+        got = conn.execute(text("SELECT pg_try_advisory_lock(hashtextextended(current_schema() || '/' || :k, 0))"),
+                           {"k": key}).scalar()
         conn.commit()
         if not got:
             return False  # another worker is computing this seller right now
         try:
             return not _stored(engine, seller_id, version) and refresh_seller(engine, seller_id, version)
         finally:
-            conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), {"k": key})
+            conn.execute(text("SELECT pg_advisory_unlock(hashtextextended(current_schema() || '/' || :k, 0))"),
+                         {"k": key})
             conn.commit()
 
 

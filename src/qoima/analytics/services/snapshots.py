@@ -26,6 +26,7 @@ from qoima.analytics.services import compute, store
 from qoima.analytics.services.compute import HORIZON_DAYS  # noqa: F401 - shown by the customer list page
 from qoima.analytics.services.data import to_analytics_frame, SCHEMA
 from qoima.db import tables as t
+from qoima.platform import export_safety
 from qoima.platform.access import Principal
 from qoima.platform.errors import NotFound, ValidationError
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
@@ -197,19 +198,10 @@ def loyalty(engine: Engine, principal: Principal, seller: str | None = None, lan
 
 
 def export(rows: list[dict], fmt: str) -> tuple[bytes, str]:
-    """Rows as CSV or XLSX bytes (with the media type)."""
-    import io
+    """Rows as CSV or XLSX bytes (with the media type); text cells cannot run as formulas."""
     frame = pl.DataFrame(rows) if rows else pl.DataFrame({"customer_id": []})
     if fmt == "csv":
-        return frame.write_csv().encode("utf-8-sig"), "text/csv; charset=utf-8"
+        return export_safety.csv_bytes(frame), export_safety.CSV_MEDIA
     if fmt == "xlsx":
-        from openpyxl import Workbook
-        wb = Workbook(write_only=True)
-        ws = wb.create_sheet("customers")
-        ws.append(frame.columns)
-        for row in frame.iter_rows():
-            ws.append([v.isoformat(sep=" ") if isinstance(v, datetime) else v for v in row])
-        buf = io.BytesIO()
-        wb.save(buf)
-        return buf.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return export_safety.xlsx_bytes(frame.columns, frame.iter_rows(), "customers"), export_safety.XLSX_MEDIA
     raise ValidationError("format must be csv or xlsx", field="format")

@@ -5,20 +5,38 @@ from __future__ import annotations
 from sqlalchemy import delete, insert, select, update
 
 from qoima.db import tables as t
-from qoima.platform.errors import Conflict, ValidationError
+from qoima.platform import secret_box, urlguard
+from qoima.platform.errors import Conflict, NotFound, ValidationError
 from qoima.catalog.domain.calendar import parse_hhmm
 from qoima.catalog.domain.sellers import seller_problem
+from qoima.platform import roles
 from qoima.platform.access import Principal
 from qoima.catalog.schemas import ProductIn
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
 
 def create_seller(uow: UnitOfWork, principal: Principal, code: str, name: str, webhook_url: str | None = None) -> int:
+    """A new seller with a sealed webhook secret (`rotate_webhook_secret` gives one that is shown)."""
     principal.require("admin", "manager")
+    if webhook_url:
+        webhook_url = urlguard.check(webhook_url).url  # no private, loopback or file: targets (SSRF)
     if uow.execute(select(t.sellers.c.id).where(t.sellers.c.code == code)).first():
         raise Conflict(f"seller '{code}' already exists", field="code")
-    return uow.execute(insert(t.sellers).values(code=code, name=name, webhook_url=webhook_url, created_at=utcnow())
+    return uow.execute(insert(t.sellers).values(code=code, name=name, webhook_url=webhook_url, created_at=utcnow(),
+                                                webhook_secret=secret_box.seal(secret_box.new_webhook_secret()))
                        .returning(t.sellers.c.id)).scalar_one()
+
+
+def rotate_webhook_secret(uow: UnitOfWork, principal: Principal, seller_id: int) -> str:
+    """A new signing secret for the seller's webhooks, returned once (only its sealed form is kept);
+    deliveries from now on are signed with it."""
+    principal.require("admin", "manager")
+    plain = secret_box.new_webhook_secret()
+    n = uow.execute(update(t.sellers).where(t.sellers.c.id == seller_id)
+                    .values(webhook_secret=secret_box.seal(plain))).rowcount
+    if not n:
+        raise NotFound(f"no seller #{seller_id}", field="seller")
+    return plain
 
 
 def create_warehouse(uow: UnitOfWork, principal: Principal, *, code: str, name: str, city: str = "",
@@ -92,8 +110,9 @@ def list_products(uow: UnitOfWork, principal: Principal, *, seller: str | None =
     if ids:
         for b in uow.execute(select(t.barcodes.c.product_id, t.barcodes.c.code).where(t.barcodes.c.product_id.in_(ids))):
             codes.setdefault(b.product_id, []).append(b.code)
+    sees_money = roles.may(principal.role, roles.SEE_MONEY)  # the floor sees no prices
     items = [{"id": r.id, "seller": r.seller, "sku": r.sku, "name": r.name, "category": r.category,
-              "price": str(r.price), "barcodes": codes.get(r.id, []), "weight_g": r.weight_g,
+              "price": str(r.price) if sees_money else None, "barcodes": codes.get(r.id, []), "weight_g": r.weight_g,
               "dimensions_mm": [r.length_mm, r.width_mm, r.height_mm], "marking_required": r.marking_required,
               "replenishment_days": r.replenishment_days} for r in rows]
     return items, total

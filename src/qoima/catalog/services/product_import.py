@@ -19,9 +19,8 @@ from qoima.catalog.schemas import ProductIn
 from qoima.db import tables as t
 from qoima.platform.access import Principal
 from qoima.catalog.services.import_sellers import Sellers
-from qoima.platform.imports import (Columns, ImportOptions, Progress, Report, Upload, chunks, load_table,
+from qoima.platform.imports import (Columns, ImportOptions, Progress, Report, Rows, Upload, chunks, open_rows,
                                     put, pyd_errors)
-from qoima.platform.tabular import Table
 from qoima.platform.unit_of_work import UnitOfWork
 
 PRODUCT_COLUMNS = ("seller", "sku", "name", "category", "price", "barcodes", "weight_g", "length_mm", "width_mm",
@@ -43,17 +42,16 @@ def product_ids(uow: UnitOfWork, pairs: set[tuple[int, str]]) -> dict[tuple[int,
     return found
 
 
-def validate_products(uow: UnitOfWork, principal: Principal, table: Table, report: Report,
+def validate_products(uow: UnitOfWork, principal: Principal, rows: Rows, report: Report,
                       progress: Progress | None = None) -> list[tuple[int, int, ProductIn]]:
     principal.require("admin", "manager", "seller")
     sellers = Sellers(uow, principal)
     seen: dict[tuple, int] = {}
     barcode_line: dict[tuple[int, str], tuple[int, str]] = {}
     good: list[tuple[int, int, ProductIn]] = []
-    total = len(table.rows)
-    for i, (line, row) in enumerate(table.rows):
+    for i, (line, row) in enumerate(rows):
         if progress and i % 2000 == 0:
-            progress("validating", i, total)
+            progress("reading", *rows.progress())
         sid, code, problem = sellers.resolve(row.get("seller", ""))
         if problem:
             report.error(line, "seller", problem)
@@ -86,7 +84,7 @@ def validate_products(uow: UnitOfWork, principal: Principal, table: Table, repor
         if not clash:
             good.append((line, sid, product))
     if progress:
-        progress("validating", total, total)
+        progress("validating", report.rows, report.rows)
     existing = product_ids(uow, set(seen))
     in_file = {(sid, p.sku) for _, sid, p in good}
     _barcodes_in_db(uow, good, in_file, report)
@@ -113,28 +111,32 @@ def _barcodes_in_db(uow: UnitOfWork, good, in_file: set, report: Report) -> None
 
 def import_products(engine: Engine, principal: Principal, upload: Upload,
                     options: ImportOptions | None = None) -> Report:
-    from qoima.catalog.services import upsert_product
     options = options or ImportOptions()
     progress = options.progress
     report = Report("products", options.dry_run)
     principal.require("admin", "manager", "seller")
-    table = load_table(upload, report, COLUMNS)
-    if table is None:
-        return report
-    with UnitOfWork(engine) as uow:
-        products = validate_products(uow, principal, table, report, progress)
-        if options.dry_run or not report.valid:
+    with open_rows(upload, report, COLUMNS, options.limits) as rows:
+        if rows is None:
             return report
-        # Drop the barcodes of every re-imported product first, so that two products may swap barcodes.
-        ids = product_ids(uow, {(sid, p.sku) for _, sid, p in products})
-        for part in chunks(sorted(ids.values())):
-            uow.execute(t.barcodes.delete().where(t.barcodes.c.product_id.in_(part)))
-        for i, (_, _, product) in enumerate(products):
-            upsert_product(uow, principal, product)
-            if progress and i % 200 == 0:
-                progress("writing", i, len(products))
-        if progress:
-            progress("writing", len(products), len(products))
-        uow.commit()
+        with UnitOfWork(engine) as uow:
+            products = validate_products(uow, principal, rows, report, progress)
+            if options.dry_run or not report.valid:
+                return report
+            _write_products(uow, principal, products, progress)
+            uow.commit()
     report.committed = True
     return report
+
+
+def _write_products(uow: UnitOfWork, principal: Principal, products, progress: Progress | None) -> None:
+    from qoima.catalog.services import upsert_product
+    # Drop the barcodes of every re-imported product first, so that two products may swap barcodes.
+    ids = product_ids(uow, {(sid, p.sku) for _, sid, p in products})
+    for part in chunks(sorted(ids.values())):
+        uow.execute(t.barcodes.delete().where(t.barcodes.c.product_id.in_(part)))
+    for i, (_, _, product) in enumerate(products):
+        upsert_product(uow, principal, product)
+        if progress and i % 200 == 0:
+            progress("writing", i, len(products))
+    if progress:
+        progress("writing", len(products), len(products))

@@ -7,7 +7,7 @@ import importlib
 import importlib.util
 import pkgutil
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -16,7 +16,9 @@ from qoima.db import pg_async
 from qoima.db.engine import make_engine
 from qoima.platform.settings import Settings, get_settings
 from qoima.entrypoints.api import errors, routes
+from qoima.entrypoints.api.authorize import authorize
 from qoima.entrypoints.api.metrics import Metrics
+from qoima.entrypoints.api.security_headers import SecurityHeaders
 
 
 class _MetricsMiddleware:
@@ -37,7 +39,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         yield
         await pg_async.close_pools(engine)  # the event loop's PostgreSQL connections (express intake)
 
-    app = FastAPI(title="Qoima", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="Qoima", version=__version__, lifespan=lifespan, dependencies=[Depends(authorize)],
                   description="Fulfillment platform API: orders, stock, warehouses. Authenticate with "
                               "`Authorization: Bearer <token>` (`qoima token create --email E`).")
     app.state.engine = engine
@@ -46,6 +48,8 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.add_middleware(SessionMiddleware, secret_key=settings.resolved_secret(), session_cookie="qoima_session",
                        same_site="lax", https_only=settings.env == "production", max_age=14 * 24 * 3600)
     app.add_middleware(_MetricsMiddleware, metrics=app.state.metrics)
+    from qoima.entrypoints.uploads import UploadLimit
+    app.add_middleware(UploadLimit)  # outermost: an oversized upload is refused before anything reads it
     errors.install(app)
     # Starlette matches routes in order, and each router passed costs the request time (~0.1 ms on
     # the 2-core machine for the dozen here): order intake, the hottest path, is matched first
@@ -55,4 +59,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     if importlib.util.find_spec("qoima.entrypoints.web.pages") is not None:
         importlib.import_module("qoima.entrypoints.web.pages").install(app)
     from qoima.channels import webhooks  # noqa: F401 - registers outbox handlers
+    # security headers around the whole stack, so Starlette's own 500 page gets them too
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build_stack(), production=settings.env == "production")
     return app

@@ -31,7 +31,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_req: Request, exc: DomainError):
         extra = {k: v for k, v in exc.extra.items() if v is not None}
-        return problem(exc.status, exc.title, exc.message, field=exc.field, **extra)
+        resp = problem(exc.status, exc.title, exc.message, field=exc.field, **extra)
+        resp.headers.update(getattr(exc, "headers", None) or {})  # e.g. Retry-After of a 429
+        return resp
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError):

@@ -1,16 +1,28 @@
-"""Prometheus metrics: request counts and latency, plus orders by state and the
-outbox backlog read from the database at scrape time."""
+"""Prometheus metrics: request counts and latency, order intake paths, plus orders by
+state and the outbox backlog from the worker's snapshot (entrypoints/metric_snapshots.py:
+a scrape counts no table).
+
+Several processes (`qoima serve --workers N`): with PROMETHEUS_MULTIPROC_DIR set (serve
+sets it for N > 1) prometheus-client keeps each process's counters in files there and
+a scrape adds them up (multiprocess mode), so whichever process answers, the totals
+are the same. The token (QOIMA_METRICS_TOKEN) is checked by the route (routes/system.py)."""
 
 from __future__ import annotations
 
+import os
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from sqlalchemy import Engine, func, select
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import Engine
 
-from qoima.db import tables as t
-from qoima.orders.services.express_intake import taken
+from qoima.entrypoints import metric_snapshots
+from qoima.orders.services.express_intake import INTAKE
+from qoima.platform.unit_of_work import utcnow
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
 
 
 class _DbCollector:
@@ -18,20 +30,17 @@ class _DbCollector:
         self.engine = engine
 
     def collect(self):
-        orders = GaugeMetricFamily("qoima_orders", "Orders by status", labels=["status"])
-        backlog = GaugeMetricFamily("qoima_outbox_events", "Outbox events by status", labels=["status"])
-        with self.engine.connect() as conn:
-            for status, n in conn.execute(select(t.orders.c.status, func.count()).group_by(t.orders.c.status)):
-                orders.add_metric([status], n)
-            for status, n in conn.execute(select(t.outbox.c.status, func.count()).group_by(t.outbox.c.status)):
-                backlog.add_metric([status], n)
-        intake = CounterMetricFamily("qoima_intake_orders", "Orders taken in by this process, by path "
-                                     "(express: two round trips; careful: locked, with why)", labels=["path", "why"])
-        for (path, why), n in sorted(taken.items()):
-            intake.add_metric([path, why], n)
-        yield orders
-        yield backlog
-        yield intake
+        values, taken_at = metric_snapshots.read(self.engine)
+        for name, (doc, _) in metric_snapshots.GAUGES.items():
+            gauge = GaugeMetricFamily(name, f"{doc} (the worker's snapshot)", labels=["status"])
+            for status, n in sorted(values.get(name, {}).items()):
+                gauge.add_metric([status], n)
+            yield gauge
+        age = GaugeMetricFamily("qoima_metrics_snapshot_age_seconds", "Age of the snapshot of the gauges above "
+                                "(absent before the worker's first one)")
+        if taken_at is not None:
+            age.add_metric([], max(0.0, (utcnow() - taken_at).total_seconds()))
+        yield age
 
 
 class Metrics:
@@ -41,7 +50,19 @@ class Metrics:
                                 registry=self.registry)
         self.latency = Histogram("qoima_http_request_seconds", "HTTP request latency", ["method", "route"],
                                  registry=self.registry)
-        self.registry.register(_DbCollector(engine))
+        self.db = _DbCollector(engine)
+        self.registry.register(self.db)
+        self.registry.register(INTAKE)
+
+    def exposition(self) -> bytes:
+        """The text a scrape gets: this process's metrics, or every process's in multiprocess mode."""
+        if multiprocess_dir():
+            from prometheus_client import multiprocess
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            registry.register(self.db)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
 
     def asgi(self, app):
         """Pure ASGI middleware (Starlette's BaseHTTPMiddleware costs a task and a queue per request)."""

@@ -82,12 +82,27 @@ def demo(data_dir: DataDir = None, host: str = "127.0.0.1", port: int = 8000, or
         stop.set()
 
 
+def _prometheus_multiprocess_dir(data_dir: Path) -> Path:
+    """Several API processes: /metrics adds up their counters (prometheus-client multiprocess mode),
+    from files in PROMETHEUS_MULTIPROC_DIR (by default <data dir>/prometheus, emptied at start)."""
+    import shutil
+    chosen = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    path = Path(chosen) if chosen else Path(data_dir) / "prometheus"
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path
+
+
 @app.command()
 def serve(data_dir: DataDir = None, database_url: DbUrl = None, host: str = "127.0.0.1", port: int = 8000,
           workers: Annotated[int, typer.Option(help="API processes")] = 2):
     """Run the API and web in several processes (use PostgreSQL for more than one)."""
     engine_for(data_dir, database_url)
     import uvicorn
+    if workers > 1:
+        _prometheus_multiprocess_dir(data_dir or get_settings().data_dir)
     uvicorn.run("qoima.entrypoints.asgi:app", host=host, port=port, workers=workers, log_level="info",
                 access_log=False)
 
@@ -117,6 +132,87 @@ def token_create(email: Annotated[str, typer.Option("--email")], name: str = "cl
         console.print(f"[red]{exc.message}[/]")
         raise typer.Exit(2)
     typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(email: Annotated[Optional[str], typer.Option("--email", help="only this user's tokens")] = None,
+               as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+               data_dir: DataDir = None, database_url: DbUrl = None):
+    """List API tokens (never their secret): id, user, name, prefix, created, last used, expires, revoked."""
+    from qoima.platform import auth
+    from qoima.platform.access import SYSTEM
+    from qoima.platform.unit_of_work import UnitOfWork
+    engine = engine_for(data_dir, database_url)
+    with UnitOfWork(engine) as uow:
+        items = auth.list_tokens(uow, SYSTEM, email)
+    if as_json:
+        for item in items:
+            typer.echo(json.dumps(item, default=str))
+        return
+    typer.echo("\t".join(("id", "user", "name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")))
+    for i in items:
+        typer.echo("\t".join(str(v if v is not None else "-") for v in (
+            i["id"], i["user"], i["name"], i["prefix"], i["created_at"], i["last_used_at"], i["expires_at"],
+            i["revoked_at"])))
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(help="the id shown by `qoima token list`")],
+                 data_dir: DataDir = None, database_url: DbUrl = None):
+    """Revoke an API token: every API process refuses it from its next request on."""
+    from qoima.platform.errors import DomainError
+    from qoima.platform import auth
+    from qoima.platform.access import SYSTEM
+    from qoima.platform.unit_of_work import UnitOfWork
+    engine = engine_for(data_dir, database_url)
+    try:
+        with UnitOfWork(engine) as uow:
+            item = auth.revoke_token(uow, SYSTEM, token_id)
+            uow.commit()
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(2)
+    typer.echo(f"revoked token {item['id']} ({item['prefix']}..., {item['user']}) at {item['revoked_at']}")
+
+
+@user_app.command("set-password")
+def user_set_password(email: Annotated[str, typer.Option("--email")],
+                      password: Annotated[str, typer.Option("--password", prompt=True, hide_input=True,
+                                                            confirmation_prompt=True)],
+                      data_dir: DataDir = None, database_url: DbUrl = None):
+    """Set a user's password; every web session of the user ends."""
+    from qoima.platform.errors import DomainError
+    from qoima.platform import auth
+    from qoima.platform.unit_of_work import UnitOfWork
+    engine = engine_for(data_dir, database_url)
+    try:
+        with UnitOfWork(engine) as uow:
+            auth.set_password(uow, email, password)
+            uow.commit()
+    except DomainError as exc:
+        console.print(f"[red]{exc.field}: {exc.message}[/]")
+        raise typer.Exit(2)
+    typer.echo(f"password of {email} changed; the user's web sessions have ended")
+
+
+@user_app.command("logout-everywhere")
+def user_logout_everywhere(email: Annotated[str, typer.Option("--email")], data_dir: DataDir = None,
+                           database_url: DbUrl = None):
+    """End every web session of a user (API tokens are revoked with `qoima token revoke`)."""
+    from sqlalchemy import select
+
+    from qoima.db import tables as t
+    from qoima.platform import auth
+    from qoima.platform.unit_of_work import UnitOfWork
+    engine = engine_for(data_dir, database_url)
+    with UnitOfWork(engine) as uow:
+        uid = uow.execute(select(t.users.c.id).where(t.users.c.email == email.strip().lower())).scalar()
+        if uid is None:
+            console.print(f"[red]no user {email}[/]")
+            raise typer.Exit(2)
+        auth.end_sessions(uow, uid)
+        uow.commit()
+    typer.echo(f"every web session of {email} has ended")
 
 
 @user_app.command("create")

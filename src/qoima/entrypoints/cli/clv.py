@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 import typer
 
+from qoima.platform import export_safety
 from qoima.analytics.domain.clv import PERIODS_PER_MONTH, GammaGammaParams, fit_gamma_gamma, fit_purchase_model, score_customers, summary_from_transactions
 
 app = typer.Typer(
@@ -211,7 +212,7 @@ def predict(
             column("expected_spend", scores.expected_spend),
             column("clv", scores.clv),
         )
-        table.write_csv(output, float_precision=6)
+        export_safety.write_csv(table, output, float_precision=6)  # customer ids come from the input file
         out = {
             "model": model.value, "output": str(output), "customers": table.height,
             "horizon": h, "unit": unit.value, "calibration_end": end.isoformat(),

@@ -54,9 +54,9 @@ def run(kind: str, file: Path, dry_run: bool, as_user: str | None, data_dir, dat
     from qoima.entrypoints.importers import IMPORTERS
     from qoima.platform.errors import DomainError
     from qoima.platform.imports import ImportOptions, Upload, bulk_interpreter
+    from qoima.platform.settings import get_settings
     engine = engine_for(data_dir, database_url)
     principal = _principal(engine, as_user)
-    data = file.read_bytes()
     with Progress(TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as bar:
         tasks: dict[str, int] = {}
@@ -68,8 +68,9 @@ def run(kind: str, file: Path, dry_run: bool, as_user: str | None, data_dir, dat
 
         try:
             with bulk_interpreter():  # this process does nothing else meanwhile
-                report = IMPORTERS[kind](engine, principal, Upload(data, file.name),
-                                         ImportOptions(dry_run=dry_run, progress=progress))
+                report = IMPORTERS[kind](engine, principal, Upload(filename=file.name, path=file),
+                                         ImportOptions(dry_run=dry_run, progress=progress,
+                                                       limits=get_settings().import_limits()))
         except DomainError as exc:
             bar.stop()
             console.print(f"[red]{exc.title}: {exc.message}[/]")
@@ -87,6 +88,8 @@ def _print(report, as_json: bool) -> None:
     counts = ", ".join(f"{k}: {v}" for k, v in report.counts.items())
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {w}")
+    if report.encoding:
+        console.print(f"read as {report.encoding} text")
     if not report.valid:
         table = Table(title=f"{len(report.errors)} bad row(s) in the {report.kind} file", show_lines=False)
         table.add_column("line", justify="right")

@@ -4,9 +4,10 @@ messages, access checks and HTML error pages.
 
 A page module makes its router with `page_router()` and takes one of the
 dependencies `WebDep` (anyone), `UserDep` (signed in), `StaffDep`, `AdminDep`;
-POST handlers add `CsrfDep`. Errors raised in a page (a service's DomainError,
-PageError, a bad query parameter) become an HTML error page; a missing login
-becomes a redirect to /login?next=...
+POST handlers add `CsrfDep`. Every page of `page_router()` is first checked against
+the role matrix (platform/roles.py; a page with no rule there is refused). Errors
+raised in a page (a service's DomainError, PageError, a bad query parameter) become
+an HTML error page; a missing login becomes a redirect to /login?next=...
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from qoima.platform import roles
 from qoima.platform.errors import DomainError
 from qoima.platform.access import Principal
 from qoima.platform.unit_of_work import UnitOfWork
@@ -73,14 +75,8 @@ def environment(lang: str) -> Environment:
         pct=lambda v, digits=1: i18n.fmt_percent(v, lang, digits), status_label=label(i18n.STATUS_LABELS),
         role_label=label(i18n.ROLE_LABELS), delivery_label=label(i18n.DELIVERY_LABELS),
         channel_label=label(i18n.CHANNEL_LABELS), notify_label=label(i18n.NOTIFY_LABELS))
-    env.globals.update(lang=lang, languages=i18n.available_languages(), language_names=i18n.LANGUAGE_NAMES,
-                       status_style=status_style)
+    env.globals.update(lang=lang, languages=i18n.available_languages(), language_names=i18n.LANGUAGE_NAMES)
     return env
-
-
-def status_style(status: str) -> str:
-    bg, fg = i18n.STATUS_COLORS.get(status, ("#e5e7eb", "#374151"))
-    return f"background:{bg};color:{fg}"
 
 
 # --- the request context ---------------------------------------------------------------------------------------
@@ -143,6 +139,15 @@ class Web:
             return f"{self.request.url.path}?{urlencode({'lang': code})}"
         return f"/?{urlencode({'lang': code})}"
 
+    def may_open(self, path: str, method: str = "GET") -> bool:
+        """May the signed-in user open this page (the role matrix, platform/roles.py)? For the navigation."""
+        return self.principal is not None and roles.allows(self.principal.role, method, path)
+
+    def sees(self, what: str) -> bool:
+        """'contacts' or 'money': may the signed-in user see customer contacts / money on a page?"""
+        ability = {"contacts": roles.SEE_CONTACTS, "money": roles.SEE_MONEY}[what]
+        return self.principal is not None and roles.may(self.principal.role, ability)
+
     def render(self, template: str, status: int = 200, **ctx) -> HTMLResponse:
         flashes = self.request.session.pop("flash", []) if "session" in self.request.scope else []
         html = environment(self.lang).get_template(template).render(
@@ -177,9 +182,10 @@ def web_context(request: Request) -> Web:
     user_id = session.get("user_id")
     if user_id:
         with UnitOfWork(request.app.state.engine) as uow:
-            found = lookups.signed_in_user(uow, int(user_id))
+            found = lookups.signed_in_user(uow, int(user_id), session.get("sv"))
         if found is None:
             session.pop("user_id", None)
+            session.pop("sv", None)
         else:
             principal, language, name = found
     web = Web(request=request, principal=principal, user_name=name,
@@ -204,6 +210,20 @@ def admin_only(web: Annotated[Web, Depends(signed_in)]) -> Web:
     if web.principal.role != "admin":
         raise PageError(403)
     return web
+
+
+def authorize_page(request: Request, web: Annotated[Web, Depends(web_context)]) -> None:
+    """The role matrix (platform/roles.py) for every page made with `page_router()`: a page with no
+    rule is refused to everyone (deny by default), one the role may not open is the 403 page."""
+    method, path = request.method, getattr(request.scope.get("route"), "path", None)
+    if roles.is_public(method, path):
+        return
+    if roles.rule(method, path) is None:
+        raise PageError(403)
+    if web.principal is None:
+        raise LoginRequired()
+    if not roles.allows(web.principal.role, method, path):
+        raise PageError(403)
 
 
 def csrf_protect(request: Request, csrf: Annotated[str, Form()] = "") -> None:
@@ -244,6 +264,8 @@ def error_page(request: Request, status: int, detail: str = "") -> Response:
 class PageRoute(APIRoute):
     """A route whose errors are HTML pages (the API keeps its problem+json)."""
 
+    surface = "web"  # the API's role check (api/authorize.py) leaves these to `authorize_page`
+
     def get_route_handler(self):
         handler = super().get_route_handler()
 
@@ -268,7 +290,7 @@ class PageRoute(APIRoute):
 
 
 def page_router() -> APIRouter:
-    return APIRouter(include_in_schema=False, route_class=PageRoute)
+    return APIRouter(include_in_schema=False, route_class=PageRoute, dependencies=[Depends(authorize_page)])
 
 
 def int_param(value: str | None, default: int | None = None, minimum: int | None = None) -> int | None:

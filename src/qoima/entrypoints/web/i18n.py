@@ -16,13 +16,13 @@ naive UTC datetimes.
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
@@ -45,7 +45,8 @@ STATUS_LABELS = {
     "out_for_delivery": N_("Out for delivery"), "delivered": N_("Delivered"), "on_hold": N_("On hold"),
     "cancelled": N_("Cancelled"), "exception": N_("Exception"), "returned": N_("Returned"),
 }
-# (background, text) per status: the badges and the dashboard chart use the same colors.
+# (background, text) per status: the badges and the dashboard chart use the same colors (the badges
+# through the .badge.status-* rules of static/app.css, kept equal by tests/api/test_security_headers.py).
 STATUS_COLORS = {
     "new": ("#e0f2fe", "#075985"), "backordered": ("#fef3c7", "#92400e"), "allocated": ("#dbeafe", "#1e40af"),
     "picking": ("#ede9fe", "#5b21b6"), "picked": ("#e9d5ff", "#6b21a8"), "packed": ("#cffafe", "#155e75"),
@@ -169,3 +170,12 @@ def fmt_percent(value, lang: str, digits: int = 1) -> str:
     if value is None:
         return "—"
     return format_percent(value, format="#,##0." + "0" * digits + "%" if digits else "#,##0%", locale=lang)
+
+
+def fmt_wait(seconds: float, lang: str) -> str:
+    """When to try again, in words ("через 15 минут", "in 8 seconds"): seconds under two minutes, else minutes."""
+    seconds = max(1, int(seconds + 0.999))
+    if seconds >= 120:
+        return format_timedelta(timedelta(minutes=-(-seconds // 60)), granularity="minute", threshold=1000,
+                                add_direction=True, locale=lang)
+    return format_timedelta(timedelta(seconds=seconds), threshold=1000, add_direction=True, locale=lang)

@@ -13,10 +13,13 @@ from qoima.platform.access import Principal
 from qoima.platform.unit_of_work import UnitOfWork
 
 
-def signed_in_user(uow: UnitOfWork, user_id: int) -> tuple[Principal, str, str] | None:
-    """(principal, language, full name) of an active user."""
+def signed_in_user(uow: UnitOfWork, user_id: int, session_version=None) -> tuple[Principal, str, str] | None:
+    """(principal, language, full name) of an active user whose sessions are still of session_version
+    (a logout, a new password or "log out everywhere" bumps the user's version: platform/auth.py)."""
     row = uow.execute(select(t.users).where(t.users.c.id == user_id, t.users.c.is_active.is_(True))).first()
-    return (auth.principal_of(row), row.language, row.full_name) if row else None
+    if row is None or not isinstance(session_version, int) or row.session_version != session_version:
+        return None
+    return auth.principal_of(row), row.language, row.full_name
 
 
 def sellers(uow: UnitOfWork, principal: Principal) -> list[dict]:

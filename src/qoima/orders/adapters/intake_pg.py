@@ -4,8 +4,8 @@
 seller, an order already taken under the same channel id or Idempotency-Key,
 the products with their storage stock, every warehouse with its calendar, the
 customer by phone and by e-mail, and ids for the order and its lines. `write`
-stores a booking (domain/booking.py) with one call of `book_order_v2(jsonb)`
-(db/sql/book_order_v2.sql, installed by migration 0004): the customer lock, the
+stores a booking (domain/booking.py) with one call of `book_order_v3(jsonb)`
+(db/sql/book_order_v3.sql, installed by migration 0010): the customer lock, the
 stock counters in id order, a first-time customer unless one appeared
 meanwhile, the order, lines, reservations, timeline and outbox, in the call's
 own transaction. A refusal by the database (stock CHECK, unique keys, foreign
@@ -33,7 +33,7 @@ from psycopg import AsyncConnection
 from qoima.catalog.domain.calendar import Calendar, parse_hhmm
 from qoima.orders.domain import booking as bk
 
-FUNCTION = "book_order_v2"
+FUNCTION = "book_order_v3"
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Refused(Exception):
 
 
 class NotMigrated(Exception):
-    """The database lacks what the express path needs (migration 0004)."""
+    """The database lacks what the express path needs (migration 0010)."""
 
 
 def _look_sql(seller_column: str) -> str:
@@ -135,7 +135,7 @@ async def look(conn: AsyncConnection, q: LookFor) -> Look:
 
 
 def document(b: bk.Booking, order_id: int, line_ids: Sequence[int], lock_keys: Sequence[str]) -> dict:
-    """The booking as book_order_v2 takes it (named keys; see db/sql/book_order_v2.sql)."""
+    """The booking as book_order_v3 takes it (named keys; see db/sql/book_order_v3.sql)."""
     new = b.customer.new if b.customer.action == "create" else None
     order = b.order_row(None if new is not None else b.customer.customer_id)
     order["id"] = order_id
@@ -148,6 +148,8 @@ def document(b: bk.Booking, order_id: int, line_ids: Sequence[int], lock_keys: S
         "lines": lines,
         "reservations": [{"order_line_id": line_ids[i], "stock_id": sid, "warehouse_id": wid, "quantity": q}
                          for i, sid, wid, q in b.reservations],
+        "shipments": [{"warehouse_id": wid, "seq": seq, "status": st} for _, wid, seq, st, _, _ in
+                      b.shipment_values(order_id)],
         "timeline": [{"from_status": f, "to_status": to, "actor": who, "reason": why} for f, to, who, why in b.timeline],
         "outbox": [{"topic": topic, "payload": payload} for topic, payload in b.events(order_id)],
         "stamp": b.stamp,
@@ -179,6 +181,6 @@ async def write(conn: AsyncConnection, doc: dict) -> int | None:
             psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
         # DataError (a value out of a column's range): the careful path meets it too and answers as it always has
         raise Refused(f"{type(exc).__name__}: {exc}") from exc
-    except psycopg.errors.UndefinedFunction as exc:  # a database not migrated to 0004 yet
+    except psycopg.errors.UndefinedFunction as exc:  # a database not migrated to 0010 yet
         raise NotMigrated(f"{FUNCTION}() is missing: run `qoima migrate`") from exc
     return row[0]

@@ -14,7 +14,7 @@ The three writers only read and write around it:
   with SQLAlchemy; SQLite and PostgreSQL;
 - express (services/express_intake.py + adapters/intake_pg.py): reads in one
   statement without locks, decides, writes with one call of the PL/pgSQL
-  function `book_order_v2` (db/sql/book_order_v2.sql); the database refuses a
+  function `book_order_v3` (db/sql/book_order_v3.sql); the database refuses a
   booking that no longer holds and the careful path decides again;
 - bulk (services/bulk_intake.py): reads a batch, decides order after order
   against the free units it keeps in memory, writes with COPY / executemany.
@@ -35,7 +35,11 @@ Rules (each has its home here):
   missing phone / e-mail filled in; else a new customer;
 - timeline: None -> new (the principal, "received via <channel>"), new ->
   allocated / backordered ("sourcing", the reason); outbox: the two status
-  changes and order.created.
+  changes and order.created;
+- an order taken with an Idempotency-Key keeps the fingerprint of its request
+  (domain/replay.py), so that the key cannot be reused for another body;
+- shipments: one per warehouse of the plan, numbered in the plan's shipping
+  order (seq 1 = the first), with the order's status.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
 
 from qoima.catalog.domain.calendar import Calendar, ship_by
-from qoima.orders.domain import sourcing
+from qoima.orders.domain import replay, sourcing
 from qoima.orders.domain.status import Status
 from qoima.platform.errors import ValidationError
 
@@ -59,9 +63,10 @@ ZERO = Decimal(0)
 NEW, ALLOCATED, BACKORDERED = Status.NEW.value, Status.ALLOCATED.value, Status.BACKORDERED.value
 
 # the columns every writer stores, in this order (COPY and tuples follow it)
-ORDER_COLUMNS = ("seller_id", "channel", "external_id", "idempotency_key", "customer_id", "status", "delivery_type",
-                 "address", "city", "lat", "lon", "total", "warehouses", "sourcing_reason", "ship_by", "received_at",
-                 "updated_at")
+ORDER_COLUMNS = ("seller_id", "channel", "external_id", "idempotency_key", "request_hash", "customer_id", "status",
+                 "delivery_type", "address", "city", "lat", "lon", "total", "sourcing_reason", "ship_by",
+                 "received_at", "updated_at")
+SHIPMENT_COLUMNS = ("order_id", "warehouse_id", "seq", "status", "created_at", "updated_at")
 CUSTOMER_COLUMNS = ("seller_id", "name", "phone", "email", "language", "preferred_channel", "created_at")
 LINE_COLUMNS = ("order_id", "product_id", "sku", "quantity", "unit_price", "backordered")
 RESERVATION_COLUMNS = ("order_id", "order_line_id", "stock_id", "warehouse_id", "quantity", "created_at")
@@ -167,6 +172,7 @@ class Booking:
     warehouses: list[str]  # codes, the shipping order of the plan
     reason: str  # why these warehouses (stored as sourcing_reason)
     lines: list[BookedLine]
+    warehouse_ids: list[int]  # of `warehouses`, same order: one shipment each
     reservations: list[tuple[int, int, int, int]]  # (line index, stock id, warehouse id, units)
     ship_by: datetime | None
     total: Decimal
@@ -191,8 +197,9 @@ class Booking:
     def order_values(self, customer_id: int | None) -> tuple:
         """The orders row in ORDER_COLUMNS order."""
         o, d = self.order, self.order.delivery
-        return (self.seller_id, o.channel, o.external_id, self.idempotency_key, customer_id, self.status, d.type,
-                d.address, d.city, d.lat, d.lon, self.total, ",".join(self.warehouses), self.reason, self.ship_by,
+        request_hash = replay.fingerprint(o) if self.idempotency_key is not None else None
+        return (self.seller_id, o.channel, o.external_id, self.idempotency_key, request_hash, customer_id,
+                self.status, d.type, d.address, d.city, d.lat, d.lon, self.total, self.reason, self.ship_by,
                 self.received_at, self.now)
 
     def order_row(self, customer_id: int | None) -> dict:
@@ -205,6 +212,14 @@ class Booking:
     def reservation_takes(self, line_ids: Sequence[int]) -> list[tuple[int, int, int, int]]:
         """(line id, stock id, warehouse id, units)."""
         return [(line_ids[i], sid, wid, q) for i, sid, wid, q in self.reservations]
+
+    def shipment_values(self, order_id: int | None) -> list[tuple]:
+        """The shipments rows in SHIPMENT_COLUMNS order."""
+        return [(order_id, wid, seq, self.status, self.stamp, self.stamp)
+                for seq, wid in enumerate(self.warehouse_ids, start=1)]
+
+    def shipment_rows(self, order_id: int | None) -> list[dict]:
+        return [dict(zip(SHIPMENT_COLUMNS, v)) for v in self.shipment_values(order_id)]
 
     def timeline_rows(self, order_id: int) -> list[dict]:
         return [{"order_id": order_id, "from_status": f, "to_status": to, "actor": who, "reason": why,
@@ -226,7 +241,9 @@ class Booking:
         return {
             "id": order_id, "seller": seller_code, "channel": o.channel, "external_id": o.external_id,
             "status": self.status, "warehouse": self.warehouses[0] if self.warehouses else None,
-            "warehouses": list(self.warehouses), "ship_by": self.ship_by, "sourcing_reason": self.reason,
+            "warehouses": list(self.warehouses),
+            "shipments": [{"warehouse": code, "status": self.status} for code in self.warehouses],
+            "ship_by": self.ship_by, "sourcing_reason": self.reason,
             "total": str(self.total), "currency": "KZT", "received_at": self.received_at, "customer_id": customer_id,
             "delivery": {"type": d.type, "address": d.address, "city": d.city, "lat": d.lat, "lon": d.lon},
             "lines": [{"id": lid, "sku": ln.sku, "quantity": ln.quantity, "unit_price": str(ln.unit_price.quantize(CENT)),
@@ -257,6 +274,7 @@ def decide(s: Snapshot) -> Booking:
         warehouses=list(plan.warehouses), reason=plan.reason,
         lines=[BookedLine(pid, ln.sku, ln.quantity, ln.unit_price, short)
                for pid, ln, short in zip(pids, lines, shortfalls)],
+        warehouse_ids=warehouse_ids(plan.warehouses, s.warehouses),
         reservations=_spread(plan, rows, pids, lines),
         ship_by=_ship_by(received, cal.calendar) if cal is not None else None,
         total=total.quantize(CENT), received_at=received,
@@ -265,11 +283,18 @@ def decide(s: Snapshot) -> Booking:
         now=s.now, stamp=s.stamp or s.now)
 
 
+def warehouse_ids(codes: Sequence[str], warehouses: Mapping[int, Warehouse]) -> list[int]:
+    """The ids of the plan's warehouses (codes), in the plan's order: the order's shipments."""
+    by_code = {w.code: w.id for w in warehouses.values()}
+    return [by_code[c] for c in codes]
+
+
 @dataclass
 class Resourcing:
     """A re-sourcing of a stored order: the same sourcing, spreading, shortfall and ship-by rules as decide()."""
     status: str
     warehouses: list[str]
+    warehouse_ids: list[int]
     reason: str
     reservations: list[tuple[int, int, int, int]]  # (line index, stock id, warehouse id, units)
     backordered: list[int]  # per line
@@ -287,6 +312,7 @@ def decide_resourcing(lines, pids: Sequence[int], stock: Sequence[StockRow], war
                            _warehouse_stock(rows, warehouses), lat, lon)
     cal = calendar_warehouse(plan.warehouses, warehouses, lat, lon)
     return Resourcing(status=ALLOCATED if plan.complete else BACKORDERED, warehouses=list(plan.warehouses),
+                      warehouse_ids=warehouse_ids(plan.warehouses, warehouses),
                       reason=plan.reason, reservations=_spread(plan, rows, pids, lines),
                       backordered=_shortfalls(plan, pids, lines),
                       ship_by=_ship_by(received, cal.calendar) if cal is not None and plan.warehouses else None)

@@ -207,3 +207,10 @@ def check_resource(facts: OrderFacts, is_staff: bool) -> None:
     error = resource_refusal(facts, is_staff)
     if error is not None:
         raise error
+
+
+def shipment_status(order_status: str) -> str | None:
+    """The status an order's shipments take when the order moves to `order_status`; None: they keep
+    theirs (a hold or an exception pauses the order, the shipments stay where they were)."""
+    s = parse_status(order_status)
+    return None if s in PAUSED else s.value

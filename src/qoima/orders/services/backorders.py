@@ -20,6 +20,7 @@ from sqlalchemy import Engine, bindparam, select, update
 
 from qoima.db import tables as t
 from qoima.orders.domain.status import Status
+from qoima.orders.services import shipments
 from qoima.orders.services.records import record_transition
 from qoima.platform.outbox import TransientError, handles
 from qoima.platform.unit_of_work import Busy, UnitOfWork, run, utcnow
@@ -78,6 +79,8 @@ def fill_backorders(uow: UnitOfWork, product_ids: list[int], actor: str) -> list
         touched(uow, free[sid].product_id, free[sid].warehouse_id, actor)
     complete = {ln.order_id for ln in lines} - {ln.order_id for ln in lines if still[ln.id] > 0}
     completed = [order_id for order_id in served if order_id in complete]
+    for order_id in sorted(served):  # a warehouse that now holds part of the order ships that part
+        _ship_from_held(uow, order_id, Status.ALLOCATED.value if order_id in complete else Status.BACKORDERED.value)
     for order_id in completed:
         _allocate(uow, orders[order_id], actor)
     return completed
@@ -98,12 +101,20 @@ def _lock_lines(uow: UnitOfWork, order_ids: list[int]) -> list:
     return uow.execute(q.with_for_update() if uow.is_postgres else q).all()
 
 
+def _ship_from_held(uow: UnitOfWork, order_id: int, status: str) -> None:
+    """The order's shipments: the warehouses its reservations are in (those of the plan first, in
+    their order, then the new ones by id)."""
+    held = set(uow.execute(select(t.reservations.c.warehouse_id).distinct()
+                           .where(t.reservations.c.order_id == order_id)).scalars())
+    before = shipments.warehouse_ids(uow, order_id)
+    ships = [w for w in before if w in held] + sorted(held - set(before))
+    if ships != before:
+        shipments.replace(uow, order_id, ships, status)
+
+
 def _allocate(uow: UnitOfWork, order, actor: str) -> None:
-    codes = uow.execute(select(t.warehouses.c.code).distinct()
-                        .join(t.reservations, t.reservations.c.warehouse_id == t.warehouses.c.id)
-                        .where(t.reservations.c.order_id == order.id).order_by(t.warehouses.c.code)).scalars().all()
     uow.execute(update(t.orders).where(t.orders.c.id == order.id)
-                .values(status=Status.ALLOCATED.value, warehouses=",".join(codes), updated_at=utcnow()))
+                .values(status=Status.ALLOCATED.value, updated_at=utcnow()))
     record_transition(uow, order.id, order.seller_id, Status.BACKORDERED.value, Status.ALLOCATED.value, actor,
                       REASON)
 

@@ -45,7 +45,7 @@ from qoima.db import tables as t
 from qoima.orders.adapters.bulk_writer import RowWriter
 from qoima.orders.domain import booking as bk
 from qoima.orders.domain.booking import (CUSTOMER_COLUMNS, EVENT_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS,
-                                         OUTBOX_COLUMNS, RESERVATION_COLUMNS)
+                                         OUTBOX_COLUMNS, RESERVATION_COLUMNS, SHIPMENT_COLUMNS)
 from qoima.orders.schemas import OrderIn
 from qoima.orders.services.intake import warehouse_of
 from qoima.platform.access import Principal
@@ -435,7 +435,7 @@ class BulkIntake:
                 line_rows.append((oid, ln.product_id, ln.sku, ln.quantity, ln.unit_price, ln.backordered))
         line_ids = writer.insert(t.order_lines, LINE_COLUMNS, line_rows, ids=True)
 
-        reservations, events, outbox, per_stock = [], [], [], self.reserved
+        reservations, shipments, events, outbox, per_stock = [], [], [], [], self.reserved
         k = 0
         dumps = json.dumps if writer.pg else _as_is  # PostgreSQL gets the JSON text, SQLite the dict
         for oid, b in zip(order_ids, bookings):
@@ -443,6 +443,7 @@ class BulkIntake:
                 reservations.append((oid, line_ids[k + li], stock_id, wid, qty, now))
                 per_stock[stock_id] = per_stock.get(stock_id, 0) + qty
             k += len(b.lines)
+            shipments.extend(b.shipment_values(oid))
             for frm, to, who, why in b.timeline:
                 events.append((oid, frm, to, who, why, now))
             for topic, payload in b.events(oid):
@@ -452,6 +453,7 @@ class BulkIntake:
             else:
                 result.backordered += 1
         writer.insert(t.reservations, RESERVATION_COLUMNS, reservations)
+        writer.insert(t.shipments, SHIPMENT_COLUMNS, shipments)
         writer.insert(t.order_events, EVENT_COLUMNS, events)
         writer.insert(t.outbox, OUTBOX_COLUMNS, outbox)
         result.created += len(order_ids)

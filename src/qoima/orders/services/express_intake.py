@@ -4,7 +4,7 @@ two round trips from the event loop instead of a dozen from a worker thread.
 1. Look (no locks): seller, an order already taken, products with storage
    stock and warehouses, the customer by phone / e-mail, ids.
 2. Decide in memory: the booking of domain/booking.py, as every writer.
-3. Book in one transaction (adapters/intake_pg.write: one call of book_order_v2).
+3. Book in one transaction (adapters/intake_pg.write: one call of book_order_v3).
 
 The database has the last word: the stock CHECK (reserved <= on hand) refuses a
 unit another order took since the look, the unique keys refuse a second copy of
@@ -24,6 +24,7 @@ from collections import Counter
 from datetime import datetime
 
 import psycopg
+from prometheus_client import Counter as PromCounter
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 
 # how orders went in this process: "express", or "careful" with why (exported on /metrics)
 taken: Counter[tuple[str, str]] = Counter()
+# the same as a Prometheus counter, added up over the processes in multiprocess mode (registered by /metrics)
+INTAKE = PromCounter("qoima_intake_orders", "Orders taken in, by path (express: two round trips; careful: "
+                     "locked, with why)", ["path", "why"], registry=None)
 
 
 async def submit(engine: Engine, principal: Principal, data: OrderIn, idempotency_key: str | None = None,
@@ -59,9 +63,11 @@ async def submit(engine: Engine, principal: Principal, data: OrderIn, idempotenc
             booked = "connection"
         if isinstance(booked, dict):
             taken["express", ""] += 1
+            INTAKE.labels("express", "").inc()
             return booked, True
         why = booked
     taken["careful", why] += 1
+    INTAKE.labels("careful", why).inc()
     return await run_in_threadpool(submit_order, engine, principal, data, idempotency_key, now)
 
 
@@ -95,7 +101,7 @@ async def book(engine: Engine, principal: Principal, data: OrderIn, idempotency_
 
 def decide(seen: intake_pg.Look, principal: Principal, data: OrderIn, idempotency_key: str | None = None,
            now: datetime | None = None) -> tuple[dict | None, bk.Booking | str]:
-    """(book_order_v2's document, the booking), or (None, why the careful path must decide): a
+    """(book_order_v3's document, the booking), or (None, why the careful path must decide): a
     known customer whose missing phone or e-mail must be filled in, or anything short of stock
     (backorders are first come, first served under the stock locks)."""
     seller_id = seen.seller[0]

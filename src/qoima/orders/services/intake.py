@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from qoima.catalog.domain.calendar import Calendar, parse_hhmm
 from qoima.catalog.services import resolve_seller
 from qoima.db import tables as t
-from qoima.orders.domain import booking as bk
+from qoima.orders.domain import booking as bk, replay
 from qoima.orders.schemas import OrderIn
 from qoima.platform.access import Principal
 from qoima.platform.errors import Conflict, NotFound
@@ -37,14 +37,32 @@ def submit_order(engine: Engine, principal: Principal, data: OrderIn, idempotenc
         with UnitOfWork(engine) as uow:  # a concurrent request won the race: return its order
             seller = resolve_seller(uow, principal, data.seller)
             existing = _existing(uow, seller.id, data.channel, data.external_id, idempotency_key)
-            return order_summary(uow, existing), False
+            check_replay(uow, existing, data, idempotency_key)
+            return order_summary(uow, existing.id), False
 
 
 def _existing(uow: UnitOfWork, seller_id: int, channel: str, external_id: str, key: str | None):
-    conds = [(t.orders.c.channel == channel) & (t.orders.c.external_id == external_id)]
+    """The stored order of this channel order or key (the key's first), or None."""
+    o = t.orders.c
+    conds = [(o.channel == channel) & (o.external_id == external_id)]
     if key:
-        conds.append(t.orders.c.idempotency_key == key)
-    return uow.execute(select(t.orders.c.id).where(t.orders.c.seller_id == seller_id, or_(*conds))).scalar()
+        conds.append(o.idempotency_key == key)
+    rows = uow.execute(select(o.id, o.idempotency_key, o.request_hash)
+                       .where(o.seller_id == seller_id, or_(*conds)).order_by(o.id)).all()
+    if not rows:
+        return None
+    return next((r for r in rows if key and r.idempotency_key == key), rows[0])
+
+
+def check_replay(uow: UnitOfWork, existing, data: OrderIn, key: str | None) -> None:
+    """422 for a used Idempotency-Key with another body, 409 for a used channel order id with other
+    lines (orders/domain/replay.py); nothing for a replay."""
+    stored = uow.execute(select(t.order_lines.c.sku, t.order_lines.c.quantity, t.order_lines.c.unit_price)
+                         .where(t.order_lines.c.order_id == existing.id).order_by(t.order_lines.c.id)).all()
+    replay.check(existing.id, key=key, stored_key=existing.idempotency_key, stored_fingerprint=existing.request_hash,
+                 request_fingerprint=replay.fingerprint(data),
+                 differences=replay.line_differences([tuple(r) for r in stored],
+                                                     [(ln.sku, ln.quantity, ln.unit_price) for ln in data.lines]))
 
 
 def create_order(uow: UnitOfWork, principal: Principal, data: OrderIn, idempotency_key: str | None = None,
@@ -52,7 +70,8 @@ def create_order(uow: UnitOfWork, principal: Principal, data: OrderIn, idempoten
     seller = resolve_seller(uow, principal, data.seller)
     existing = _existing(uow, seller.id, data.channel, data.external_id, idempotency_key)
     if existing is not None:
-        return order_summary(uow, existing), False
+        check_replay(uow, existing, data, idempotency_key)
+        return order_summary(uow, existing.id), False
     snapshot = read_snapshot(uow, seller.id, principal, data, idempotency_key, now)
     booking = bk.decide(snapshot)
     return write_booking(uow, booking, seller.code), True
@@ -71,13 +90,15 @@ def read_snapshot(uow: UnitOfWork, seller_id: int, principal: Principal, data: O
 
 
 def write_booking(uow: UnitOfWork, b: bk.Booking, seller_code: str) -> dict:
-    """Store the booking (customer, order, lines, reservations, timeline, outbox); the order's summary."""
+    """Store the booking (customer, order, lines, reservations, shipments, timeline, outbox); the order's summary."""
     customer_id = write_customer(uow, b.customer)
     order_id = uow.execute(insert(t.orders).values(**b.order_row(customer_id))
                            .returning(t.orders.c.id)).scalar_one()
     line_ids = uow.execute(insert(t.order_lines).returning(t.order_lines.c.id, sort_by_parameter_order=True),
                            b.line_rows(order_id)).scalars().all()
     apply_reservations(uow, order_id, b.reservation_takes(line_ids))
+    if b.warehouse_ids:
+        uow.execute(insert(t.shipments), b.shipment_rows(order_id))
     uow.execute(insert(t.order_events), b.timeline_rows(order_id))
     uow.execute(insert(t.outbox), b.outbox_rows(order_id))
     return b.summary(order_id, seller_code, customer_id, line_ids)
@@ -170,10 +191,13 @@ def order_summary(uow: UnitOfWork, order_id: int) -> dict:
         raise NotFound(f"order {order_id} not found")
     lines = uow.execute(select(t.order_lines).where(t.order_lines.c.order_id == order_id)
                         .order_by(t.order_lines.c.id)).all()
+    ships = uow.execute(select(t.shipments.c.status, t.warehouses.c.code).join(t.warehouses)
+                        .where(t.shipments.c.order_id == order_id).order_by(t.shipments.c.seq)).all()
+    codes = [sh.code for sh in ships]
     return {
         "id": o.id, "seller": o.seller, "channel": o.channel, "external_id": o.external_id, "status": o.status,
-        "warehouse": o.warehouses.split(",")[0] if o.warehouses else None,
-        "warehouses": [c for c in o.warehouses.split(",") if c], "ship_by": o.ship_by,
+        "warehouse": codes[0] if codes else None, "warehouses": codes,
+        "shipments": [{"warehouse": sh.code, "status": sh.status} for sh in ships], "ship_by": o.ship_by,
         "sourcing_reason": o.sourcing_reason, "total": str(o.total), "currency": o.currency,
         "received_at": o.received_at, "customer_id": o.customer_id,
         "delivery": {"type": o.delivery_type, "address": o.address, "city": o.city, "lat": o.lat, "lon": o.lon},

@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy import exists, func, select, update
 
 from qoima.db import tables as t
-from qoima.platform.errors import NotFound
+from qoima.platform import roles
+from qoima.platform.errors import Forbidden, NotFound
 from qoima.orders.domain.status import (
     GOODS_TAKEN, PAUSED, SELLER_MAY, TAKES_GOODS, OrderFacts, Status, check_user_move, may_resource, user_moves,
 )
@@ -69,14 +70,26 @@ def next_steps(uow: UnitOfWork, principal: Principal, order_id: int) -> NextStep
     """What this user may do with the order now: exactly what `transition` and
     `resourcing.resource` would accept."""
     facts = order_facts(uow, load_order(uow, principal, order_id))
-    return NextSteps(moves=[s.value for s in user_moves(facts, principal.is_staff)],
+    return NextSteps(moves=[s.value for s in user_moves(facts, principal.is_staff)
+                            if _role_refusal(principal, s.value) is None],
                      resource=may_resource(facts, principal.is_staff))
+
+
+def _role_refusal(principal: Principal, to_status: str) -> Forbidden | None:
+    """The moves the role matrix keeps from a role (platform/roles.py): cancelling needs CANCEL_ORDERS."""
+    if to_status == Status.CANCELLED.value and not roles.may(principal.role, roles.CANCEL_ORDERS):
+        return Forbidden(f"the role {principal.role} may not cancel an order (that needs the role "
+                         f"{' or '.join(roles.roles_with(roles.CANCEL_ORDERS))})", field="status", to_status=to_status)
+    return None
 
 
 def transition(uow: UnitOfWork, principal: Principal, order_id: int, to_status: str, reason: str = "",
                at: datetime | None = None) -> str:
     """Move an order; `at` backdates the move (imports of history, demo data)."""
     order = load_order(uow, principal, order_id, lock=True)
+    refused = _role_refusal(principal, to_status)
+    if refused is not None:
+        raise refused
     facts = order_facts(uow, order)
     target = check_user_move(facts, to_status, principal.is_staff)
     now = at or utcnow()

@@ -24,6 +24,11 @@ An order whose (seller, channel, external_id) already exists is skipped and
 counted as existing: importing the same file twice never doubles an order.
 The new orders are written by the bulk writer (orders/services/bulk_intake.py).
 Sample: ``qoima/data/samples/orders.csv``.
+
+The file is read as a stream; what is kept of it until the end is per order the
+order columns and per line its (sku, quantity, unit_price) text, shared between
+the lines that repeat it, so that a dry run of a large file stays in bounded
+memory.
 """
 
 from __future__ import annotations
@@ -43,9 +48,8 @@ from qoima.orders.schemas import LineIn, OrderIn
 from qoima.platform.access import Principal
 from qoima.platform.errors import Conflict
 from qoima.catalog.services.import_sellers import Sellers
-from qoima.platform.imports import (CHUNK, Columns, ImportOptions, Progress, Report, Upload, chunks,
-                                    load_table, put, pyd_errors)
-from qoima.platform.tabular import Table
+from qoima.platform.imports import (CHUNK, Columns, ImportOptions, Progress, Report, Rows, Upload, chunks,
+                                    open_rows, put, pyd_errors)
 from qoima.platform.unit_of_work import UnitOfWork
 
 ORDER_HEADER = ("seller", "channel", "external_id", "customer_name", "customer_phone", "customer_email",
@@ -63,14 +67,60 @@ _ORDER_FIELDS = {("customer", "name"): "customer_name", ("customer", "phone"): "
                  ("delivery", "lon"): "lon"}
 
 
-@dataclass
+@dataclass(slots=True)
 class _OrderRows:
-    key: tuple
+    key: tuple  # (seller id, channel, external_id)
+    code: str  # the seller's code
     lines: list[int]
-    rows: list[dict]
-    header: dict
-    header_line: dict  # column -> line where its value was first given
-    last_head: tuple = ()  # the order columns of the last row (a repeated row needs no checks)
+    rows: list[tuple[str, str, str]]  # (sku, quantity, unit_price) of each line
+    head: tuple  # the order columns (_HEAD) as given over the order's rows ("": not given)
+    late: dict | None = None  # column -> line, for a value first given after the order's first line
+    index: dict | None = None  # (sku, quantity, unit_price) -> line, once the order has many lines
+
+    @property
+    def header(self) -> dict:
+        h = {col: value for col, value in zip(_HEAD, self.head) if value != ""}
+        h["seller"], h["channel"] = self.code, self.key[1]
+        return h
+
+    def line_of(self, column: str) -> int:
+        """The line where the order's value of this column was given."""
+        return (self.late or {}).get(column, self.lines[0])
+
+    def merge(self, line: int, head: tuple, report: Report) -> None:
+        """The order columns of a further row: an empty one says nothing, a new value is taken, a different
+        one contradicts."""
+        merged = list(self.head)
+        for i, (column, value) in enumerate(zip(_HEAD, head)):
+            if value == "" or value == merged[i]:
+                continue
+            if merged[i] == "":
+                merged[i] = value
+                self.late = self.late or {}
+                self.late[column] = line
+            else:
+                report.error(line, column, f"'{value}' contradicts '{merged[i]}' on line {self.line_of(column)} "
+                                           "of the same order")
+        self.head = tuple(merged)
+
+    def duplicate_of(self, item: tuple) -> int | None:
+        """The line that already holds this (sku, quantity, unit_price), if any."""
+        if self.index is not None:
+            return self.index.get(item)
+        for line, other in zip(self.lines, self.rows):
+            if other == item:
+                return line
+        if len(self.rows) >= 8:
+            self.index = {}
+            for line, other in zip(self.lines, self.rows):
+                self.index.setdefault(other, line)
+        return None
+
+    def add(self, line: int, item: tuple) -> None:
+        self.lines.append(line)
+        self.rows.append(item)
+        if self.index is not None:
+            self.index.setdefault(item, line)
 
 
 @dataclass
@@ -82,15 +132,16 @@ class _Grouped:
     total_rows: int
 
 
-def validate_orders(uow: UnitOfWork, principal: Principal, table: Table, report: Report,
+def validate_orders(uow: UnitOfWork, principal: Principal, rows: Rows, report: Report,
                     progress: Progress | None = None) -> list[OrderIn]:
     """Returns the new orders (file order); fills the report with errors and counts."""
-    grouped = _group_orders(uow, principal, table, report, progress)
+    grouped = _group_orders(uow, principal, rows, report, progress)
     return [order for batch in _validated_chunks(grouped, report, progress, CHUNK) for order in batch]
 
 
-_SIGNATURE = ("seller", "channel", "external_id") + ORDER_LINE
+_KEY = ("seller", "channel", "external_id")
 _HEAD = ORDER_HEADER[3:]
+CACHE_MAX = 20_000  # distinct values kept by a validation cache before it starts afresh
 
 
 def _getter(columns, wanted: tuple[str, ...]) -> Callable[[dict], tuple]:
@@ -101,55 +152,48 @@ def _getter(columns, wanted: tuple[str, ...]) -> Callable[[dict], tuple]:
     return lambda row: tuple(row.get(c, "") for c in wanted)
 
 
-def _group_orders(uow: UnitOfWork, principal: Principal, table: Table, report: Report,
+def _group_orders(uow: UnitOfWork, principal: Principal, rows: Rows, report: Report,
                   progress: Progress | None = None) -> _Grouped:
     """Rows -> orders (checking duplicates, sellers and contradicting order columns), plus the bulk
     look-ups: product ids and the orders that already exist. Sets the counts."""
     sellers = Sellers(uow, principal)
     groups: dict[tuple, _OrderRows] = {}
-    seen_rows: dict[tuple, int] = {}
-    total = len(table.rows)
-    signature_of, head_of = _getter(table.columns, _SIGNATURE), _getter(table.columns, _HEAD)
+    key_of, line_of, head_of = (_getter(rows.columns, _KEY), _getter(rows.columns, ORDER_LINE),
+                                _getter(rows.columns, _HEAD))
     resolved: dict[str, tuple] = {}
-    for i, (line, row) in enumerate(table.rows):
+    shared: dict[tuple, tuple] = {}  # one (sku, quantity, unit_price) tuple for all the lines that repeat it
+    for i, (line, row) in enumerate(rows):
         if "__extra__" in row:
             report.error(line, "row", f"{row.pop('__extra__')} value(s) more than there are columns")
-        signature = signature_of(row)
-        if signature in seen_rows:
-            report.error(line, "row", f"duplicate of line {seen_rows[signature]} (same order, SKU, quantity and "
-                                      "price); give the total quantity on one row")
-            continue
-        seen_rows[signature] = line
-        seller = signature[0]
+        seller, channel, external_id = key_of(row)
+        item = line_of(row)
+        item = shared.setdefault(item, item) if len(shared) < CACHE_MAX else item
         if seller not in resolved:
             resolved[seller] = sellers.resolve(seller)
         sid, code, problem = resolved[seller]
         if problem:
             report.error(line, "seller", problem)
             continue
-        channel = signature[1] or "csv"
-        key = (sid, channel, signature[2])
+        channel = channel or "csv"
+        channel = shared.setdefault(channel, channel)  # one string per channel, not one per order
+        key = (sid, channel, external_id)
         g = groups.get(key)
         if g is None:
-            g = groups[key] = _OrderRows(key, [], [], {"seller": code, "channel": channel}, {})
-        g.lines.append(line)
-        g.rows.append(row)
-        head = head_of(row)
-        if head != g.last_head:  # the same values as the order's previous (consistent) row: nothing to check
-            consistent = True
-            for col, value in zip(_HEAD, head):
-                if value == "":
-                    continue
-                if col not in g.header:
-                    g.header[col], g.header_line[col] = value, line
-                elif g.header[col] != value:
-                    consistent = False
-                    report.error(line, col, f"'{value}' contradicts '{g.header[col]}' on line {g.header_line[col]} "
-                                            "of the same order")
-            g.last_head = head if consistent else ()
+            groups[key] = _OrderRows(key, code, [line], [item], head_of(row))
+        elif (first := g.duplicate_of(item)) is not None:
+            report.error(line, "row", f"duplicate of line {first} (same order, SKU, quantity and "
+                                      "price); give the total quantity on one row")
+        else:
+            g.add(line, item)
+            head = head_of(row)
+            if head != g.head:  # the same values as the order's other rows: nothing to check
+                g.merge(line, head, report)
         if progress and i % 5000 == 0:
-            progress("validating", i, total)
-    pids = product_ids(uow, {(g.key[0], r.get("sku", "")) for g in groups.values() for r in g.rows})
+            progress("reading", *rows.progress())
+    if progress:
+        progress("reading", *rows.progress())
+    total = report.rows
+    pids = product_ids(uow, {(g.key[0], item[0]) for g in groups.values() for item in g.rows})
     existing = _existing_orders(uow, list(groups))
     report.counts = {"orders": len(groups), "lines": sum(len(g.rows) for g in groups.values()),
                      "new": len(groups) - len(existing), "existing": len(existing)}
@@ -187,6 +231,8 @@ def _customer(h: dict, cache: dict):
     key = tuple(h.get(col, "") for col, _ in _CUSTOMER_COLUMNS)
     found = cache.get(key)
     if found is None:
+        if len(cache) >= CACHE_MAX:
+            cache.clear()
         customer: dict = {}
         for col, name in _CUSTOMER_COLUMNS:
             put(customer, name, h.get(col, ""))
@@ -197,14 +243,15 @@ def _customer(h: dict, cache: dict):
     return found
 
 
-def _line(row: dict, cache: dict):
+def _line(key: tuple[str, str, str], cache: dict):
     """One order line, validated once per distinct (sku, quantity, unit_price) text: a file repeats
     the same few hundred SKUs, quantities and prices over and over. Returns the validated LineIn
     (shared by the orders with that line; nothing modifies them) or, when invalid, the raw dict,
     so that OrderIn validation reports the error at the line's index."""
-    key = (row.get("sku", ""), row.get("quantity", ""), row.get("unit_price", ""))
     found = cache.get(key)
     if found is None:
+        if len(cache) >= CACHE_MAX:
+            cache.clear()
         ln: dict = {}
         put(ln, "sku", key[0])
         put(ln, "quantity", key[1], as_number=True)
@@ -229,15 +276,15 @@ def _validate_order(g: _OrderRows, pids: dict, report: Report, customers: dict |
     put(delivery, "lat", h.get("lat", ""), as_number=True)
     put(delivery, "lon", h.get("lon", ""), as_number=True)
     cache = {} if lines_cache is None else lines_cache
-    lines = [_line(row, cache) for row in g.rows]
-    payload = {"seller": h["seller"], "channel": h["channel"], "customer": customer, "delivery": delivery,
+    lines = [_line(item, cache) for item in g.rows]
+    payload = {"seller": g.code, "channel": g.key[1], "customer": customer, "delivery": delivery,
                "lines": lines}
     put(payload, "external_id", g.key[2])
     put(payload, "received_at", h.get("received_at", ""))
     ok = True
     sid = g.key[0]
-    for i, row in enumerate(g.rows):
-        sku = row.get("sku", "")
+    for i, item in enumerate(g.rows):
+        sku = item[0]
         if sku and (sid, sku) not in pids:
             report.error(g.lines[i], "sku", f"unknown SKU '{sku}' for seller '{h['seller']}'")
             ok = False
@@ -251,7 +298,7 @@ def _validate_order(g: _OrderRows, pids: dict, report: Report, customers: dict |
                 report.error(g.lines[0], "sku", f"order {g.key[2]}: {msg}")
             else:
                 column = _ORDER_FIELDS.get(loc[:2], loc[0] if loc else "row")
-                line = g.header_line.get(column, g.lines[0])
+                line = g.line_of(column)
                 report.error(line, str(column), msg)
         return None
     return order if ok else None
@@ -290,11 +337,11 @@ def import_orders(engine: Engine, principal: Principal, upload: Upload,
     options = options or ImportOptions()
     progress = options.progress
     report = Report("orders", options.dry_run)
-    table = load_table(upload, report, COLUMNS)
-    if table is None:
-        return report
-    with UnitOfWork(engine) as uow:
-        grouped = _group_orders(uow, principal, table, report, progress)
+    with open_rows(upload, report, COLUMNS, options.limits) as rows:
+        if rows is None:
+            return report
+        with UnitOfWork(engine) as uow:
+            grouped = _group_orders(uow, principal, rows, report, progress)
     batches = _validated_chunks(grouped, report, progress, options.batch_size)
     if options.dry_run or not report.valid:
         for _ in batches:  # validate everything for the report

@@ -7,9 +7,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select
 
 from qoima.db import tables as t
+from qoima.orders.domain.redaction import redact_order
 from qoima.orders.domain.status import OPEN
 from qoima.catalog.domain.calendar import local_day_bounds
+from qoima.platform import roles
 from qoima.platform.access import Principal
+from qoima.orders.services import shipments
 from qoima.orders.services.intake import order_summary
 from qoima.orders.services.lifecycle import load_order
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
@@ -21,7 +24,7 @@ def list_orders(uow: UnitOfWork, principal: Principal, *, status: str | None = N
                 channel: str | None = None, warehouse: str | None = None, q: str | None = None,
                 late: bool | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
     base = (select(t.orders.c.id, t.orders.c.external_id, t.orders.c.channel, t.orders.c.status,
-                   t.orders.c.warehouses, t.orders.c.ship_by, t.orders.c.received_at, t.orders.c.total,
+                   t.orders.c.ship_by, t.orders.c.received_at, t.orders.c.total,
                    t.orders.c.city, t.sellers.c.code.label("seller"), t.customers.c.name.label("customer"))
             .join(t.sellers, t.sellers.c.id == t.orders.c.seller_id)
             .outerjoin(t.customers, t.customers.c.id == t.orders.c.customer_id))
@@ -34,19 +37,21 @@ def list_orders(uow: UnitOfWork, principal: Principal, *, status: str | None = N
     if channel:
         base = base.where(t.orders.c.channel == channel)
     if warehouse:
-        w = t.orders.c.warehouses  # a comma-separated list of codes: match whole codes only
-        base = base.where(or_(w == warehouse, w.like(f"{warehouse},%"), w.like(f"%,{warehouse}"),
-                              w.like(f"%,{warehouse},%")))
+        base = base.where(shipments.ships_from(warehouse))
     if q:
         like = f"%{q}%"
-        base = base.where(or_(t.orders.c.external_id.ilike(like), t.customers.c.name.ilike(like),
-                              t.customers.c.phone.ilike(like)))
+        if roles.may(principal.role, roles.SEE_CONTACTS):
+            base = base.where(or_(t.orders.c.external_id.ilike(like), t.customers.c.name.ilike(like),
+                                  t.customers.c.phone.ilike(like)))
+        else:  # searching by name or phone would tell the floor who bought what
+            base = base.where(t.orders.c.external_id.ilike(like))
     if late:
         base = base.where(t.orders.c.status.in_([s.value for s in OPEN]), t.orders.c.ship_by < utcnow())
     total = uow.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     rows = uow.execute(base.order_by(t.orders.c.id.desc()).limit(limit).offset(offset)).all()
-    return [{**dict(r._mapping), "total": str(r.total),
-             "warehouses": [c for c in r.warehouses.split(",") if c]} for r in rows], total
+    codes = shipments.codes(uow, [r.id for r in rows])
+    return [redact_order({**dict(r._mapping), "total": str(r.total), "warehouses": codes[r.id]}, principal.role)
+            for r in rows], total
 
 
 def get_order(uow: UnitOfWork, principal: Principal, order_id: int) -> dict:
@@ -69,7 +74,7 @@ def get_order(uow: UnitOfWork, principal: Principal, order_id: int) -> dict:
         .join(t.warehouses, t.warehouses.c.id == t.stock.c.warehouse_id)
         .where(t.reservations.c.order_id == order.id).order_by(t.reservations.c.id))]
     data["shipped_at"], data["delivered_at"] = order.shipped_at, order.delivered_at
-    return data
+    return redact_order(data, principal.role)
 
 
 def kpis(uow: UnitOfWork, principal: Principal, now: datetime | None = None, days: int = 30) -> dict:
@@ -102,18 +107,19 @@ def kpis(uow: UnitOfWork, principal: Principal, now: datetime | None = None, day
 
 def _due_today(uow: UnitOfWork, now: datetime, where: list) -> int:
     """Open orders whose ship-by falls before the end of today in the time zone of the warehouse that
-    ships them (the first of the order's warehouses; the first warehouse's for an order not sourced yet).
+    ships them (its first shipment's warehouse; the first warehouse's for an order not sourced yet).
     A local day ends at most 26 hours from now anywhere, so only those deadlines are read."""
     zones = {r.code: r.timezone for r in uow.execute(select(t.warehouses.c.code, t.warehouses.c.timezone)
                                                       .order_by(t.warehouses.c.id))}
     fallback = next(iter(zones.values()), "Asia/Almaty")
     ends = {tz: local_day_bounds(now, tz)[1] for tz in set(zones.values()) | {fallback}}
     o = t.orders.c
-    rows = uow.execute(select(o.ship_by, o.warehouses).where(
+    first = (select(t.warehouses.c.code).join(t.shipments, t.shipments.c.warehouse_id == t.warehouses.c.id)
+             .where(t.shipments.c.order_id == t.orders.c.id, t.shipments.c.seq == 1).scalar_subquery())
+    rows = uow.execute(select(o.ship_by, first.label("code")).where(
         o.ship_by >= now, o.ship_by < now + timedelta(hours=26), *where)).all()
     due = 0
     for r in rows:
-        code = r.warehouses.split(",", 1)[0]
-        if r.ship_by < ends[zones.get(code, fallback)]:
+        if r.ship_by < ends[zones.get(r.code, fallback)]:
             due += 1
     return due

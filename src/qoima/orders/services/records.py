@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import insert
 
 from qoima.db import tables as t
+from qoima.orders.services import shipments
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
 
@@ -13,6 +14,7 @@ def record_transition(uow: UnitOfWork, order_id: int, seller_id: int, from_statu
     now = at or utcnow()
     uow.execute(insert(t.order_events).values(order_id=order_id, from_status=from_status, to_status=to_status,
                                               actor=actor, reason=reason[:500], created_at=now))
+    shipments.follow(uow, order_id, to_status, now)
     enqueue(uow, "order.status_changed", order_id, seller_id,
             {"order_id": order_id, "from": from_status, "to": to_status, "reason": reason[:500]})
 

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, or_, select, update
 from qoima.db import tables as t
 from qoima.orders.domain import booking as bk
 from qoima.orders.domain.status import Status, check_resource
-from qoima.orders.services import intake
+from qoima.orders.services import intake, shipments
 from qoima.orders.services.lifecycle import load_order, order_facts
 from qoima.orders.services.records import record_transition
 from qoima.platform.access import Principal
@@ -69,11 +69,11 @@ def resource(uow: UnitOfWork, principal: Principal, order_id: int, note: str = "
                 .values(backordered=bindparam("short")),
                 [{"lid": ln.id, "short": short} for ln, short in zip(lines, plan.backordered)])
     status = Status(plan.status)
-    values = {"status": status.value, "warehouses": ",".join(plan.warehouses), "sourcing_reason": plan.reason,
-              "updated_at": utcnow()}
+    values = {"status": status.value, "sourcing_reason": plan.reason, "updated_at": utcnow()}
     if plan.ship_by is not None:  # the deadline follows the calendar of the warehouse that now ships
         values["ship_by"] = plan.ship_by
     uow.execute(update(t.orders).where(t.orders.c.id == order.id).values(**values))
+    shipments.replace(uow, order.id, plan.warehouse_ids, status.value)
     why = f"re-sourced: {plan.reason}" + (f" ({note.strip()})" if note.strip() else "")
     record_transition(uow, order.id, order.seller_id, order.status, status.value, principal.email, why)
     freed = _freed_products(held, takes, rows)

@@ -23,9 +23,8 @@ from qoima.db import tables as t
 from qoima.platform.access import Principal
 from qoima.platform.errors import Forbidden
 from qoima.catalog.services.import_sellers import Sellers
-from qoima.platform.imports import (Columns, ImportOptions, Progress, Report, Upload, chunks, load_table,
+from qoima.platform.imports import (Columns, ImportOptions, Progress, Report, Rows, Upload, chunks, open_rows,
                                     put, pyd_errors)
-from qoima.platform.tabular import Table
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.stock.schemas import StockIn
 
@@ -51,7 +50,7 @@ class StockCount:
         return self.counted - self.on_hand
 
 
-def validate_stock(uow: UnitOfWork, principal: Principal, table: Table, report: Report,
+def validate_stock(uow: UnitOfWork, principal: Principal, rows: Rows, report: Report,
                    progress: Progress | None = None) -> list[StockCount]:
     principal.require("admin", "manager", "worker")
     sellers = Sellers(uow, principal)
@@ -60,10 +59,9 @@ def validate_stock(uow: UnitOfWork, principal: Principal, table: Table, report: 
         select(t.locations.c.warehouse_id, t.locations.c.code, t.locations.c.id))}
     parsed: list[tuple[int, int, StockIn, int, int]] = []
     seen: dict[tuple, int] = {}
-    total = len(table.rows)
-    for i, (line, row) in enumerate(table.rows):
+    for i, (line, row) in enumerate(rows):
         if progress and i % 2000 == 0:
-            progress("validating", i, total)
+            progress("reading", *rows.progress())
         sid, code, problem = sellers.resolve(row.get("seller", ""))
         if problem:
             report.error(line, "seller", problem)
@@ -102,7 +100,7 @@ def validate_stock(uow: UnitOfWork, principal: Principal, table: Table, report: 
     _read_current(uow, counts)
     _check_reserved(counts, report)
     if progress:
-        progress("validating", total, total)
+        progress("validating", report.rows, report.rows)  # validated, nothing written yet
     _tally(counts, report)
     report.counts["rows"] = len(seen)
     return counts
@@ -166,39 +164,41 @@ def _tally(counts: list[StockCount], report: Report) -> list[StockCount]:
 def import_stock(engine: Engine, principal: Principal, upload: Upload, options: ImportOptions | None = None) -> Report:
     # counted stock that arrives fills backorders after the commit: every change writes a stock.changed
     # event that orders handles (orders/services/backorders.py)
-    from qoima.stock.services.inventory import add_on_hand, remove_on_hand
     options = options or ImportOptions()
     progress = options.progress
     report = Report("stock", options.dry_run)
     if not principal.is_staff:
         raise Forbidden("importing stock counts needs a staff role (admin, manager or worker)")
-    table = load_table(upload, report, COLUMNS)
-    if table is None:
-        return report
-    with UnitOfWork(engine) as uow:
-        counts = validate_stock(uow, principal, table, report, progress)
-        if options.dry_run or not report.valid:
+    with open_rows(upload, report, COLUMNS, options.limits) as rows:
+        if rows is None:
             return report
-        # what was read above is the report's; the adjustments are computed from the rows as they are
-        # under the lock (a pick or a reservation may have been committed meanwhile)
-        _read_current(uow, counts, lock=True)
-        _check_reserved(counts, report)
-        if not report.valid:
-            return report
-        changed = _tally(counts, report)
-        for i, c in enumerate(changed):
-            common = dict(product_id=c.product_id, location_id=c.location_id, quantity=abs(c.delta),
-                          kind="adjustment", actor=principal.email, reason="stock import",
-                          reference=f"import:{c.location_code}")
-            if c.delta > 0:
-                add_on_hand(uow, warehouse_id=c.warehouse_id, **common)
-            else:
-                remove_on_hand(uow, sku=c.sku, **common)
-            if progress and i % 500 == 0:
-                progress("writing", i, len(changed))
-        if progress:
-            progress("writing", len(changed), len(changed))
-        uow.commit()
+        with UnitOfWork(engine) as uow:
+            counts = validate_stock(uow, principal, rows, report, progress)
+            if options.dry_run or not report.valid:
+                return report
+            # what was read above is the report's; the adjustments are computed from the rows as they are
+            # under the lock (a pick or a reservation may have been committed meanwhile)
+            _read_current(uow, counts, lock=True)
+            _check_reserved(counts, report)
+            if not report.valid:
+                return report
+            _write_counts(uow, principal, _tally(counts, report), progress)
+            uow.commit()
     report.committed = True
     return report
 
+
+def _write_counts(uow: UnitOfWork, principal: Principal, changed: list[StockCount], progress: Progress | None) -> None:
+    from qoima.stock.services.inventory import add_on_hand, remove_on_hand
+    for i, c in enumerate(changed):
+        common = dict(product_id=c.product_id, location_id=c.location_id, quantity=abs(c.delta),
+                      kind="adjustment", actor=principal.email, reason="stock import",
+                      reference=f"import:{c.location_code}")
+        if c.delta > 0:
+            add_on_hand(uow, warehouse_id=c.warehouse_id, **common)
+        else:
+            remove_on_hand(uow, sku=c.sku, **common)
+        if progress and i % 500 == 0:
+            progress("writing", i, len(changed))
+    if progress:
+        progress("writing", len(changed), len(changed))

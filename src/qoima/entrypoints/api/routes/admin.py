@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from qoima.db import tables as t
 from qoima.platform import auth
+from qoima.platform.errors import NotFound
 from qoima.catalog import services as catalog
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
@@ -26,10 +27,26 @@ def sellers(engine: EngineDep, principal: PrincipalDep):
 
 @router.post("/sellers", status_code=201, responses=problems(409))
 def create_seller(data: SellerIn, engine: EngineDep, principal: PrincipalDep):
+    """The seller's `webhook_secret` (its webhooks are signed with it) is in this answer only."""
     with UnitOfWork(engine) as uow:
         sid = catalog.create_seller(uow, principal, data.code, data.name, data.webhook_url)
+        secret = catalog.rotate_webhook_secret(uow, principal, sid)
         uow.commit()
-    return {"id": sid, "code": data.code}
+    return {"id": sid, "code": data.code, "webhook_secret": secret}
+
+
+@router.post("/sellers/{code}/webhook-secret", summary="A new webhook signing secret (shown once)")
+def rotate_webhook_secret(code: str, engine: EngineDep, principal: PrincipalDep):
+    """Admins and managers: the seller's webhooks are signed with the new secret from now on;
+    the old one stops working at once. The secret is in this answer only."""
+    principal.require("admin", "manager")
+    with UnitOfWork(engine) as uow:
+        sid = uow.execute(select(t.sellers.c.id).where(t.sellers.c.code == code)).scalar()
+        if sid is None:
+            raise NotFound(f"no seller '{code}'", field="code")
+        secret = catalog.rotate_webhook_secret(uow, principal, sid)
+        uow.commit()
+    return {"seller": code, "webhook_secret": secret}
 
 
 @router.get("/warehouses")

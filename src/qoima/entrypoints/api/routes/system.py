@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import select, text
 
 from qoima.db import tables as t
 from qoima.orders.services import queries as order_queries
 from qoima.platform import outbox
+from qoima.platform.errors import NotFound
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 from qoima.entrypoints.api.errors import COMMON, problems
@@ -25,9 +27,18 @@ def healthz(engine: EngineDep):
 
 
 @router.get("/metrics", summary="Prometheus metrics: requests, orders by state, outbox backlog",
-            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+                       401: {**problems(401)[401],
+                             "description": "QOIMA_METRICS_TOKEN is set and the Bearer token is missing or wrong"}})
 def metrics(request: Request):
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    token = request.app.state.settings.metrics_token
+    if token:
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+            raise HTTPException(401, "/metrics needs 'Authorization: Bearer <QOIMA_METRICS_TOKEN>'",
+                                headers={"WWW-Authenticate": "Bearer"})
+    return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/api/v1/kpis", tags=["orders"], summary="SLA: due today, at risk, late, same-day ship rate",
@@ -53,5 +64,6 @@ def outbox_list(engine: EngineDep, principal: PrincipalDep, status: SafeQuery | 
 @router.post("/api/v1/outbox/{event_id}/replay", tags=["system"], responses={**COMMON, **problems(404, 409)})
 def outbox_replay(event_id: Id64, engine: EngineDep, principal: PrincipalDep):
     principal.require("admin")
-    outbox.replay(engine, event_id)
+    if not outbox.replay(engine, event_id):
+        raise NotFound(f"no dead outbox event #{event_id} (only dead events are replayed)", field="event_id")
     return {"ok": True}

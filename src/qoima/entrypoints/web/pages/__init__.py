@@ -3,7 +3,8 @@
 `common.page_router()`), so a new page is one module here plus its template.
 
 Modules: auth (/login, /logout), dashboard (/), orders (/orders, /orders/{id}),
-stock (/stock, /products, /receipts), admin (/admin/sellers, /admin/users).
+stock (/stock, /products, /receipts), admin (/admin/sellers, /admin/users, /admin/tokens),
+account (/account: own password, sign out everywhere).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Form
+from fastapi import Form, Path
 from pydantic import ValidationError as PydanticError
 
 from qoima.catalog.schemas import SellerIn
@@ -14,6 +14,7 @@ from qoima.platform.schemas import UserIn
 from qoima.platform import auth
 from qoima.catalog import services as catalog
 from qoima.platform.access import ROLES
+from qoima.platform.unit_of_work import utcnow
 from qoima.entrypoints.web import i18n, lookups
 from qoima.entrypoints.web.common import AdminDep, CsrfDep, Web, page_router
 
@@ -31,12 +32,14 @@ def _valid(schema, **values):
         raise DomainError(f"{where}: {first.get('msg', '').removeprefix('Value error, ')}", field=where) from None
 
 
-def _sellers_page(web: Web, form: dict | None = None, error: str | None = None, status: int = 200):
+def _sellers_page(web: Web, form: dict | None = None, error: str | None = None, status: int = 200,
+                  new_secret: dict | None = None):
     with web.uow() as uow:
         sellers = lookups.sellers(uow, web.principal)
         stats = lookups.seller_stats(uow, web.principal)
     return web.render("admin_sellers.html", status=status, sellers=sellers, stats=stats,
-                      form=form or {"code": "", "name": "", "webhook_url": ""}, form_error=error)
+                      form=form or {"code": "", "name": "", "webhook_url": ""}, form_error=error,
+                      new_secret=new_secret)
 
 
 @router.get("/admin/sellers")
@@ -59,8 +62,23 @@ def create_seller(web: AdminDep, _csrf: CsrfDep, code: Annotated[str, Form()] = 
             uow.commit()
     except DomainError as exc:
         return _sellers_page(web, form, web._("The seller was not created: %(reason)s", reason=exc.message), 422)
-    web.flash("success", web._("Seller %(code)s created.", code=form["code"]))
+    web.flash("success", web._("Seller %(code)s created.", code=form["code"]) + " "
+              + web._("Its webhook secret is shown once, when you make a new one."))
     return web.redirect("/admin/sellers")
+
+
+@router.post("/admin/sellers/{code}/webhook-secret")
+def rotate_webhook_secret(code: str, web: AdminDep, _csrf: CsrfDep):
+    """A new signing secret, shown on this answer only (not in a flash: that lives in the session cookie)."""
+    secret = None
+    with web.uow() as uow:
+        seller_id = lookups.seller_id_by_code(uow, web.principal, code)
+        if seller_id is not None:
+            secret = catalog.rotate_webhook_secret(uow, web.principal, seller_id)
+            uow.commit()
+    if secret is None:
+        return _sellers_page(web, error=web._("No seller %(code)s.", code=code), status=404)
+    return _sellers_page(web, new_secret={"code": code, "secret": secret})
 
 
 def _users_page(web: Web, form: dict | None = None, error: str | None = None, status: int = 200):
@@ -100,3 +118,20 @@ def create_user(web: AdminDep, _csrf: CsrfDep, email: Annotated[str, Form()] = "
         return _users_page(web, form, web._("The user was not created: %(reason)s", reason=exc.message), 422)
     web.flash("success", web._("User %(email)s created.", email=form["email"]) + f" (#{uid})")
     return web.redirect("/admin/users")
+
+
+@router.get("/admin/tokens")
+def tokens_page(web: AdminDep):
+    with web.uow() as uow:
+        tokens = auth.list_tokens(uow, web.principal)
+    return web.render("admin_tokens.html", tokens=tokens, now=utcnow(),
+                      ttl_days=web.request.app.state.settings.token_ttl_days)
+
+
+@router.post("/admin/tokens/{token_id}/revoke")
+def revoke_token(web: AdminDep, _csrf: CsrfDep, token_id: Annotated[int, Path(ge=1, le=2**63 - 1)]):
+    with web.uow() as uow:
+        item = auth.revoke_token(uow, web.principal, token_id)
+        uow.commit()
+    web.flash("success", web._("Token %(prefix)s… of %(user)s revoked.", prefix=item["prefix"], user=item["user"]))
+    return web.redirect("/admin/tokens")

@@ -30,7 +30,7 @@ SAMPLES = {"orders": "seller, channel, external_id, customer_name, customer_phon
 
 def _kinds(web: Web) -> list[str]:
     p = web.principal
-    return [k for k in importers.IMPORTERS if p.role in importers.ROLES[k] and (k != "stock" or p.is_staff)]
+    return [k for k in importers.IMPORTERS if p.role in importers.ROLES[k]]
 
 
 def _page(web: Web, form_error: str | None = None, status: int = 200, kind: str = ""):
@@ -39,8 +39,17 @@ def _page(web: Web, form_error: str | None = None, status: int = 200, kind: str 
                       form_error=form_error, chosen=kind)
 
 
+def _too_large(web: Web, mb) -> str:
+    return web._("The import was not started: %(reason)s",
+                 reason=web._("the file is larger than %(mb)s MB, the limit of this import; split it into smaller "
+                              "files", mb=mb))
+
+
 @router.get("/imports")
-def imports_page(web: UserDep):
+def imports_page(web: UserDep, too_large: int | None = None):
+    """`too_large`: the upload was refused by its size before it was read (entrypoints/uploads.py)."""
+    if too_large is not None:
+        return _page(web, form_error=_too_large(web, too_large))
     return _page(web)
 
 
@@ -52,9 +61,11 @@ def start_import(web: UserDep, _csrf: CsrfDep, file: Annotated[UploadFile, File(
             raise DomainError(web._("Choose what the file holds."))
         if not file.filename:
             raise DomainError(web._("Choose a file."))
-        data = importers.read_upload(file.file, web.request.app.state.settings.import_max_mb)
+        data = importers.read_upload(file, web.request.app.state.settings, kind)
         job_id = importers.queue(web.engine, web.principal, kind, Upload(data, file.filename, file.content_type),
                                  dry_run == "1")
+    except jobs.TooLarge as exc:
+        return _page(web, form_error=_too_large(web, exc.extra.get("limit_mb")), status=413, kind=kind)
     except DomainError as exc:
         return _page(web, form_error=web._("The import was not started: %(reason)s", reason=exc.message),
                      status=422 if exc.status < 500 else exc.status, kind=kind)

@@ -1,0 +1,174 @@
+"""The role matrix: who may open every API route and every web page, and who may
+see what. One home for the rule; pure data and pure functions.
+
+`API` and `WEB` name, per route (HTTP method and the route's path template, as
+FastAPI declares it), the roles that may call it. The entrypoints enforce them
+centrally (`entrypoints/api/authorize.py` for the API, `web/common.py` for the
+pages) and refuse a route that has no rule here (deny by default), so a new route
+cannot ship without a line in this file; `tests/api/test_tenant_isolation.py`
+checks every route against the real application for every role.
+
+The matrix, as a 3PL runs it:
+- **admin**: everything;
+- **manager**: everything operational and commercial, but not the admin-only
+  things (users, the web administration, replaying an outbox event);
+- **worker** (warehouse floor): stock, receipts, transfers, moves, counts, the
+  orders it picks and packs (lines, reservations, status moves), but no customer
+  contact data, no money, no analytics, no exports, no imports, and it may
+  neither create nor cancel an order;
+- **seller**: their own seller's data only (tenant isolation lives in the
+  services: another seller's record is 404), as they work today.
+
+What a role may *see* inside a page it may open (customer contacts, money) and
+the few decisions inside a route (cancelling an order, each kind of import) are
+the `ABILITIES` below; `may(role, ability)` answers them.
+
+Hand-written rather than a policy library (casbin, oso): the rule is a table of
+some fifty rows checked on every request, and a dict lookup keeps it readable,
+typed and free of a policy language.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from qoima.platform.access import ROLES
+
+ADMIN, MANAGER, WORKER, SELLER = ROLES
+
+PUBLIC: Final = frozenset({"*"})
+"""Anyone, signed in or not (sign-in itself, health checks)."""
+
+EVERYONE = frozenset(ROLES)
+STAFF = frozenset({ADMIN, MANAGER, WORKER})  # the operator's people: the floor and the office
+OFFICE = frozenset({ADMIN, MANAGER})  # running the operation
+COMMERCIAL = frozenset({ADMIN, MANAGER, SELLER})  # customers, money, analytics, orders placed and cancelled
+ADMIN_ONLY = frozenset({ADMIN})
+
+# --- abilities: what a role may see or do inside a route ------------------------------------------------------
+
+SEE_CONTACTS = "see customer contacts"  # names, phones, e-mails, addresses
+SEE_MONEY = "see money"  # prices, totals, revenue
+CANCEL_ORDERS = "cancel orders"
+IMPORT_ORDERS = "import orders"
+IMPORT_PRODUCTS = "import products"
+IMPORT_STOCK = "import stock counts"
+
+ABILITIES: dict[str, frozenset[str]] = {
+    SEE_CONTACTS: COMMERCIAL,
+    SEE_MONEY: COMMERCIAL,
+    CANCEL_ORDERS: COMMERCIAL,
+    IMPORT_ORDERS: COMMERCIAL,
+    IMPORT_PRODUCTS: COMMERCIAL,
+    IMPORT_STOCK: OFFICE,
+}
+
+IMPORTS = {"orders": IMPORT_ORDERS, "products": IMPORT_PRODUCTS, "stock": IMPORT_STOCK}
+"""The ability each kind of import needs (dry runs included)."""
+
+# --- the routes -----------------------------------------------------------------------------------------------
+
+API: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
+    ("GET", "/api/v1/sellers"): EVERYONE,  # a seller sees their own
+    ("POST", "/api/v1/sellers"): OFFICE,
+    ("GET", "/api/v1/warehouses"): EVERYONE,
+    ("POST", "/api/v1/users"): ADMIN_ONLY,
+    ("GET", "/api/v1/products"): EVERYONE,  # prices hidden from the floor
+    ("POST", "/api/v1/products"): COMMERCIAL,
+    ("POST", "/api/v1/orders/import"): COMMERCIAL,
+    ("POST", "/api/v1/products/import"): COMMERCIAL,
+    ("POST", "/api/v1/stock/import"): OFFICE,
+    ("GET", "/api/v1/jobs/{job_id}"): COMMERCIAL,  # import reports carry customer rows
+    ("POST", "/api/v1/orders"): COMMERCIAL,
+    ("GET", "/api/v1/orders"): EVERYONE,  # contacts and money hidden from the floor
+    ("GET", "/api/v1/orders/{order_id}"): EVERYONE,
+    ("POST", "/api/v1/orders/{order_id}/transitions"): EVERYONE,  # the status rules say which moves
+    ("POST", "/api/v1/orders/{order_id}/cancel"): COMMERCIAL,
+    ("POST", "/api/v1/orders/{order_id}/resource"): STAFF,
+    ("GET", "/api/v1/stock"): EVERYONE,
+    ("POST", "/api/v1/receipts"): STAFF,
+    ("POST", "/api/v1/transfers"): STAFF,
+    ("POST", "/api/v1/transfers/{transfer_id}/receive"): STAFF,
+    ("POST", "/api/v1/moves"): STAFF,
+    ("POST", "/api/v1/adjustments"): STAFF,
+    ("GET", "/api/v1/kpis"): EVERYONE,
+    ("GET", "/api/v1/customers"): COMMERCIAL,  # and its CSV / XLSX exports
+    ("GET", "/api/v1/analytics/customers"): COMMERCIAL,
+    ("GET", "/api/v1/analytics/clv"): COMMERCIAL,
+    ("GET", "/api/v1/analytics/loyalty"): COMMERCIAL,
+    ("POST", "/api/v1/customers/merge"): COMMERCIAL,
+    ("GET", "/api/v1/customers/merges"): COMMERCIAL,
+    ("GET", "/api/v1/outbox"): OFFICE,
+    ("POST", "/api/v1/outbox/{event_id}/replay"): ADMIN_ONLY,
+}
+
+WEB: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,
+    ("GET", "/"): EVERYONE,
+    ("GET", "/orders"): EVERYONE,
+    ("GET", "/orders/{order_id}"): EVERYONE,
+    ("POST", "/orders/{order_id}/transition"): EVERYONE,
+    ("POST", "/orders/{order_id}/resource"): STAFF,
+    ("GET", "/stock"): EVERYONE,
+    ("GET", "/products"): EVERYONE,
+    ("GET", "/receipts"): EVERYONE,
+    ("POST", "/receipts"): STAFF,
+    ("GET", "/imports"): COMMERCIAL,
+    ("POST", "/imports"): COMMERCIAL,
+    ("GET", "/imports/{job_id}"): COMMERCIAL,
+    ("GET", "/imports/{job_id}/status"): COMMERCIAL,
+    ("GET", "/customers"): COMMERCIAL,
+    ("GET", "/customers/list"): COMMERCIAL,
+    ("GET", "/loyalty"): COMMERCIAL,
+    ("GET", "/admin/sellers"): ADMIN_ONLY,
+    ("POST", "/admin/sellers"): ADMIN_ONLY,
+    ("GET", "/admin/users"): ADMIN_ONLY,
+    ("POST", "/admin/users"): ADMIN_ONLY,
+}
+
+RULES: dict[tuple[str, str], frozenset[str]] = {**API, **WEB}
+assert len(RULES) == len(API) + len(WEB), "an API route and a web page share a method and path"
+
+
+def rule(method: str, path: str | None) -> frozenset[str] | None:
+    """The roles that may call `method path` (a route's path template); PUBLIC for anyone; None: no rule."""
+    if path is None:
+        return None
+    return RULES.get(("GET" if method == "HEAD" else method, path))
+
+
+def is_public(method: str, path: str | None) -> bool:
+    return rule(method, path) is PUBLIC
+
+
+def allows(role: str | None, method: str, path: str | None) -> bool:
+    """May someone with `role` (None: not signed in) call this route? No rule: no."""
+    who = rule(method, path)
+    if who is None:
+        return False
+    return who is PUBLIC or (role is not None and role in who)
+
+
+def refusal(role: str | None, method: str, path: str | None) -> str | None:
+    """Why the route is refused to this role (None when it is allowed), for the 403 message."""
+    who = rule(method, path)
+    if who is None:
+        return f"{method} {path} has no rule in the role matrix, so it is refused to everyone"
+    if allows(role, method, path):
+        return None
+    return (f"{method} {path} needs the role {' or '.join(r for r in ROLES if r in who)}; "
+            f"you are {role or 'not signed in'}")
+
+
+def may(role: str | None, ability: str) -> bool:
+    """May this role see or do `ability` (one of ABILITIES)? An unknown ability: no."""
+    return role is not None and role in ABILITIES.get(ability, frozenset())
+
+
+def roles_with(ability: str) -> tuple[str, ...]:
+    """The roles that have an ability, in the order of ROLES (for Principal.require and messages)."""
+    return tuple(r for r in ROLES if r in ABILITIES.get(ability, frozenset()))
