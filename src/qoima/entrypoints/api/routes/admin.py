@@ -11,6 +11,7 @@ from qoima.platform.unit_of_work import UnitOfWork
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 from qoima.entrypoints.api.errors import COMMON, problems
 from qoima.catalog.schemas import SellerIn
+from qoima.platform.bounds import Text
 from qoima.platform.schemas import UserIn
 
 router = APIRouter(prefix="/api/v1", tags=["admin"], responses=COMMON)
@@ -35,8 +36,9 @@ def create_seller(data: SellerIn, engine: EngineDep, principal: PrincipalDep):
     return {"id": sid, "code": data.code, "webhook_secret": secret}
 
 
-@router.post("/sellers/{code}/webhook-secret", summary="A new webhook signing secret (shown once)")
-def rotate_webhook_secret(code: str, engine: EngineDep, principal: PrincipalDep):
+@router.post("/sellers/{code}/webhook-secret", summary="A new webhook signing secret (shown once)",
+             responses=problems(404))
+def rotate_webhook_secret(code: Text(40), engine: EngineDep, principal: PrincipalDep):
     """Admins and managers: the seller's webhooks are signed with the new secret from now on;
     the old one stops working at once. The secret is in this answer only."""
     principal.require("admin", "manager")
