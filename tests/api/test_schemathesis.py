@@ -16,6 +16,7 @@ per operation, default 25: about two minutes on 2 cores). Run it by hand against
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -80,6 +81,8 @@ def test_schemathesis_finds_nothing(demo, tmp_path):
            "--report", "junit", "--report-dir", str(tmp_path / "report")]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     out = run.stdout + run.stderr
-    assert "Tested: 33" in out or "Tested:" in out, out[-3000:]
+    tested = re.search(r"Tested: (\d+)", out)
+    assert tested and int(tested.group(1)) >= 30, out[-3000:]  # every operation of the API, not a few
     assert run.returncode == 0, out[-20000:]
     assert "No issues found" in out or " passed" in out, out[-3000:]
+    print(out[-1500:])
