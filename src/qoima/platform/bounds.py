@@ -70,14 +70,19 @@ SINGLE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 MULTI_LINE_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 
 
+_C0 = ("NUL SOH STX ETX EOT ENQ ACK BEL BS TAB LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM SUB ESC "
+       "FS GS RS US").split()
+
+
 def control_character(value: str, multiline: bool = False) -> str | None:
     """The first control character of value, as 'U+0000 at position 3', or None."""
     found = (_MULTI_LINE if multiline else _SINGLE_LINE).search(value)
     if found is None:
         return None
     ch = found.group()
-    name = unicodedata.name(ch, "control character")
-    return f"U+{ord(ch):04X} ({name.lower()}) at position {found.start() + 1}"
+    code = ord(ch)
+    name = _C0[code] if code < 32 else "DEL" if code == 127 else unicodedata.name(ch, "control character").lower()
+    return f"U+{code:04X} ({name}) at position {found.start() + 1}"
 
 
 def _no_controls(multiline: bool):
