@@ -7,25 +7,33 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qoima.catalog.domain.barcodes import normalize_barcode
+from qoima.platform.bounds import Count, Days, Money, Text
 from qoima.platform.schemas import _rule
 
 
 class ProductIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    seller: str | None = None
-    sku: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=300)
-    category: str = ""
-    price: Decimal = Field(Decimal("0"), ge=0, max_digits=14, decimal_places=2)
-    barcodes: list[str] = []
-    weight_g: int = Field(0, ge=0)
-    length_mm: int = Field(0, ge=0)
-    width_mm: int = Field(0, ge=0)
-    height_mm: int = Field(0, ge=0)
+    seller: Text(40) | None = None
+    sku: Text(64, min_length=1)
+    name: Text(300, min_length=1)
+    category: Text(100) = ""
+    price: Money = Decimal("0")
+    barcodes: list[Text(64)] = Field([], max_length=100)
+    weight_g: Count = 0
+    length_mm: Count = 0
+    width_mm: Count = 0
+    height_mm: Count = 0
     marking_required: bool = False
-    replenishment_days: int | None = Field(None, gt=0)
+    replenishment_days: Days | None = None
 
     @field_validator("barcodes")
     @classmethod
     def _barcodes(cls, v):
         return [_rule(normalize_barcode, code, "barcodes") for code in v]
+
+
+class SellerIn(BaseModel):
+    """A new seller (API and the admin page)."""
+    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
+    name: Text(200, min_length=1)
+    webhook_url: Text(500) | None = None

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from qoima.platform import contacts
+from qoima.platform.bounds import Text
 from qoima.platform.schemas import _rule
 
 
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field("", max_length=200)
-    phone: str | None = None
-    email: str | None = None
-    language: str = "ru"
-    preferred_channel: str = "sms"
+    name: Text(200) = ""
+    phone: Text(40) | None = None
+    email: Text(254) | None = None
+    language: Text(10) = "ru"
+    preferred_channel: Text(20) = "sms"
 
     @field_validator("phone")
     @classmethod

@@ -30,6 +30,8 @@ def hash_token(token: str) -> str:
 def create_user(uow: UnitOfWork, *, email: str, password: str | None, role: str, seller_id: int | None = None,
                 full_name: str = "", language: str = "ru") -> int:
     email = normalize_email(email, field="email", internal=True)
+    if not email:
+        raise ValidationError("a user needs an e-mail address", field="email")
     if role not in ROLES:
         raise ValidationError(f"role must be one of {', '.join(ROLES)}", field="role")
     if (role == "seller") != (seller_id is not None):

@@ -3,6 +3,10 @@ validator, so a bad field gets the same message in the API, the import and the C
 
 from __future__ import annotations
 
+from pydantic import BaseModel, Field
+
+from qoima.platform.access import ROLES
+from qoima.platform.bounds import Text
 from qoima.platform.errors import ValidationError as RuleError
 
 
@@ -11,3 +15,12 @@ def _rule(fn, value, field):
         return fn(value, field=field)
     except RuleError as exc:
         raise ValueError(exc.message) from None
+
+
+class UserIn(BaseModel):
+    """A new user (API and the admin page); auth.create_user checks the e-mail, role and seller."""
+    email: Text(254, min_length=3)
+    password: Text(200, min_length=8)
+    role: Text(20) = Field(json_schema_extra={"enum": list(ROLES)})
+    seller: Text(40) | None = None
+    full_name: Text(200) = ""

@@ -1,71 +1,75 @@
-"""Input schemas of stock (API, import, CLI share them)."""
+"""Input schemas of stock (API, import, CLI share them); the bounds are platform/bounds.py's."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qoima.platform.bounds import Count, Delta, Quantity, Text
+
+Code = Text(40)  # seller, warehouse (20) and location codes (40)
+
 
 class ReceiptLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    sku: str
-    expected: int = Field(0, ge=0)
-    received: int = Field(0, ge=0)
+    sku: Text(64)
+    expected: Count = 0
+    received: Count = 0
 
 
 class ReceiptIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    seller: str | None = None
-    warehouse: str
-    location: str = Field(description="location code where the goods are put")
-    supplier: str = ""
-    reference: str = ""
-    lines: list[ReceiptLineIn] = Field(min_length=1)
+    seller: Code | None = None
+    warehouse: Code
+    location: Code = Field(description="location code where the goods are put")
+    supplier: Text(200) = ""
+    reference: Text(100) = ""
+    lines: list[ReceiptLineIn] = Field(min_length=1, max_length=1000)
 
 
 class TransferLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    sku: str
-    quantity: int = Field(gt=0)
-    from_location: str
+    sku: Text(64)
+    quantity: Quantity
+    from_location: Code
 
 
 class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    seller: str | None = None
-    from_warehouse: str
-    to_warehouse: str
-    lines: list[TransferLineIn] = Field(min_length=1)
+    seller: Code | None = None
+    from_warehouse: Code
+    to_warehouse: Code
+    lines: list[TransferLineIn] = Field(min_length=1, max_length=1000)
 
 
 class StockIn(BaseModel):
     """One row of a stock import: set the counted quantity at a location (adjusts by the difference)."""
     model_config = ConfigDict(extra="forbid")
-    seller: str | None = None
-    sku: str
-    warehouse: str
-    location: str
-    quantity: int = Field(ge=0)
+    seller: Code | None = None
+    sku: Text(64)
+    warehouse: Code
+    location: Code
+    quantity: Count
 
 
 class TransferReceiveIn(BaseModel):
-    location: str
+    location: Code
 
 
 class MoveIn(BaseModel):
-    seller: str | None = None
-    sku: str
-    warehouse: str
-    from_location: str
-    to_location: str
-    quantity: int = Field(gt=0)
-    reason: str = ""
+    seller: Code | None = None
+    sku: Text(64)
+    warehouse: Code
+    from_location: Code
+    to_location: Code
+    quantity: Quantity
+    reason: Text(500, multiline=True) = ""
 
 
 class AdjustIn(BaseModel):
-    seller: str | None = None
-    sku: str
-    warehouse: str
-    location: str
-    delta: int
-    reason: str
+    seller: Code | None = None
+    sku: Text(64)
+    warehouse: Code
+    location: Code
+    delta: Delta
+    reason: Text(500, multiline=True)
     scrap: bool = False

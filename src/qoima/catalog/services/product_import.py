@@ -69,7 +69,7 @@ def validate_products(uow: UnitOfWork, principal: Principal, rows: Rows, report:
         raw_codes = [c.strip() for c in re.split(r"[;|]", row.get("barcodes", "")) if c.strip()]
         payload["barcodes"] = raw_codes
         try:
-            product = ProductIn.model_validate(payload)
+            product = ProductIn.model_validate(payload, strict=False)  # cells are text
         except PydanticError as exc:
             for loc, msg in pyd_errors(exc):
                 report.error(line, str(loc[0]) if loc else "row", msg)

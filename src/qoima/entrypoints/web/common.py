@@ -294,9 +294,10 @@ def page_router() -> APIRouter:
 
 
 def int_param(value: str | None, default: int | None = None, minimum: int | None = None) -> int | None:
-    """Lenient query-string integers: '' or garbage gives the default."""
+    """Lenient query-string integers: '' or garbage gives the default; at most 2^31-1 (a page number
+    times the page size must stay a 64-bit offset)."""
     try:
-        n = int(str(value).strip())
+        n = min(int(str(value).strip()), 2**31 - 1)
     except (TypeError, ValueError):
         return default
     return max(n, minimum) if minimum is not None else n

@@ -257,7 +257,7 @@ def _line(key: tuple[str, str, str], cache: dict):
         put(ln, "quantity", key[1], as_number=True)
         put(ln, "unit_price", key[2], as_number=True)
         try:
-            found = cache[key] = LineIn.model_validate(ln)
+            found = cache[key] = LineIn.model_validate(ln, strict=False)  # cells are text
         except PydanticError:
             found = cache[key] = ln
     return found
@@ -289,7 +289,7 @@ def _validate_order(g: _OrderRows, pids: dict, report: Report, customers: dict |
             report.error(g.lines[i], "sku", f"unknown SKU '{sku}' for seller '{h['seller']}'")
             ok = False
     try:
-        order = OrderIn.model_validate(payload)
+        order = OrderIn.model_validate(payload, strict=False)
     except PydanticError as exc:
         for loc, msg in pyd_errors(exc):
             if loc and loc[0] == "lines" and len(loc) >= 3 and isinstance(loc[1], int):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import insert, select, update
 
 from qoima.db import tables as t
+from qoima.platform.bounds import INT32_MAX
 from qoima.platform.errors import Conflict, NotFound, ValidationError
 from qoima.platform.access import Principal
 from qoima.catalog.services import resolve_seller
@@ -39,7 +40,13 @@ def receive(uow: UnitOfWork, principal: Principal, data: ReceiptIn) -> dict:
             raise ValidationError(f"SKU '{line.sku}' appears twice", field=f"lines[{i}].sku")
         seen.add(line.sku)
         products.append(product_row(uow, principal, line.sku, seller.id, field=f"lines[{i}].sku"))
-    lock_rows(uow, adds=[(p.id, loc.id, wh.id) for p, line in zip(products, data.lines) if line.received])
+    locked = lock_rows(uow, adds=[(p.id, loc.id, wh.id) for p, line in zip(products, data.lines) if line.received])
+    for i, (product, line) in enumerate(zip(products, data.lines)):
+        row = locked.get((product.id, loc.id))
+        if row is not None and row.on_hand + line.received > INT32_MAX:  # a 32-bit column
+            raise ValidationError(f"{line.sku}: {row.on_hand} on hand at {loc.code} and {line.received} received "
+                                  f"would pass {INT32_MAX}, the most one location holds",
+                                  field=f"lines[{i}].received")
     now = utcnow()
     rid = uow.execute(insert(t.receipts).values(
         seller_id=seller.id, warehouse_id=wh.id, supplier=data.supplier, reference=data.reference,

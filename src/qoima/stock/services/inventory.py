@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from qoima.db import tables as t
 from qoima.platform.errors import Conflict, ValidationError
 from qoima.platform.access import Principal
+from qoima.platform.bounds import INT32_MAX
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 from qoima.stock.services.events import touched
 
@@ -87,8 +88,14 @@ def _lock_stock(uow: UnitOfWork, product_id: int, location_id: int):
 def add_on_hand(uow: UnitOfWork, *, product_id: int, location_id: int, warehouse_id: int, quantity: int,
                 kind: str, actor: str, reason: str, reference: str) -> None:
     _ensure_stock(uow, product_id, location_id, warehouse_id)
-    uow.execute(update(t.stock).where(t.stock.c.product_id == product_id, t.stock.c.location_id == location_id)
-                .values(on_hand=t.stock.c.on_hand + quantity))
+    if not 0 < quantity <= INT32_MAX:
+        raise ValidationError(f"quantity must be between 1 and {INT32_MAX}", field="quantity")
+    done = uow.execute(update(t.stock).where(t.stock.c.product_id == product_id, t.stock.c.location_id == location_id,
+                                             t.stock.c.on_hand <= INT32_MAX - quantity)
+                       .values(on_hand=t.stock.c.on_hand + quantity))
+    if done.rowcount != 1:  # on_hand is a 32-bit column: refuse what would pass it (PostgreSQL: a 500 before)
+        raise ValidationError(f"on hand at this location would pass {INT32_MAX} (the most one location holds)",
+                              field="quantity")
     _ledger(uow, kind, product_id, None, location_id, quantity, actor, reason, reference)
     touched(uow, product_id, warehouse_id, actor)
 
@@ -147,7 +154,10 @@ def adjust(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, l
     if scrap and delta > 0:
         delta = -delta
     if delta > 0:  # waiting orders are filled from the stock.changed event
-        lock_rows(uow, adds=[(product.id, loc.id, loc.warehouse_id)])
+        row = lock_rows(uow, adds=[(product.id, loc.id, loc.warehouse_id)]).get((product.id, loc.id))
+        if row is not None and row.on_hand + delta > INT32_MAX:
+            raise ValidationError(f"{row.on_hand} on hand and {delta} more would pass {INT32_MAX}, the most one "
+                                  "location holds", field="delta")
         add_on_hand(uow, product_id=product.id, location_id=loc.id, warehouse_id=loc.warehouse_id, quantity=delta,
                     kind=kind, actor=principal.email, reason=reason, reference=f"{kind}:{loc.code}")
     else:

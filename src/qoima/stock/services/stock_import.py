@@ -70,7 +70,7 @@ def validate_stock(uow: UnitOfWork, principal: Principal, rows: Rows, report: Re
         for col in ("sku", "warehouse", "location", "quantity"):
             put(payload, col, row.get(col, ""))
         try:
-            item = StockIn.model_validate(payload)
+            item = StockIn.model_validate(payload, strict=False)  # cells are text
         except PydanticError as exc:
             for loc, msg in pyd_errors(exc):
                 report.error(line, str(loc[0]) if loc else "row", msg)

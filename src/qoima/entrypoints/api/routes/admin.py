@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from qoima.db import tables as t
@@ -10,8 +9,12 @@ from qoima.platform.errors import NotFound
 from qoima.catalog import services as catalog
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
+from qoima.entrypoints.api.errors import COMMON, problems
+from qoima.catalog.schemas import SellerIn
+from qoima.platform.bounds import Text
+from qoima.platform.schemas import UserIn
 
-router = APIRouter(prefix="/api/v1", tags=["admin"])
+router = APIRouter(prefix="/api/v1", tags=["admin"], responses=COMMON)
 
 
 @router.get("/sellers")
@@ -23,13 +26,7 @@ def sellers(engine: EngineDep, principal: PrincipalDep):
         return {"items": [dict(r._mapping) for r in uow.execute(q)]}
 
 
-class SellerIn(BaseModel):
-    code: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$")
-    name: str = Field(min_length=1, max_length=200)
-    webhook_url: str | None = None
-
-
-@router.post("/sellers", status_code=201)
+@router.post("/sellers", status_code=201, responses=problems(409))
 def create_seller(data: SellerIn, engine: EngineDep, principal: PrincipalDep):
     """The seller's `webhook_secret` (its webhooks are signed with it) is in this answer only."""
     with UnitOfWork(engine) as uow:
@@ -39,8 +36,9 @@ def create_seller(data: SellerIn, engine: EngineDep, principal: PrincipalDep):
     return {"id": sid, "code": data.code, "webhook_secret": secret}
 
 
-@router.post("/sellers/{code}/webhook-secret", summary="A new webhook signing secret (shown once)")
-def rotate_webhook_secret(code: str, engine: EngineDep, principal: PrincipalDep):
+@router.post("/sellers/{code}/webhook-secret", summary="A new webhook signing secret (shown once)",
+             responses=problems(404))
+def rotate_webhook_secret(code: Text(40), engine: EngineDep, principal: PrincipalDep):
     """Admins and managers: the seller's webhooks are signed with the new secret from now on;
     the old one stops working at once. The secret is in this answer only."""
     principal.require("admin", "manager")
@@ -60,15 +58,7 @@ def warehouses(engine: EngineDep, principal: PrincipalDep):
     return {"items": whs}
 
 
-class UserIn(BaseModel):
-    email: str
-    password: str = Field(min_length=8)
-    role: str
-    seller: str | None = None
-    full_name: str = ""
-
-
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, responses=problems(409))
 def create_user(data: UserIn, engine: EngineDep, principal: PrincipalDep):
     principal.require("admin")
     with UnitOfWork(engine) as uow:

@@ -8,19 +8,22 @@ from qoima.catalog import services as catalog
 from qoima.catalog.schemas import ProductIn
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
+from qoima.entrypoints.api.errors import COMMON, problems
+from qoima.platform.bounds import Offset, SafeQuery
 
-router = APIRouter(prefix="/api/v1", tags=["catalog"])
+router = APIRouter(prefix="/api/v1", tags=["catalog"], responses=COMMON)
 
 
 @router.get("/products")
-def products(engine: EngineDep, principal: PrincipalDep, seller: str | None = None, q: str | None = None,
-             limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0):
+def products(engine: EngineDep, principal: PrincipalDep, seller: SafeQuery | None = None, q: SafeQuery | None = None,
+             limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0):
     with UnitOfWork(engine) as uow:
         items, total = catalog.list_products(uow, principal, seller=seller, q=q, limit=limit, offset=offset)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
-@router.post("/products", status_code=201, summary="Create or update a product (by seller and SKU)")
+@router.post("/products", status_code=201, summary="Create or update a product (by seller and SKU)",
+             responses=problems(409))
 def upsert(data: ProductIn, engine: EngineDep, principal: PrincipalDep, response: Response):
     with UnitOfWork(engine) as uow:
         pid, created = catalog.upsert_product(uow, principal, data)

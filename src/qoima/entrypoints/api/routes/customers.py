@@ -11,10 +11,16 @@ from qoima.analytics.services import snapshots as analytics
 from qoima.customers.services import merge_duplicates
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
+from qoima.entrypoints.api.errors import COMMON
+from qoima.platform.bounds import Offset, SafeQuery
 
-router = APIRouter(prefix="/api/v1", tags=["customers"])
+router = APIRouter(prefix="/api/v1", tags=["customers"], responses=COMMON)
 
 
+EXPORTS = {200: {"description": "The list as JSON, or with `format=csv` / `format=xlsx` the file to download",
+                "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}},
+                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+                                {"schema": {"type": "string", "format": "binary"}}}}}
 RETRY_AFTER_S = "5"  # the worker's analytics pass looks for sellers without a snapshot every few seconds
 
 
@@ -24,10 +30,11 @@ def _status_headers(response: Response, status: str) -> None:
         response.headers["Retry-After"] = RETRY_AFTER_S
 
 
-@router.get("/customers", summary="Customers with RFM segment, P(alive), expected purchases and CLV")
-def customers(engine: EngineDep, principal: PrincipalDep, response: Response, seller: str | None = None,
-              segment: str | None = None, q: str | None = None, sort: str = "clv",
-              limit: Annotated[int, Query(ge=1, le=100_000)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+@router.get("/customers", summary="Customers with RFM segment, P(alive), expected purchases and CLV",
+            responses=EXPORTS)
+def customers(engine: EngineDep, principal: PrincipalDep, response: Response, seller: SafeQuery | None = None,
+              segment: SafeQuery | None = None, q: SafeQuery | None = None, sort: SafeQuery = "clv",
+              limit: Annotated[int, Query(ge=1, le=100_000)] = 50, offset: Offset = 0,
               format: Literal["json", "csv", "xlsx"] = "json"):
     """Read from the newest analytics snapshot (`computed_at`); `status` is "computing" (and the list
     empty) until the worker has computed the seller's first snapshot."""
@@ -48,7 +55,7 @@ def customers(engine: EngineDep, principal: PrincipalDep, response: Response, se
 
 
 @router.get("/analytics/customers", summary="LTV, repeat rate, churn, cohorts, LTV curve, RFM segments")
-def overview(engine: EngineDep, principal: PrincipalDep, response: Response, seller: str | None = None,
+def overview(engine: EngineDep, principal: PrincipalDep, response: Response, seller: SafeQuery | None = None,
              churn_horizon_days: Annotated[int | None, Query(ge=1, le=3650)] = None):
     """From the newest analytics snapshot; `churn_horizon_days` is applied per request."""
     out = analytics.overview(engine, principal, seller, churn_horizon_days)
@@ -57,7 +64,7 @@ def overview(engine: EngineDep, principal: PrincipalDep, response: Response, sel
 
 
 @router.get("/analytics/clv", summary="Fitted BG/NBD + Gamma-Gamma and the calibration/holdout check")
-def clv(engine: EngineDep, principal: PrincipalDep, response: Response, seller: str | None = None):
+def clv(engine: EngineDep, principal: PrincipalDep, response: Response, seller: SafeQuery | None = None):
     """The fit of the newest analytics snapshot (the worker fits; a request never does)."""
     out = analytics.clv_model(engine, principal, seller)
     _status_headers(response, out["status"])
@@ -65,7 +72,7 @@ def clv(engine: EngineDep, principal: PrincipalDep, response: Response, seller: 
 
 
 @router.get("/analytics/loyalty", summary="Fulfillment-to-loyalty report with confidence intervals and verdicts")
-def loyalty(engine: EngineDep, principal: PrincipalDep, response: Response, seller: str | None = None,
+def loyalty(engine: EngineDep, principal: PrincipalDep, response: Response, seller: SafeQuery | None = None,
             lang: Literal["en", "ru"] = "en"):
     """From the newest analytics snapshot; the verdicts are worded per request in `lang`."""
     out = analytics.loyalty(engine, principal, seller, lang)
@@ -74,7 +81,7 @@ def loyalty(engine: EngineDep, principal: PrincipalDep, response: Response, sell
 
 
 @router.post("/customers/merge", summary="Merge customers sharing a phone or e-mail (audited)")
-def merge(engine: EngineDep, principal: PrincipalDep, seller: str | None = None, dry_run: bool = True):
+def merge(engine: EngineDep, principal: PrincipalDep, seller: SafeQuery | None = None, dry_run: bool = True):
     principal.require("admin", "manager", "seller")
     seller_id, code = analytics.seller_for(engine, principal, seller)
     with UnitOfWork(engine) as uow:
@@ -85,7 +92,7 @@ def merge(engine: EngineDep, principal: PrincipalDep, seller: str | None = None,
 
 
 @router.get("/customers/merges", summary="Audit of customer merges")
-def merges(engine: EngineDep, principal: PrincipalDep, seller: str | None = None):
+def merges(engine: EngineDep, principal: PrincipalDep, seller: SafeQuery | None = None):
     seller_id, code = analytics.seller_for(engine, principal, seller)
     with UnitOfWork(engine) as uow:
         rows = uow.execute(select(t.customer_merges).where(t.customer_merges.c.seller_id == seller_id)

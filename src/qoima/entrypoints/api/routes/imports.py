@@ -12,11 +12,13 @@ from fastapi.responses import JSONResponse
 
 from qoima.entrypoints import importers
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
+from qoima.entrypoints.api.errors import COMMON, problems
 from qoima.platform import jobs
 from qoima.platform.access import Principal
+from qoima.platform.bounds import Id64
 from qoima.platform.imports import Upload as FileUpload
 
-router = APIRouter(prefix="/api/v1", tags=["import"])
+router = APIRouter(prefix="/api/v1", tags=["import"], responses=COMMON)
 
 DryRun = Annotated[bool, Query(description="validate and count only; nothing is written")]
 Upload = Annotated[UploadFile, File(description="a .csv (UTF-8, UTF-16 with BOM or Windows-1251) or .xlsx file")]
@@ -65,6 +67,7 @@ def import_stock(file: Upload, request: Request, principal: PrincipalDep, dry_ru
 
 @router.get("/jobs/{job_id}", tags=["import"], summary="A background job: status, progress, report",
             description="A seller sees the jobs of its own seller, staff every job; anything else is 404. "
-                        "`report` (the per-line report of an import) and `error` are set once the job has ended.")
-def get_job(job_id: int, engine: EngineDep, principal: PrincipalDep):
+                        "`report` (the per-line report of an import) and `error` are set once the job has ended.",
+            responses=problems(404))
+def get_job(job_id: Id64, engine: EngineDep, principal: PrincipalDep):
     return jobs.get(engine, principal, job_id)

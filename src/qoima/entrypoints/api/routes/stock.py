@@ -11,8 +11,10 @@ from qoima.platform.idempotency import HEADER, MAX_KEY_LENGTH, Outcome
 from qoima.stock.schemas import AdjustIn, MoveIn, ReceiptIn, TransferIn, TransferReceiveIn
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
+from qoima.entrypoints.api.errors import COMMON, problems
+from qoima.platform.bounds import Id64, Offset, SafeQuery
 
-router = APIRouter(prefix="/api/v1", tags=["stock"])
+router = APIRouter(prefix="/api/v1", tags=["stock"], responses=COMMON)
 
 KEY_DOC = ("Makes a retry safe: a request repeated with the same key and body is done once and answers what the "
            "first one answered (with `Idempotent-Replay: true`); the same key with another body is refused (422); "
@@ -31,9 +33,9 @@ def _answer(outcome: Outcome) -> JSONResponse:
 
 
 @router.get("/stock", summary="On hand, reserved and available per SKU per location")
-def stock(engine: EngineDep, principal: PrincipalDep, seller: str | None = None, warehouse: str | None = None,
-          sku: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-          offset: Annotated[int, Query(ge=0)] = 0):
+def stock(engine: EngineDep, principal: PrincipalDep, seller: SafeQuery | None = None,
+          warehouse: SafeQuery | None = None, sku: SafeQuery | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+          offset: Offset = 0):
     with UnitOfWork(engine) as uow:
         seller_id = resolve_seller(uow, principal, seller).id if seller else None
         items = inventory.stock_levels(uow, principal, seller_id=seller_id, warehouse=warehouse, sku=sku,
@@ -42,31 +44,31 @@ def stock(engine: EngineDep, principal: PrincipalDep, seller: str | None = None,
 
 
 @router.post("/receipts", status_code=201, summary="Book a supplier delivery (expected vs received)",
-             responses={201: REPLAY_DOC})
+             responses={201: REPLAY_DOC, **problems(409)})
 def receipt(data: ReceiptIn, engine: EngineDep, principal: PrincipalDep, idempotency_key: IdempotencyKey = None):
     return _answer(operations.receive(engine, principal, data, idempotency_key))
 
 
 @router.post("/transfers", status_code=201, summary="Send stock to another warehouse (in transit)",
-             responses={201: REPLAY_DOC})
+             responses={201: REPLAY_DOC, **problems(409)})
 def transfer(data: TransferIn, engine: EngineDep, principal: PrincipalDep, idempotency_key: IdempotencyKey = None):
     return _answer(operations.start_transfer(engine, principal, data, idempotency_key))
 
 
 @router.post("/transfers/{transfer_id}/receive", summary="Receive a transfer at its destination",
-             responses={200: REPLAY_DOC})
-def transfer_receive(transfer_id: int, data: TransferReceiveIn, engine: EngineDep, principal: PrincipalDep,
+             responses={200: REPLAY_DOC, **problems(404, 409)})
+def transfer_receive(transfer_id: Id64, data: TransferReceiveIn, engine: EngineDep, principal: PrincipalDep,
                      idempotency_key: IdempotencyKey = None):
     return _answer(operations.receive_transfer(engine, principal, transfer_id, data, idempotency_key))
 
 
 @router.post("/moves", status_code=201, summary="Move stock between locations of one warehouse (put-away)",
-             responses={201: REPLAY_DOC})
+             responses={201: REPLAY_DOC, **problems(409)})
 def move(data: MoveIn, engine: EngineDep, principal: PrincipalDep, idempotency_key: IdempotencyKey = None):
     return _answer(operations.move(engine, principal, data, idempotency_key))
 
 
 @router.post("/adjustments", status_code=201, summary="Correct a count (+/-) or scrap, with a reason",
-             responses={201: REPLAY_DOC})
+             responses={201: REPLAY_DOC, **problems(409)})
 def adjust(data: AdjustIn, engine: EngineDep, principal: PrincipalDep, idempotency_key: IdempotencyKey = None):
     return _answer(operations.adjust(engine, principal, data, idempotency_key))

@@ -13,6 +13,8 @@ from qoima.platform import outbox
 from qoima.platform.errors import NotFound
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
+from qoima.entrypoints.api.errors import COMMON, problems
+from qoima.platform.bounds import Id64, SafeQuery
 
 router = APIRouter(tags=["system"])
 
@@ -25,7 +27,9 @@ def healthz(engine: EngineDep):
 
 
 @router.get("/metrics", summary="Prometheus metrics: requests, orders by state, outbox backlog",
-            responses={401: {"description": "QOIMA_METRICS_TOKEN is set and the Bearer token is missing or wrong"}})
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+                       401: {**problems(401)[401],
+                             "description": "QOIMA_METRICS_TOKEN is set and the Bearer token is missing or wrong"}})
 def metrics(request: Request):
     token = request.app.state.settings.metrics_token
     if token:
@@ -37,14 +41,16 @@ def metrics(request: Request):
     return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/api/v1/kpis", tags=["orders"], summary="SLA: due today, at risk, late, same-day ship rate")
+@router.get("/api/v1/kpis", tags=["orders"], summary="SLA: due today, at risk, late, same-day ship rate",
+            responses=COMMON)
 def kpis(engine: EngineDep, principal: PrincipalDep, days: Annotated[int, Query(ge=1, le=365)] = 30):
     with UnitOfWork(engine) as uow:
         return order_queries.kpis(uow, principal, days=days)
 
 
-@router.get("/api/v1/outbox", tags=["system"], summary="Outbox events (failed ones stay visible)")
-def outbox_list(engine: EngineDep, principal: PrincipalDep, status: str | None = None,
+@router.get("/api/v1/outbox", tags=["system"], summary="Outbox events (failed ones stay visible)",
+            responses=COMMON)
+def outbox_list(engine: EngineDep, principal: PrincipalDep, status: SafeQuery | None = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 50):
     principal.require("admin", "manager")
     q = select(t.outbox).order_by(t.outbox.c.id.desc()).limit(limit)
@@ -55,8 +61,8 @@ def outbox_list(engine: EngineDep, principal: PrincipalDep, status: str | None =
     return {"items": items, "backlog": outbox.backlog(engine)}
 
 
-@router.post("/api/v1/outbox/{event_id}/replay", tags=["system"])
-def outbox_replay(event_id: int, engine: EngineDep, principal: PrincipalDep):
+@router.post("/api/v1/outbox/{event_id}/replay", tags=["system"], responses={**COMMON, **problems(404, 409)})
+def outbox_replay(event_id: Id64, engine: EngineDep, principal: PrincipalDep):
     principal.require("admin")
     if not outbox.replay(engine, event_id):
         raise NotFound(f"no dead outbox event #{event_id} (only dead events are replayed)", field="event_id")

@@ -10,20 +10,22 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from qoima.platform import auth, login_throttle
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
+from qoima.entrypoints.api.errors import COMMON
+from qoima.platform.bounds import Text
 
-router = APIRouter(prefix="/api/v1", tags=["tokens"])
+router = APIRouter(prefix="/api/v1", tags=["tokens"], responses=COMMON)
 PROBLEM = {"content": {"application/problem+json": {}}}
 
 
 class TokenRequest(BaseModel):
-    email: str = Field(min_length=1, max_length=254)
-    password: str = Field(min_length=1, max_length=1000)
-    name: str = Field(default="api", max_length=100)
+    email: Text(254, min_length=1)
+    password: Text(1000, min_length=1)
+    name: Text(100) = "api"
 
 
 class TokenOut(BaseModel):

@@ -6,8 +6,11 @@ import re
 from typing import Annotated
 
 from fastapi import Form, Path
+from pydantic import ValidationError as PydanticError
 
+from qoima.catalog.schemas import SellerIn
 from qoima.platform.errors import DomainError
+from qoima.platform.schemas import UserIn
 from qoima.platform import auth
 from qoima.catalog import services as catalog
 from qoima.platform.access import ROLES
@@ -17,6 +20,16 @@ from qoima.entrypoints.web.common import AdminDep, CsrfDep, Web, page_router
 
 router = page_router()
 SELLER_CODE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+
+
+def _valid(schema, **values):
+    """The API's input schema for the same data, its first error as a DomainError (shown on the form)."""
+    try:
+        return schema(**values)
+    except PydanticError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        raise DomainError(f"{where}: {first.get('msg', '').removeprefix('Value error, ')}", field=where) from None
 
 
 def _sellers_page(web: Web, form: dict | None = None, error: str | None = None, status: int = 200,
@@ -43,8 +56,9 @@ def create_seller(web: AdminDep, _csrf: CsrfDep, code: Annotated[str, Form()] = 
             raise DomainError(web._("The code may have only Latin letters, digits, '-' and '_' (up to 40)."))
         if not form["name"]:
             raise DomainError(web._("The name is required."))
+        data = _valid(SellerIn, code=form["code"], name=form["name"], webhook_url=form["webhook_url"] or None)
         with web.uow() as uow:
-            catalog.create_seller(uow, web.principal, form["code"], form["name"][:200], form["webhook_url"] or None)
+            catalog.create_seller(uow, web.principal, data.code, data.name, data.webhook_url)
             uow.commit()
     except DomainError as exc:
         return _sellers_page(web, form, web._("The seller was not created: %(reason)s", reason=exc.message), 422)
@@ -90,6 +104,7 @@ def create_user(web: AdminDep, _csrf: CsrfDep, email: Annotated[str, Form()] = "
     form = {"email": email.strip(), "full_name": full_name.strip(), "role": role, "seller": seller,
             "language": language}
     try:
+        _valid(UserIn, email=form["email"], password=password, role=role, full_name=form["full_name"])
         with web.uow() as uow:
             seller_id = None
             if role == "seller":
@@ -97,7 +112,7 @@ def create_user(web: AdminDep, _csrf: CsrfDep, email: Annotated[str, Form()] = "
                 if seller_id is None:
                     raise DomainError(web._("Choose the seller this user works for."))
             uid = auth.create_user(uow, email=form["email"], password=password, role=role, seller_id=seller_id,
-                                   full_name=form["full_name"][:200], language=i18n.normalize(language) or "ru")
+                                   full_name=form["full_name"], language=i18n.normalize(language) or "ru")
             uow.commit()
     except DomainError as exc:
         return _users_page(web, form, web._("The user was not created: %(reason)s", reason=exc.message), 422)

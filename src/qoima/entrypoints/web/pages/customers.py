@@ -19,6 +19,7 @@ from math import ceil
 from urllib.parse import urlencode
 
 from qoima.analytics.domain.customer_metrics import SEGMENTS
+from qoima.platform.bounds import SafeQuery
 from qoima.analytics.services import snapshots as analytics
 from qoima.entrypoints.web import charts, i18n, lookups
 from qoima.entrypoints.web.common import UserDep, Web, int_param, page_router
@@ -132,7 +133,7 @@ def as_of_text(web: Web, computed_at: str | datetime | None) -> str | None:
 # --- /customers --------------------------------------------------------------------------------------------------
 
 @router.get("/customers")
-def customers_page(web: UserDep, seller: str | None = None):
+def customers_page(web: UserDep, seller: SafeQuery | None = None):
     code, sellers = _seller_context(web, seller)
     if code is None:
         return web.render("customers.html", code=None, sellers=sellers, s=None)
@@ -205,8 +206,8 @@ def _clv_context(web: Web, fit: dict) -> dict:
 # --- /customers/list ---------------------------------------------------------------------------------------------
 
 @router.get("/customers/list")
-def customer_list(web: UserDep, seller: str | None = None, segment: str | None = None, q: str | None = None,
-                  sort: str | None = None, page: str | None = None):
+def customer_list(web: UserDep, seller: SafeQuery | None = None, segment: SafeQuery | None = None, q: SafeQuery | None = None,
+                  sort: SafeQuery | None = None, page: SafeQuery | None = None):
     code, sellers = _seller_context(web, seller)
     segment = segment if segment in SEGMENTS else ""
     sort = sort if sort in SORTS else "clv"
@@ -234,7 +235,7 @@ def customer_list(web: UserDep, seller: str | None = None, segment: str | None =
 # --- /loyalty ----------------------------------------------------------------------------------------------------
 
 @router.get("/loyalty")
-def loyalty_page(web: UserDep, seller: str | None = None):
+def loyalty_page(web: UserDep, seller: SafeQuery | None = None):
     code, sellers = _seller_context(web, seller)
     if code is None:
         return web.render("loyalty.html", code=None, sellers=sellers, report=None, cards=[])

@@ -14,6 +14,7 @@ from qoima.entrypoints import importers
 from qoima.entrypoints.web.common import CsrfDep, UserDep, Web, page_router
 from qoima.entrypoints.web.i18n import N_
 from qoima.platform import jobs
+from qoima.platform.bounds import Id64
 from qoima.platform.errors import DomainError
 from qoima.platform.imports import Upload
 
@@ -72,14 +73,14 @@ def start_import(web: UserDep, _csrf: CsrfDep, file: Annotated[UploadFile, File(
 
 
 @router.get("/imports/{job_id}")
-def import_job_page(web: UserDep, job_id: int):
+def import_job_page(web: UserDep, job_id: Id64):
     job = jobs.get(web.engine, web.principal, job_id)
     return web.render("import_job.html", job=job, kind=job["kind"].removeprefix("import."), kind_labels=KIND_LABELS,
                       status_labels=STATUS_LABELS)
 
 
 @router.get("/imports/{job_id}/status")
-def import_job_status(web: UserDep, job_id: int):
+def import_job_status(web: UserDep, job_id: Id64):
     """The job as JSON, for the progress bar's polling (signed in with the web session)."""
     job = jobs.get(web.engine, web.principal, job_id)
     return JSONResponse(jsonable_encoder({k: job[k] for k in ("id", "status", "progress", "finished_at")}),

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Form
 
+from qoima.platform.bounds import Id64, SafeQuery, Text
 from qoima.platform.errors import DomainError, NotFound
 from qoima.orders.domain.status import Status
 from qoima.orders.services import lifecycle, queries as order_queries, resourcing
@@ -21,8 +22,9 @@ DANGER = {Status.CANCELLED.value, Status.EXCEPTION.value, Status.RETURNED.value}
 
 
 @router.get("/orders")
-def orders_list(web: UserDep, status: str | None = None, seller: str | None = None, channel: str | None = None,
-                warehouse: str | None = None, q: str | None = None, late: str | None = None, page: str | None = None):
+def orders_list(web: UserDep, status: SafeQuery | None = None, seller: SafeQuery | None = None,
+                channel: SafeQuery | None = None, warehouse: SafeQuery | None = None, q: SafeQuery | None = None,
+                late: SafeQuery | None = None, page: SafeQuery | None = None):
     p = web.principal
     if status and status not in {s.value for s in Status}:
         status = None
@@ -46,7 +48,7 @@ def orders_list(web: UserDep, status: str | None = None, seller: str | None = No
 
 
 @router.get("/orders/{order_id}")
-def order_page(web: UserDep, order_id: int):
+def order_page(web: UserDep, order_id: Id64):
     with web.uow() as uow:
         order = order_queries.get_order(uow, web.principal, order_id)
         steps = lifecycle.next_steps(uow, web.principal, order_id)  # exactly what the services would accept
@@ -57,8 +59,8 @@ def order_page(web: UserDep, order_id: int):
 
 
 @router.post("/orders/{order_id}/transition")
-def order_transition(web: UserDep, _csrf: CsrfDep, order_id: int, to_status: Annotated[str, Form()] = "",
-                     reason: Annotated[str, Form()] = ""):
+def order_transition(web: UserDep, _csrf: CsrfDep, order_id: Id64, to_status: Annotated[Text(20), Form()] = "",
+                     reason: Annotated[Text(2000, multiline=True), Form()] = ""):
     target = i18n.STATUS_LABELS.get(to_status)
     try:
         web.run(lambda uow: lifecycle.transition(uow, web.principal, order_id, to_status, reason.strip()[:500]))
@@ -72,7 +74,7 @@ def order_transition(web: UserDep, _csrf: CsrfDep, order_id: int, to_status: Ann
 
 
 @router.post("/orders/{order_id}/resource")
-def order_resource(web: UserDep, _csrf: CsrfDep, order_id: int, reason: Annotated[str, Form()] = ""):
+def order_resource(web: UserDep, _csrf: CsrfDep, order_id: Id64, reason: Annotated[Text(2000, multiline=True), Form()] = ""):
     try:
         with web.uow() as uow:
             done = resourcing.resource(uow, web.principal, order_id, reason.strip()[:500])

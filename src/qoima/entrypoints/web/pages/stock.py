@@ -9,6 +9,7 @@ from uuid import uuid4
 from fastapi import Form
 from pydantic import ValidationError as PydanticError
 
+from qoima.platform.bounds import SafeQuery
 from qoima.platform.errors import DomainError
 from qoima.platform.idempotency import KeyInProgress, KeyReused
 from qoima.catalog import services as catalog
@@ -25,8 +26,8 @@ RECEIPT_ROWS = 5
 
 
 @router.get("/stock")
-def stock_page(web: UserDep, seller: str | None = None, warehouse: str | None = None, sku: str | None = None,
-               page: str | None = None):
+def stock_page(web: UserDep, seller: SafeQuery | None = None, warehouse: SafeQuery | None = None, sku: SafeQuery | None = None,
+               page: SafeQuery | None = None):
     p = web.principal
     page_no = int_param(page, 1, minimum=1)
     filters = {"seller": (seller or "") if p.is_staff else "", "warehouse": warehouse or "", "sku": (sku or "").strip()}
@@ -47,7 +48,7 @@ def stock_page(web: UserDep, seller: str | None = None, warehouse: str | None = 
 
 
 @router.get("/products")
-def products_page(web: UserDep, q: str | None = None, seller: str | None = None, page: str | None = None):
+def products_page(web: UserDep, q: SafeQuery | None = None, seller: SafeQuery | None = None, page: SafeQuery | None = None):
     p = web.principal
     page_no = int_param(page, 1, minimum=1)
     filters = {"q": (q or "").strip(), "seller": (seller or "") if p.is_staff else ""}
@@ -82,7 +83,7 @@ def _receipts_page(web: Web, *, seller: str | None, warehouse: str | None, page:
 
 
 @router.get("/receipts")
-def receipts_page(web: UserDep, seller: str | None = None, warehouse: str | None = None, page: str | None = None):
+def receipts_page(web: UserDep, seller: SafeQuery | None = None, warehouse: SafeQuery | None = None, page: SafeQuery | None = None):
     return _receipts_page(web, seller=seller, warehouse=warehouse, page=page)
 
 
