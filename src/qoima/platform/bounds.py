@@ -152,3 +152,11 @@ def _plausible(value: datetime) -> datetime:
 PlausibleDateTime = Annotated[datetime, AfterValidator(_plausible),
                               Field(description="ISO 8601; between 2000-01-01T00:00:00Z and one year from now "
                                                 "(a time without offset is UTC)")]
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+"""A time in a response: the database keeps naive UTC, the answer says so (RFC 3339 needs an offset)."""

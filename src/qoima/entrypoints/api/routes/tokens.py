@@ -6,7 +6,6 @@ process on its next request (deps.py looks every token up)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -16,7 +15,7 @@ from qoima.platform import auth, login_throttle
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 from qoima.entrypoints.api.errors import COMMON
-from qoima.platform.bounds import Text
+from qoima.platform.bounds import Text, UtcDateTime
 
 router = APIRouter(prefix="/api/v1", tags=["tokens"], responses=COMMON)
 PROBLEM = {"content": {"application/problem+json": {}}}
@@ -33,10 +32,10 @@ class TokenOut(BaseModel):
     name: str
     prefix: str
     user: str
-    created_at: datetime
-    last_used_at: datetime | None
-    expires_at: datetime | None
-    revoked_at: datetime | None
+    created_at: UtcDateTime
+    last_used_at: UtcDateTime | None
+    expires_at: UtcDateTime | None
+    revoked_at: UtcDateTime | None
 
 
 class TokenList(BaseModel):
@@ -45,7 +44,7 @@ class TokenList(BaseModel):
 
 class NewToken(BaseModel):
     token: str
-    expires_at: datetime | None
+    expires_at: UtcDateTime | None
 
 
 @router.post("/auth/token", status_code=201, response_model=NewToken,
