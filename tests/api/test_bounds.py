@@ -194,6 +194,13 @@ CASES = {
     "DEL customers seller": ("admin", "GET", "/api/v1/customers/merges", None, {"seller": "a\x7f"},
                              "query.seller"),
     "NUL outbox status": ("admin", "GET", "/api/v1/outbox", None, {"status": "\x00"}, "query.status"),
+    "token id 2^63": ("admin", "DELETE", f"/api/v1/tokens/{BIG}", None, None, "path.token_id"),
+    "NUL token name": ("admin", "POST", "/api/v1/auth/token", {"email": "admin@qoima.local",
+                                                              "password": "password123", "name": "ci\x00"}, None,
+                       "name"),
+    "NUL sign-in e-mail": ("admin", "POST", "/api/v1/auth/token", {"email": "admin\x00@qoima.local",
+                                                                  "password": "password123"}, None, "email"),
+    "NUL tokens e-mail": ("admin", "GET", "/api/v1/tokens", None, {"email": "a\x00"}, "query.email"),
     # strict types: a boolean is not a number
     "quantity true": ("seller_a", "POST", "/api/v1/orders", order("BOOL-1", **{"line.quantity": True}), None,
                       "lines[0].quantity"),

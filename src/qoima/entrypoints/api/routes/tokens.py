@@ -67,7 +67,7 @@ def sign_in(data: TokenRequest, request: Request, engine: EngineDep):
 
 @router.get("/tokens", response_model=TokenList, summary="API tokens: your own; an admin sees everyone's")
 def list_tokens(engine: EngineDep, principal: PrincipalDep,
-                email: Annotated[str | None, Query(max_length=254, description="admins: one user's")] = None):
+                email: Annotated[Text(254) | None, Query(description="admins: one user's")] = None):
     with UnitOfWork(engine) as uow:
         return {"items": auth.list_tokens(uow, principal, email)}
 
