@@ -378,7 +378,7 @@ def _exact(layout: Layout, picks: Sequence[Pick], name: str = "exact") -> Route:
     if len(at_point) == (1 if depot_ids else 0):
         return Route(name, 0.0, tuple(depot_ids))
     inner = [sorted(s) for s in interior]
-    best, lo, configs, gaps = rr.solve(n, length, layout.aisle_spacing, k, inner, req_front, req_back)
+    best, lo, configs, gaps = rr.solve(rr.Problem(n, length, layout.aisle_spacing, k, inner, req_front, req_back))
     edges = rr.tour_edges(lo, configs, gaps, inner, length)
     # edge lengths: vertical |dy|, horizontal W
     circuit = rr.euler_circuit(edges, (k, 0.0))

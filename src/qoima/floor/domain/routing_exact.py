@@ -31,6 +31,7 @@ circuit first meets them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 EMPTY = "E"
@@ -178,14 +179,26 @@ H_TABLE = {(ra, rb): [(i, _SID[ns], x, y) for i, st in enumerate(STATES) for x, 
 _INF = float("inf")
 
 
-def solve(n: int, length: float, spacing: float, depot: int, interior: list[list[float]],
-          req_front: list[bool], req_back: list[bool]):
-    """The optimal tour: (length, first aisle, [config per aisle], [(x, y) per gap]).
+@dataclass(frozen=True)
+class Problem:
+    """interior[j]: sorted distinct pick positions strictly inside aisle j; req_front/back[j]:
+    a_j/b_j must be visited (the depot is added to req_front)."""
 
-    interior[j]: sorted distinct pick positions strictly inside aisle j; req_front/back[j]: a_j/b_j
-    must be visited (the depot is req_front[depot]). At least one required vertex besides the
-    depot is expected (the caller answers the trivial case)."""
-    req_front = list(req_front)
+    n: int
+    length: float
+    spacing: float
+    depot: int
+    interior: list[list[float]]
+    req_front: list[bool]
+    req_back: list[bool]
+
+
+def solve(problem: Problem):
+    """The optimal tour: (length, first aisle, [config per aisle], [(x, y) per gap]). At least one
+    required vertex besides the depot is expected (the caller answers the trivial case)."""
+    n, length, spacing, depot = problem.n, problem.length, problem.spacing, problem.depot
+    interior, req_back = problem.interior, problem.req_back
+    req_front = list(problem.req_front)
     req_front[depot] = True
     used = [j for j in range(n) if interior[j] or req_front[j] or req_back[j]]
     lo, hi = min(used), max(used)
