@@ -156,7 +156,13 @@ def test_multi_block_uses_the_middle_cross_aisle():
     # up aisle 0 to the middle cross aisle (20, takes a), along it to aisle 1 (3), through aisle 1's
     # front block (20, takes c), along the front to aisle 3 (6), in to b and out (36), home (9)
     assert (s.length, s.sequence) == (94.0, ("a", "c", "b"))
-    assert brute_force(layout, picks) == 62.0  # via the middle cross aisle: the heuristics are not optimal
+    assert brute_force(layout, picks) == 62.0
+    # multi-block largest gap: up aisle 0 to the middle cross aisle (20, a), along it to aisle 3
+    # (9), the block's last sub-aisle, walked through (20, b), back along the front to aisle 1 (6),
+    # in to c and out (4), home (3)
+    lg = route(layout, picks, "largest-gap")
+    assert (lg.length, lg.sequence) == (62.0, ("a", "b", "c"))
+    assert route(layout, picks, "best") == lg
 
 
 def test_layout_from_json_errors_name_the_field():
