@@ -77,6 +77,10 @@ def test_short_tail_and_tobacco_pack():
 def test_gs1_128_and_text():
     s = parse_scan(f"]C101046012345678931725123110LOT-7{GS}21SER42")
     assert (s.kind, s.gtin, s.serial, s.marking_code, s.symbology) == ("gs1", GTIN, "SER42", None, "]C1")
+    sscc = parse_scan("]C100046012345000000012")
+    assert (sscc.kind, sscc.gtin, sscc.symbology) == ("gs1", None, "]C1")
+    assert parse_scan("00046012345000000012").kind == "text"  # without a GS1 prefix: digits only
+    assert parse_scan("]C100046012345000000016").kind == "text"  # wrong check digit
     for raw in ("A-01-02-3", "TOTE-0042", "", "   ", "4601234567890", "01046012345678", "ÿ\x00", "01" + "9" * 40):
         assert parse_scan(raw).kind == "text"
     assert parse_scan("x" * 5000).kind == "text"
