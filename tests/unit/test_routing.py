@@ -226,3 +226,26 @@ def test_large_instance_is_fast():
     for m in METHODS:
         assert_valid(layout, picks, route(layout, picks, m))
     assert time.perf_counter() - t < 2
+
+
+def test_the_derived_classes_are_the_papers_seven():
+    from qoima.floor.domain import routing_exact as rr
+
+    seen, frontier = {rr.EMPTY}, [rr.EMPTY]
+    while frontier:
+        state = frontier.pop()
+        for cfg in rr.VERTICAL:
+            v = rr.vertical(state, cfg)
+            if v is None:
+                continue
+            for nxt in [v] + [rr.horizontal(v, x, y, ra, rb) for x, y in rr.HORIZONTAL
+                              for ra in (False, True) for rb in (False, True)]:
+                if nxt is not None and nxt not in seen:
+                    seen.add(nxt)
+                    frontier.append(nxt)
+    # (U,U,1C), (E,0,1C), (0,E,1C), (E,E,1C), (E,E,2C), (0,0,0C) and (0,0,1C)
+    assert seen == {(1, 1, True), (2, 0, False), (0, 2, False), (2, 2, True), (2, 2, False), rr.EMPTY, rr.CLOSED}
+    # and the feasible gap moves are the five of the paper
+    moves = {(x, y) for s in seen for x, y in rr.HORIZONTAL for ra in (False, True) for rb in (False, True)
+             if s not in (rr.EMPTY, rr.CLOSED) and rr.horizontal(s, x, y, ra, rb) is not None}
+    assert moves == {(0, 0), (1, 1), (2, 0), (0, 2), (2, 2)}
