@@ -21,6 +21,7 @@ from qoima.channels import webhooks  # noqa: F401 - registers the webhook handle
 from qoima.orders.services import backorders  # noqa: F401 - registers the stock.changed handler
 from qoima.entrypoints import importers  # import jobs queued by the API (platform/jobs.py)
 from qoima.analytics.services import refresh as analytics_refresh
+from qoima.orders.services import low_stock
 from qoima.platform import idempotency
 
 log = logging.getLogger("qoima.worker")
@@ -66,6 +67,7 @@ def run(engine: Engine, interval: float = 1.0, once: bool = False, stop: threadi
             _purge_keys(engine)
             analytics_refresh.tick(engine)  # analytics snapshots: a debounced pass, at most every few seconds
             metric_snapshots.tick(engine)  # the gauges /metrics shows, at most every metrics_snapshot_s
+            low_stock.tick(engine)  # low-stock alerts: `stock.low` once per crossing, at most every minute
             if once and n == 0:
                 pool.drain()
                 if pool.pump() == 0:

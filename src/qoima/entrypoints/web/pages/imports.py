@@ -75,8 +75,33 @@ def start_import(web: UserDep, _csrf: CsrfDep, file: Annotated[UploadFile, File(
 @router.get("/imports/{job_id}")
 def import_job_page(web: UserDep, job_id: Id64):
     job = jobs.get(web.engine, web.principal, job_id)
-    return web.render("import_job.html", job=job, kind=job["kind"].removeprefix("import."), kind_labels=KIND_LABELS,
-                      status_labels=STATUS_LABELS)
+    kind = job["kind"].removeprefix("import.")
+    committable = (job["dry_run"] and job["status"] == "done" and bool((job["report"] or {}).get("valid"))
+                   and kind in _kinds(web) and jobs.has_checked_input(web.engine, job_id))
+    return web.render("import_job.html", job=job, kind=kind, kind_labels=KIND_LABELS, status_labels=STATUS_LABELS,
+                      committable=committable)
+
+
+@router.post("/imports/{job_id}/commit")
+def commit_checked_import(web: UserDep, _csrf: CsrfDep, job_id: Id64):
+    """Write the file that a check-only run found valid, exactly as it was checked (a new job; the whole
+    file is checked again as it is written, so a change in between still refuses it line by line)."""
+    jobs.get(web.engine, web.principal, job_id)  # another seller's job: the 404 page
+    with web.uow() as uow:
+        try:
+            kind, options, data = jobs.take_checked_input(uow, web.principal, job_id)
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            web.flash("error", web._("The import was not started: %(reason)s", reason=exc.message))
+            return web.redirect(f"/imports/{job_id}")
+        plain = kind.removeprefix("import.")
+        if plain not in _kinds(web):
+            raise DomainError(web._("Choose what the file holds."))
+        new_id = jobs.submit(uow, web.principal, jobs.NewJob(kind, data, {
+            "dry_run": False, "filename": options.get("filename"), "content_type": options.get("content_type")}))
+        uow.commit()
+    return web.redirect(f"/imports/{new_id}")
 
 
 @router.get("/imports/{job_id}/status")
