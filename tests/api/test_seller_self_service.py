@@ -189,3 +189,59 @@ def test_the_header_shows_the_shop_name_for_a_seller(client, world):
     staff = client.__class__(client.app)
     login(staff, "manager@qoima.local")
     assert "data-shop-name" not in staff.get("/").text
+
+
+# --- imports: check first, then write the checked file --------------------------------------------------------
+
+def _upload(client, body: bytes, kind: str = "products", dry_run: bool = True):
+    token = csrf_of(client.get("/imports").text)
+    return client.post("/imports", data={"csrf": token, "kind": kind, **({"dry_run": "1"} if dry_run else {})},
+                       files={"file": ("products.csv", body, "text/csv")}, follow_redirects=False)
+
+
+def test_seller_checks_a_products_file_sees_the_bad_line_then_imports_the_checked_file(client, world):
+    from qoima.entrypoints import importers  # noqa: F401 - registers the import jobs, as the worker does
+    from qoima.platform import jobs
+    login(client, "a@seller-a.kz")
+    assert 'value="stock"' not in client.get("/imports").text  # stock counts are the warehouse's
+    before = _count(world, t.products)
+    bad = (f"sku,name,price,barcodes\nIMP-1,Mug,990,{GOOD_EAN}\nIMP-2,Cup,abc,{BAD_EAN}\n").encode()
+    url = _upload(client, bad).headers["location"]
+    jobs.run_pending(world.engine)
+    page = client.get(url + "?lang=en", follow_redirects=True).text
+    assert '<td class="num">3</td><td>barcodes</td>' in page or '<td class="num">3</td><td>price</td>' in page
+    assert "data-import-commit" not in page  # a bad file cannot be written
+    assert _count(world, t.products) == before
+    good = f"sku,name,price,barcodes\nIMP-1,Mug,990,{GOOD_EAN}\nIMP-2,Cup,450,\n".encode()
+    url = _upload(client, good).headers["location"]
+    jobs.run_pending(world.engine)
+    page = client.get(url).text
+    assert "data-import-commit" in page and _count(world, t.products) == before  # checked, nothing written
+    token = csrf_of(page) if 'name="csrf"' in page else csrf_of(client.get("/imports").text)
+    r = client.post(f"{url}/commit", data={"csrf": token}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] != url
+    jobs.run_pending(world.engine)
+    assert _count(world, t.products) == before + 2
+    with world.engine.connect() as conn:
+        assert set(conn.execute(select(t.products.c.seller_id).where(t.products.c.sku.like("IMP-%"))).scalars()) \
+            == {world.sellers["seller-a"]}
+    again = client.post(f"{url}/commit", data={"csrf": token}, follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == url  # written once
+    assert _count(world, t.jobs) == 3
+    # seller B sees neither the job nor can it write it
+    other = client.__class__(client.app)
+    login(other, "b@seller-b.kz")
+    assert other.get(url).status_code == 404
+    token_b = csrf_of(other.get("/imports").text)
+    assert other.post(f"{url}/commit", data={"csrf": token_b}, follow_redirects=False).status_code == 404
+
+
+def test_a_seller_imports_only_into_its_own_seller(client, world):
+    from qoima.entrypoints import importers  # noqa: F401
+    from qoima.platform import jobs
+    login(client, "a@seller-a.kz")
+    url = _upload(client, b"seller,sku,name\nseller-b,PLANT-1,x\n").headers["location"]
+    jobs.run_pending(world.engine)
+    page = client.get(url).text
+    assert "seller" in page and "data-import-commit" not in page
+    assert _count(world, t.products, t.products.c.sku == "PLANT-1") == 0

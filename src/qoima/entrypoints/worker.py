@@ -22,7 +22,7 @@ from qoima.orders.services import backorders  # noqa: F401 - registers the stock
 from qoima.entrypoints import importers  # import jobs queued by the API (platform/jobs.py)
 from qoima.analytics.services import refresh as analytics_refresh
 from qoima.orders.services import low_stock
-from qoima.platform import idempotency
+from qoima.platform import idempotency, jobs
 
 log = logging.getLogger("qoima.worker")
 MIN_PASS_S = 0.02  # between two claim passes that found nothing to do
@@ -38,6 +38,7 @@ def _purge_keys(engine: Engine) -> None:
     _last_purge[0] = now
     try:
         idempotency.purge_expired(engine)
+        jobs.forget_checked(engine)  # checked import files nobody wrote within a day
     except Exception:  # noqa: BLE001 - housekeeping must not stop the worker
         log.exception("purging expired idempotency keys failed")
 

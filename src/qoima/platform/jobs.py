@@ -222,9 +222,10 @@ def _execute(engine: Engine, run: Run, tune_interpreter: bool) -> Outcome:
 
 def _keeps_input(outcome: Outcome, run: Run | None) -> bool:
     """A check-only run that found the file valid keeps the file, so that it can be written as it was
-    checked (`take_checked_input`); every other ended job lets its file go."""
-    return (run is not None and bool(run.options.get("dry_run")) and not outcome.failed
-            and bool((outcome.report or {}).get("valid")))
+    checked (`take_checked_input`) when it was asked to (the web page's check; option `keep_checked`);
+    every other ended job lets its file go, and a kept one goes after KEEP_CHECKED (`forget_checked`)."""
+    return (run is not None and bool(run.options.get("dry_run")) and bool(run.options.get("keep_checked"))
+            and not outcome.failed and bool((outcome.report or {}).get("valid")))
 
 
 def _finish(uow: UnitOfWork, job_id: int, outcome: Outcome, run: Run | None = None) -> None:
@@ -234,6 +235,19 @@ def _finish(uow: UnitOfWork, job_id: int, outcome: Outcome, run: Run | None = No
     uow.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(
         status="failed" if outcome.failed else "done", report=outcome.report, error=outcome.error,
         finished_at=now, heartbeat_at=now, **dropped, **progress))
+
+
+KEEP_CHECKED = timedelta(hours=24)
+
+
+def forget_checked(engine: Engine, now=None) -> int:
+    """Drop the files of checked jobs nobody wrote within KEEP_CHECKED (the worker's housekeeping)."""
+    cutoff = (now or utcnow()) - KEEP_CHECKED
+    with UnitOfWork(engine) as uow:
+        n = uow.execute(update(t.jobs).where(t.jobs.c.status == "done", t.jobs.c.input.is_not(None),
+                                             t.jobs.c.finished_at < cutoff).values(input=None)).rowcount
+        uow.commit()
+    return n
 
 
 def has_checked_input(engine: Engine, job_id: int) -> bool:

@@ -63,7 +63,7 @@ def start_import(web: UserDep, _csrf: CsrfDep, file: Annotated[UploadFile, File(
             raise DomainError(web._("Choose a file."))
         data = importers.read_upload(file, web.request.app.state.settings, kind)
         job_id = importers.queue(web.engine, web.principal, kind, Upload(data, file.filename, file.content_type),
-                                 dry_run == "1")
+                                 dry_run == "1", keep_checked=True)
     except jobs.TooLarge as exc:
         return _page(web, form_error=_too_large(web, exc.extra.get("limit_mb")), status=413, kind=kind)
     except DomainError as exc:
