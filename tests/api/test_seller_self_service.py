@@ -245,3 +245,25 @@ def test_a_seller_imports_only_into_its_own_seller(client, world):
     page = client.get(url).text
     assert "seller" in page and "data-import-commit" not in page
     assert _count(world, t.products, t.products.c.sku == "PLANT-1") == 0
+
+
+def test_staff_import_for_a_chosen_seller_then_write_the_checked_file(client, world):
+    from qoima.entrypoints import importers  # noqa: F401
+    from qoima.platform import jobs
+    login(client, "manager@qoima.local")
+    page = client.get("/imports").text
+    token = csrf_of(page)
+    assert 'name="seller"' in page
+    r = client.post("/imports", data={"csrf": token, "kind": "products", "dry_run": "1", "seller": "seller-b"},
+                    files={"file": ("p.csv", b"sku,name\nFOR-B-1,Kettle\n", "text/csv")}, follow_redirects=False)
+    url = r.headers["location"]
+    jobs.run_pending(world.engine)
+    assert "data-import-commit" in client.get(url).text
+    r = client.post(f"{url}/commit", data={"csrf": token}, follow_redirects=False)
+    jobs.run_pending(world.engine)
+    with world.engine.connect() as conn:
+        assert conn.execute(select(t.products.c.seller_id).where(t.products.c.sku == "FOR-B-1")).scalar_one() \
+            == world.sellers["seller-b"]
+    seller_b = client.__class__(client.app)
+    login(seller_b, "b@seller-b.kz")
+    assert seller_b.get(r.headers["location"]).status_code == 200  # the seller sees the import made for it

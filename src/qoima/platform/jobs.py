@@ -257,8 +257,8 @@ def has_checked_input(engine: Engine, job_id: int) -> bool:
             t.jobs.c.id == job_id, t.jobs.c.status == "done", t.jobs.c.input.is_not(None))).first())
 
 
-def take_checked_input(uow: UnitOfWork, principal: Principal, job_id: int) -> tuple[str, dict, bytes]:
-    """(kind, options, file) of a valid check-only job of the principal's, for writing it now; the job lets
+def take_checked_input(uow: UnitOfWork, principal: Principal, job_id: int) -> tuple[str, dict, bytes, int | None]:
+    """(kind, options, file, the seller it was checked for) of a valid check-only job of the principal's, for writing it now; the job lets
     its file go (it is written once). NotFound for a job not the principal's to see; a Conflict when the
     job has no file to write (not a valid check, or written already)."""
     row = uow.execute(select(t.jobs).where(t.jobs.c.id == job_id).with_for_update()).first()
@@ -268,7 +268,7 @@ def take_checked_input(uow: UnitOfWork, principal: Principal, job_id: int) -> tu
         raise Conflict("this import has no checked file to write: check the file again", field="job_id",
                        code="jobs.nothing_to_commit")
     uow.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(input=None))
-    return row.kind, dict(row.options or {}), bytes(row.input)
+    return row.kind, dict(row.options or {}), bytes(row.input), row.seller_id
 
 
 class _Heartbeat:
