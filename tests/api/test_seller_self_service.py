@@ -267,3 +267,63 @@ def test_staff_import_for_a_chosen_seller_then_write_the_checked_file(client, wo
     seller_b = client.__class__(client.app)
     login(seller_b, "b@seller-b.kz")
     assert seller_b.get(r.headers["location"]).status_code == 200  # the seller sees the import made for it
+
+
+# --- the alerts table's constraints and the worker ------------------------------------------------------------
+
+def test_the_database_refuses_bad_or_duplicate_alerts(world):
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from qoima.platform.unit_of_work import utcnow
+    with world.engine.connect() as conn:
+        pid = conn.execute(select(t.products.c.id).where(t.products.c.sku == "SKU-1",
+                                                         t.products.c.seller_id == world.sellers["seller-a"])
+                           ).scalar_one()
+    base = {"seller_id": world.sellers["seller-a"], "product_id": pid, "warehouse_id": None, "kind": "threshold",
+            "value": 5, "window_days": 30, "created_at": utcnow(), "updated_at": utcnow()}
+    with world.engine.begin() as conn:
+        conn.execute(t.stock_alerts.insert().values(**base))
+    for bad in ({"kind": "weekly"}, {"value": -1}, {"kind": "days_of_cover", "value": 0}, {"window_days": 0},
+                {}):  # the last one: a second alert of the same SKU for all warehouses
+        with pytest.raises(IntegrityError):
+            with world.engine.begin() as conn:
+                conn.execute(t.stock_alerts.insert().values(**{**base, **bad}))
+    with world.engine.begin() as conn:  # one per warehouse is another scope
+        conn.execute(t.stock_alerts.insert().values(**{**base, "warehouse_id": world.warehouses["ALA"]}))
+    assert _count(world, t.stock_alerts) == 2
+
+
+def test_the_worker_checks_the_alerts(client, world):
+    from qoima.entrypoints import worker
+    login(client, "a@seller-a.kz")
+    assert _set_alert(client, sku="SKU-2", kind="threshold", value="5", warehouse="AST").status_code == 303
+    low_stock._last[0] = 0.0  # the worker's minute has passed
+    worker.run(world.engine, once=True)
+    assert [e["sku"] for e in _events(world)] == ["SKU-2"]
+    with world.engine.connect() as conn:
+        assert conn.execute(select(t.outbox.c.status).where(t.outbox.c.topic == "stock.low")).scalar_one() == "done"
+    low_stock._last[0] = 0.0
+    worker.run(world.engine, once=True)
+    assert len(_events(world)) == 1  # still low: once per crossing
+
+
+def test_two_checks_at_once_fire_a_crossing_once(client, world):
+    import threading
+
+    import pytest
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the race needs PostgreSQL")
+    login(client, "a@seller-a.kz")
+    assert _set_alert(client, sku="SKU-1", kind="threshold", value="50").status_code == 303
+    barrier, fired = threading.Barrier(4), []
+
+    def run():
+        barrier.wait()
+        fired.extend(low_stock.check(world.engine))
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(fired) == 1 and len(_events(world)) == 1
