@@ -40,6 +40,7 @@ def test_seller_creates_a_product_sets_an_alert_and_exports_orders(server, brows
     page.wait_for_url(lambda url: "/products/" in url and not url.endswith("/new"))
     assert page.locator(".flash-success").is_visible()
     assert page.locator("input[name=barcodes]").input_value() == GOOD_EAN
+    page.screenshot(path=str(tmp_path / "product.png"), full_page=True)
 
     page.goto(f"{base}/alerts?sku=SKU-1")
     assert page.locator("form[data-alert-form] input[name=sku]").input_value() == "SKU-1"
@@ -52,6 +53,7 @@ def test_seller_creates_a_product_sets_an_alert_and_exports_orders(server, brows
     assert row.count() == 1 and "low" in row.inner_text()
 
     page.goto(f"{base}/orders")
+    page.screenshot(path=str(tmp_path / "orders.png"))
     with page.expect_download() as info:
         page.click("[data-order-export] a:has-text('CSV')")
     path = tmp_path / "orders.csv"

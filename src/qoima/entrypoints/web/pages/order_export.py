@@ -2,14 +2,14 @@
 channel, warehouse, q, late; other parameters, such as page, are ignored).
 
 A seller gets only its own orders (its `seller=` is ignored), the floor exports nothing (the role matrix).
-The column headers are in the user's language; every text cell goes through platform/export_safety.py
+The column headers are in the user's language, times are warehouse time with the offset; every text cell goes through platform/export_safety.py
 (no formula injection). The CSV is streamed batch by batch (orders/services/export.py)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from fastapi.responses import Response, StreamingResponse
 
@@ -29,11 +29,19 @@ HEADERS = {"id": N_("Order"), "external_id": N_("Order number"), "seller": N_("S
            "delivered_at": N_("Delivered")}
 
 
+def _local(value):
+    """A stored (naive UTC) time as warehouse time with its offset, e.g. 2026-12-03 22:52:00+05:00."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return moment.astimezone(i18n.WAREHOUSE_TZ).isoformat(sep=" ", timespec="seconds")
+    return value
+
+
 def _cell(value):
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
+        return _local(value)
     if isinstance(value, date):
         return value.isoformat()
     return neutralise(value) if isinstance(value, str) else value
@@ -56,7 +64,7 @@ def _labels(web: Web, cols) -> list[str]:
 
 
 def _xlsx_row(row):
-    return [float(v) if hasattr(v, "as_tuple") else v for v in row]  # a Decimal total as a number
+    return [float(v) if hasattr(v, "as_tuple") else _local(v) for v in row]  # a Decimal total as a number
 
 
 @router.get("/orders/export")
