@@ -61,6 +61,7 @@ def snapshot(world) -> dict:
             "outbox": rows(select(t.outbox.c.id, t.outbox.c.status)),
             "sellers": rows(select(t.sellers.c.id, t.sellers.c.code, t.sellers.c.webhook_url)),
             "users": rows(select(t.users.c.id, t.users.c.email, t.users.c.role)),
+            "alerts": rows(select(t.stock_alerts.c.id, t.stock_alerts.c.kind, t.stock_alerts.c.value)),
         }
 
 
