@@ -90,7 +90,23 @@ def seed(engine: Engine, orders: int = 200, rng_seed: int = 7) -> bool:
         uow.commit()
     _stock(engine, rng)
     _orders(engine, rng, orders)
+    _alerts(engine)
     return True
+
+
+def _alerts(engine: Engine) -> None:
+    """A few low-stock alerts per seller (a threshold, days of cover), so /alerts has something to show and the
+    worker's first check sends `stock.low` for the SKUs already low."""
+    from qoima.stock.services import alerts
+    with UnitOfWork(engine) as uow:
+        for seller in GOODS:
+            prefix = seller[:3].upper()
+            alerts.set_alert(uow, SYSTEM, alerts.AlertIn(sku=f"{prefix}-001", kind="threshold", value=20, seller=seller))
+            alerts.set_alert(uow, SYSTEM, alerts.AlertIn(sku=f"{prefix}-002", kind="days_of_cover", value=14,
+                                                         seller=seller, window_days=30))
+            alerts.set_alert(uow, SYSTEM, alerts.AlertIn(sku=f"{prefix}-003", kind="threshold", value=5,
+                                                         seller=seller, warehouse="ALA"))
+        uow.commit()
 
 
 def _stock(engine: Engine, rng: random.Random) -> None:

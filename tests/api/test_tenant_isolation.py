@@ -61,6 +61,7 @@ def snapshot(world) -> dict:
             "outbox": rows(select(t.outbox.c.id, t.outbox.c.status)),
             "sellers": rows(select(t.sellers.c.id, t.sellers.c.code, t.sellers.c.webhook_url)),
             "users": rows(select(t.users.c.id, t.users.c.email, t.users.c.role)),
+            "alerts": rows(select(t.stock_alerts.c.id, t.stock_alerts.c.kind, t.stock_alerts.c.value)),
         }
 
 
@@ -164,6 +165,24 @@ def get_products(ctx):
 def post_products(ctx):
     _refused(ctx, "POST", "/api/v1/products", json={"seller": "seller-a", "sku": "SKU-1", "name": "hijacked"})
     _refused(ctx, "POST", "/api/v1/products", json={"seller": "seller-a", "sku": "NEW-1", "name": "planted"})
+
+
+def _a_product(ctx) -> int:
+    with ctx.world.engine.connect() as conn:
+        return conn.execute(select(t.products.c.id).where(t.products.c.seller_id == ctx.world.sellers["seller-a"],
+                                                          t.products.c.sku == "SKU-1")).scalar_one()
+
+
+def get_product(ctx):
+    r = ctx.client.get(f"/api/v1/products/{_a_product(ctx)}", headers=ctx.b)
+    assert r.status_code == 404 and not ctx.leaks(r)
+    own = ctx.client.get("/api/v1/products", headers=ctx.b).json()["items"][0]
+    assert ctx.client.get(f"/api/v1/products/{own['id']}", headers=ctx.b).json()["seller"] == "seller-b"
+
+
+def put_product(ctx):
+    _refused(ctx, "PUT", f"/api/v1/products/{_a_product(ctx)}", allowed=(404,),
+             json={"sku": "SKU-1", "name": "hijacked", "price": "1.00"})
 
 
 def _import_job(ctx, path: str, body: bytes, name: str, headers=None, **params) -> dict | None:
@@ -397,6 +416,8 @@ CHECKS: dict[tuple[str, str], Callable[[Ctx], None]] = {
     ("POST", "/api/v1/users"): post_users,
     ("GET", "/api/v1/products"): get_products,
     ("POST", "/api/v1/products"): post_products,
+    ("GET", "/api/v1/products/{product_id}"): get_product,
+    ("PUT", "/api/v1/products/{product_id}"): put_product,
     ("POST", "/api/v1/orders/import"): post_orders_import,
     ("POST", "/api/v1/products/import"): post_products_import,
     ("POST", "/api/v1/stock/import"): post_stock_import,
@@ -426,7 +447,7 @@ CHECKS: dict[tuple[str, str], Callable[[Ctx], None]] = {
 
 
 def _fill(path: str) -> str:
-    return path.replace("{order_id}", "1").replace("{transfer_id}", "1").replace("{event_id}", "1").replace("{job_id}", "1")
+    return path.replace("{order_id}", "1").replace("{transfer_id}", "1").replace("{event_id}", "1").replace("{job_id}", "1").replace("{product_id}", "1")
 
 
 def test_every_api_route_has_an_isolation_check(client):
@@ -543,6 +564,9 @@ class MatrixCtx:
         self.a = world.headers("seller_a")
         self.a_order = self.new_order()
         self.a_job = self._a_job()
+        with world.engine.connect() as conn:
+            self.a_product = conn.execute(select(t.products.c.id).where(
+                t.products.c.seller_id == world.sellers["seller-a"], t.products.c.sku == "SKU-1")).scalar_one()
         r = client.post("/api/v1/transfers", headers=world.headers("admin"), json={
             "seller": "seller-a", "from_warehouse": "ALA", "to_warehouse": "AST",
             "lines": [{"sku": "SKU-1", "quantity": 1, "from_location": "A-01"}]})
@@ -641,6 +665,10 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/v1/users"): _api("POST", "/api/v1/users", json={}),
     ("GET", "/api/v1/products"): _api("GET", "/api/v1/products"),
     ("POST", "/api/v1/products"): _api("POST", "/api/v1/products", json={}),
+    ("GET", "/api/v1/products/{product_id}"): _api("GET", lambda ctx: f"/api/v1/products/{ctx.a_product}",
+                                                   owned=True),
+    ("PUT", "/api/v1/products/{product_id}"): _api("PUT", lambda ctx: f"/api/v1/products/{ctx.a_product}",
+                                                   owned=True, json={"sku": "SKU-1", "name": "Renamed"}),
     ("POST", "/api/v1/orders/import"): _upload("/api/v1/orders/import"),
     ("POST", "/api/v1/products/import"): _upload("/api/v1/products/import"),
     ("POST", "/api/v1/stock/import"): _upload("/api/v1/stock/import"),
@@ -698,6 +726,15 @@ PROBES: dict[tuple[str, str], Probe] = {
                                                 "text/csv")}),
     ("GET", "/imports/{job_id}"): _page("GET", lambda ctx: f"/imports/{ctx.a_job}", owned=True),
     ("GET", "/imports/{job_id}/status"): _page("GET", lambda ctx: f"/imports/{ctx.a_job}/status", owned=True),
+    ("POST", "/imports/{job_id}/commit"): _page("POST", lambda ctx: f"/imports/{ctx.a_job}/commit", owned=True),
+    ("GET", "/products/new"): _page("GET", "/products/new"),
+    ("POST", "/products/new"): _page("POST", "/products/new", sku="", name=""),
+    ("GET", "/products/{product_id}"): _page("GET", lambda ctx: f"/products/{ctx.a_product}", owned=True),
+    ("POST", "/products/{product_id}"): _page("POST", lambda ctx: f"/products/{ctx.a_product}", owned=True,
+                                              sku="", name=""),
+    ("GET", "/orders/export"): _page("GET", "/orders/export?format=csv&seller=seller-a"),
+    ("GET", "/alerts"): _page("GET", "/alerts"),
+    ("POST", "/alerts"): _page("POST", "/alerts", action="clear", alert_id=lambda who: "999999"),
     ("GET", "/customers"): _page("GET", "/customers?seller=seller-a", owned=True),
     ("GET", "/customers/list"): _page("GET", "/customers/list?seller=seller-a", owned=True),
     ("GET", "/loyalty"): _page("GET", "/loyalty?seller=seller-a", owned=True),

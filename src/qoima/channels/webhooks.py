@@ -130,3 +130,4 @@ def _deliver(engine: Engine, event: dict) -> None:
 
 handles("order.status_changed")(_deliver)
 handles("order.created")(_deliver)
+handles("stock.low")(_deliver)  # a low-stock alert crossed (orders/services/low_stock.py): the seller is told

@@ -436,3 +436,25 @@ metric_snapshots = Table(
     Column("value", Float, nullable=False),
     Column("taken_at", DateTime, nullable=False),
 )
+
+# low-stock alerts per SKU (orders/services/low_stock.py; the rule: stock/domain/low_stock.py): a threshold of
+# available units, or days of cover at the sales rate of the last `window_days`; `is_low` is the state of the
+# last check, so `stock.low` is sent once per crossing and re-armed when the SKU recovers
+stock_alerts = Table(
+    "stock_alerts", metadata, pk(),
+    Column("seller_id", Id, ForeignKey("sellers.id"), nullable=False, index=True),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False),
+    Column("warehouse_id", Id, ForeignKey("warehouses.id")),  # null: all warehouses together
+    Column("kind", String(20), nullable=False),
+    Column("value", Integer, nullable=False),
+    Column("window_days", Integer, nullable=False, server_default="30"),
+    Column("is_low", Boolean, nullable=False, server_default="0"),
+    Column("last_notified_at", DateTime),
+    created(),
+    Column("updated_at", DateTime, nullable=False),
+    CheckConstraint("kind in ('threshold','days_of_cover')", name="kind"),
+    CheckConstraint("(kind = 'threshold' and value >= 0 and value <= 1000000000) or "
+                    "(kind = 'days_of_cover' and value >= 1 and value <= 3650)", name="value"),
+    CheckConstraint("window_days >= 1 and window_days <= 365", name="window_days"),
+)
+Index("uq_stock_alerts_scope", stock_alerts.c.product_id, text("coalesce(warehouse_id, 0)"), unique=True)

@@ -33,14 +33,17 @@ def read_upload(file, settings, kind: str) -> bytes:
     return file.file.read()
 
 
-def queue(engine: Engine, principal: Principal, kind: str, upload: Upload, dry_run: bool) -> int:
-    """Queue an import job for the worker (the API and the web page); returns the job's id."""
+def queue(engine: Engine, principal: Principal, kind: str, upload: Upload, dry_run: bool,
+          keep_checked: bool = False) -> int:
+    """Queue an import job for the worker (the API and the web page); returns the job's id. `keep_checked`:
+    a check-only run that finds the file valid keeps it, to be written as checked (the web page)."""
     if kind not in IMPORTERS:
         raise Forbidden(f"unknown import '{kind}'", field="kind")
     principal.require(*ROLES[kind])
     with UnitOfWork(engine) as uow:
         job_id = jobs.submit(uow, principal, jobs.NewJob(f"import.{kind}", upload.data, {
-            "dry_run": dry_run, "filename": upload.filename, "content_type": upload.content_type}))
+            "dry_run": dry_run, "filename": upload.filename, "content_type": upload.content_type,
+            **({"keep_checked": True} if dry_run and keep_checked else {})}))
         uow.commit()
     return job_id
 

@@ -21,7 +21,8 @@ from qoima.channels import webhooks  # noqa: F401 - registers the webhook handle
 from qoima.orders.services import backorders  # noqa: F401 - registers the stock.changed handler
 from qoima.entrypoints import importers  # import jobs queued by the API (platform/jobs.py)
 from qoima.analytics.services import refresh as analytics_refresh
-from qoima.platform import idempotency
+from qoima.orders.services import low_stock
+from qoima.platform import idempotency, jobs
 
 log = logging.getLogger("qoima.worker")
 MIN_PASS_S = 0.02  # between two claim passes that found nothing to do
@@ -37,6 +38,7 @@ def _purge_keys(engine: Engine) -> None:
     _last_purge[0] = now
     try:
         idempotency.purge_expired(engine)
+        jobs.forget_checked(engine)  # checked import files nobody wrote within a day
     except Exception:  # noqa: BLE001 - housekeeping must not stop the worker
         log.exception("purging expired idempotency keys failed")
 
@@ -66,6 +68,7 @@ def run(engine: Engine, interval: float = 1.0, once: bool = False, stop: threadi
             _purge_keys(engine)
             analytics_refresh.tick(engine)  # analytics snapshots: a debounced pass, at most every few seconds
             metric_snapshots.tick(engine)  # the gauges /metrics shows, at most every metrics_snapshot_s
+            low_stock.tick(engine)  # low-stock alerts: `stock.low` once per crossing, at most every minute
             if once and n == 0:
                 pool.drain()
                 if pool.pump() == 0:

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, or_, select, update
 
 from qoima.db import tables as t
 from qoima.platform.access import Principal
-from qoima.platform.errors import DomainError, NotFound
+from qoima.platform.errors import Conflict, DomainError, NotFound
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
 log = logging.getLogger("qoima.jobs")
@@ -220,12 +220,55 @@ def _execute(engine: Engine, run: Run, tune_interpreter: bool) -> Outcome:
                                            "detail": "the import stopped with an internal error; nothing was written"})
 
 
+def _keeps_input(outcome: Outcome, run: Run | None) -> bool:
+    """A check-only run that found the file valid keeps the file, so that it can be written as it was
+    checked (`take_checked_input`) when it was asked to (the web page's check; option `keep_checked`);
+    every other ended job lets its file go, and a kept one goes after KEEP_CHECKED (`forget_checked`)."""
+    return (run is not None and bool(run.options.get("dry_run")) and bool(run.options.get("keep_checked"))
+            and not outcome.failed and bool((outcome.report or {}).get("valid")))
+
+
 def _finish(uow: UnitOfWork, job_id: int, outcome: Outcome, run: Run | None = None) -> None:
     now = utcnow()
     progress = {} if run is None else {"stage": run.stage[:20], "progress_done": run.done, "progress_total": run.total}
+    dropped = {} if _keeps_input(outcome, run) else {"input": None}
     uow.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(
-        status="failed" if outcome.failed else "done", report=outcome.report, error=outcome.error, input=None,
-        finished_at=now, heartbeat_at=now, **progress))
+        status="failed" if outcome.failed else "done", report=outcome.report, error=outcome.error,
+        finished_at=now, heartbeat_at=now, **dropped, **progress))
+
+
+KEEP_CHECKED = timedelta(hours=24)
+
+
+def forget_checked(engine: Engine, now=None) -> int:
+    """Drop the files of checked jobs nobody wrote within KEEP_CHECKED (the worker's housekeeping)."""
+    cutoff = (now or utcnow()) - KEEP_CHECKED
+    with UnitOfWork(engine) as uow:
+        n = uow.execute(update(t.jobs).where(t.jobs.c.status == "done", t.jobs.c.input.is_not(None),
+                                             t.jobs.c.finished_at < cutoff).values(input=None)).rowcount
+        uow.commit()
+    return n
+
+
+def has_checked_input(engine: Engine, job_id: int) -> bool:
+    """Does this ended check-only job still hold its valid file (it can be written once)?"""
+    with UnitOfWork(engine) as uow:
+        return bool(uow.execute(select(t.jobs.c.id).where(
+            t.jobs.c.id == job_id, t.jobs.c.status == "done", t.jobs.c.input.is_not(None))).first())
+
+
+def take_checked_input(uow: UnitOfWork, principal: Principal, job_id: int) -> tuple[str, dict, bytes, int | None]:
+    """(kind, options, file, the seller it was checked for) of a valid check-only job of the principal's, for writing it now; the job lets
+    its file go (it is written once). NotFound for a job not the principal's to see; a Conflict when the
+    job has no file to write (not a valid check, or written already)."""
+    row = uow.execute(select(t.jobs).where(t.jobs.c.id == job_id).with_for_update()).first()
+    if row is None or not _visible(principal, dict(row._mapping)):
+        raise NotFound(f"no job {job_id}", field="job_id")
+    if row.status != "done" or row.input is None or not (row.options or {}).get("dry_run"):
+        raise Conflict("this import has no checked file to write: check the file again", field="job_id",
+                       code="jobs.nothing_to_commit")
+    uow.execute(update(t.jobs).where(t.jobs.c.id == job_id).values(input=None))
+    return row.kind, dict(row.options or {}), bytes(row.input), row.seller_id
 
 
 class _Heartbeat:

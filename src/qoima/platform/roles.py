@@ -17,7 +17,13 @@ The matrix, as a 3PL runs it:
   contact data, no money, no analytics, no exports, no imports, and it may
   neither create nor cancel an order;
 - **seller**: their own seller's data only (tenant isolation lives in the
-  services: another seller's record is 404), as they work today.
+  services: another seller's record is 404), as they work today. A seller helps
+  itself: it creates and edits its products and barcodes, imports its products
+  and orders (into its own seller only: a row of another seller is refused),
+  exports its orders (CSV / XLSX) and sets low-stock alerts on its SKUs. It does
+  NOT import stock counts: what is on a shelf is the warehouse's count (receipts,
+  counts, adjustments by the floor and the office), never the seller's word, so
+  `IMPORT_STOCK` stays with the office.
 
 What a role may *see* inside a page it may open (customer contacts, money) and
 the few decisions inside a route (cancelling an order, each kind of import) are
@@ -81,6 +87,8 @@ API: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/users"): ADMIN_ONLY,
     ("GET", "/api/v1/products"): EVERYONE,  # prices hidden from the floor
     ("POST", "/api/v1/products"): COMMERCIAL,
+    ("GET", "/api/v1/products/{product_id}"): EVERYONE,  # prices hidden from the floor
+    ("PUT", "/api/v1/products/{product_id}"): COMMERCIAL,
     ("POST", "/api/v1/orders/import"): COMMERCIAL,
     ("POST", "/api/v1/products/import"): COMMERCIAL,
     ("POST", "/api/v1/stock/import"): OFFICE,
@@ -125,6 +133,14 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/imports"): COMMERCIAL,
     ("GET", "/imports/{job_id}"): COMMERCIAL,
     ("GET", "/imports/{job_id}/status"): COMMERCIAL,
+    ("POST", "/imports/{job_id}/commit"): COMMERCIAL,  # write the file a valid check-only run read
+    ("GET", "/products/new"): COMMERCIAL,  # a seller its own products; staff for a chosen seller
+    ("POST", "/products/new"): COMMERCIAL,
+    ("GET", "/products/{product_id}"): COMMERCIAL,
+    ("POST", "/products/{product_id}"): COMMERCIAL,
+    ("GET", "/orders/export"): COMMERCIAL,  # the floor exports nothing
+    ("GET", "/alerts"): COMMERCIAL,  # low-stock alerts: they use the sales rate (commercial data)
+    ("POST", "/alerts"): COMMERCIAL,
     ("GET", "/customers"): COMMERCIAL,
     ("GET", "/customers/list"): COMMERCIAL,
     ("GET", "/loyalty"): COMMERCIAL,

@@ -143,6 +143,17 @@ class Web:
         """May the signed-in user open this page (the role matrix, platform/roles.py)? For the navigation."""
         return self.principal is not None and roles.allows(self.principal.role, method, path)
 
+    @property
+    def shop_name(self) -> str:
+        """A seller user's shop (its seller's name), shown in the header instead of the role; '' for staff."""
+        p = self.principal
+        if p is None or p.is_staff or p.seller_id is None:
+            return ""
+        if not hasattr(self, "_shop_name"):
+            with self.uow() as uow:
+                self._shop_name = lookups.seller_name(uow, p.seller_id)
+        return self._shop_name
+
     def sees(self, what: str) -> bool:
         """'contacts' or 'money': may the signed-in user see customer contacts / money on a page?"""
         ability = {"contacts": roles.SEE_CONTACTS, "money": roles.SEE_MONEY}[what]

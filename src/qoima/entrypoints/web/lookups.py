@@ -30,6 +30,11 @@ def sellers(uow: UnitOfWork, principal: Principal) -> list[dict]:
     return [dict(r._mapping) for r in uow.execute(q)]
 
 
+def seller_name(uow: UnitOfWork, seller_id: int) -> str:
+    """The name of a seller (a seller user's shop, for the header)."""
+    return uow.execute(select(t.sellers.c.name).where(t.sellers.c.id == seller_id)).scalar() or ""
+
+
 def seller_stats(uow: UnitOfWork, principal: Principal) -> dict[int, dict]:
     """Per seller: number of users, products and orders (admin list)."""
     principal.require("admin", "manager")

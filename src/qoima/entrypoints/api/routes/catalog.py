@@ -5,11 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from qoima.catalog import services as catalog
+from qoima.catalog.services import products as product_service
 from qoima.catalog.schemas import ProductIn
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 from qoima.entrypoints.api.errors import COMMON, problems
-from qoima.platform.bounds import Offset, SafeQuery
+from qoima.platform.bounds import Id64, Offset, SafeQuery
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"], responses=COMMON)
 
@@ -31,3 +32,18 @@ def upsert(data: ProductIn, engine: EngineDep, principal: PrincipalDep, response
     if not created:
         response.status_code = 200
     return {"id": pid, "sku": data.sku, "created": created}
+
+
+@router.get("/products/{product_id}", summary="One product with its barcodes", responses=problems(404))
+def product(product_id: Id64, engine: EngineDep, principal: PrincipalDep):
+    with UnitOfWork(engine) as uow:
+        return product_service.get_product(uow, principal, product_id)
+
+
+@router.put("/products/{product_id}", summary="Edit a product (its seller stays)", responses=problems(404, 409))
+def edit(product_id: Id64, data: ProductIn, engine: EngineDep, principal: PrincipalDep):
+    with UnitOfWork(engine) as uow:
+        product_service.update_product(uow, principal, product_id, data)
+        result = product_service.get_product(uow, principal, product_id)
+        uow.commit()
+    return result

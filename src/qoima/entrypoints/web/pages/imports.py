@@ -4,6 +4,7 @@ then the report with every bad row)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import File, Form, UploadFile
@@ -11,10 +12,11 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from qoima.entrypoints import importers
+from qoima.entrypoints.web import lookups
 from qoima.entrypoints.web.common import CsrfDep, UserDep, Web, page_router
 from qoima.entrypoints.web.i18n import N_
 from qoima.platform import jobs
-from qoima.platform.bounds import Id64
+from qoima.platform.bounds import Id64, Text
 from qoima.platform.errors import DomainError
 from qoima.platform.imports import Upload
 
@@ -33,10 +35,27 @@ def _kinds(web: Web) -> list[str]:
     return [k for k in importers.IMPORTERS if p.role in importers.ROLES[k]]
 
 
-def _page(web: Web, form_error: str | None = None, status: int = 200, kind: str = ""):
+def _page(web: Web, form_error: str | None = None, status: int = 200, kind: str = "", seller: str = ""):
+    sellers = []
+    if web.principal.is_staff:
+        with web.uow() as uow:
+            sellers = lookups.sellers(uow, web.principal)
     return web.render("imports.html", status=status, kinds=_kinds(web), kind_labels=KIND_LABELS, columns=SAMPLES,
                       status_labels=STATUS_LABELS, items=jobs.recent(web.engine, web.principal),
-                      form_error=form_error, chosen=kind)
+                      form_error=form_error, chosen=kind, sellers=sellers, chosen_seller=seller)
+
+
+def _acting(web: Web, seller: str):
+    """Who the import runs as: staff who chose a seller act for it (the rows without a seller are that
+    seller's, and the seller sees the job); a seller user always for itself."""
+    p = web.principal
+    if not p.is_staff or not seller:
+        return p
+    with web.uow() as uow:
+        sid = lookups.seller_id_by_code(uow, p, seller)
+    if sid is None:
+        raise DomainError(web._("Choose the seller."), field="seller")
+    return replace(p, seller_id=sid)
 
 
 def _too_large(web: Web, mb) -> str:
@@ -55,28 +74,56 @@ def imports_page(web: UserDep, too_large: int | None = None):
 
 @router.post("/imports")
 def start_import(web: UserDep, _csrf: CsrfDep, file: Annotated[UploadFile, File()],
-                 kind: Annotated[str, Form()] = "", dry_run: Annotated[str, Form()] = ""):
+                 kind: Annotated[str, Form()] = "", dry_run: Annotated[str, Form()] = "",
+                 seller: Annotated[Text(40), Form()] = ""):
     try:
         if kind not in _kinds(web):
             raise DomainError(web._("Choose what the file holds."))
         if not file.filename:
             raise DomainError(web._("Choose a file."))
         data = importers.read_upload(file, web.request.app.state.settings, kind)
-        job_id = importers.queue(web.engine, web.principal, kind, Upload(data, file.filename, file.content_type),
-                                 dry_run == "1")
+        job_id = importers.queue(web.engine, _acting(web, seller.strip()), kind,
+                                 Upload(data, file.filename, file.content_type), dry_run == "1", keep_checked=True)
     except jobs.TooLarge as exc:
-        return _page(web, form_error=_too_large(web, exc.extra.get("limit_mb")), status=413, kind=kind)
+        return _page(web, form_error=_too_large(web, exc.extra.get("limit_mb")), status=413, kind=kind,
+                     seller=seller)
     except DomainError as exc:
         return _page(web, form_error=web._("The import was not started: %(reason)s", reason=exc.message),
-                     status=422 if exc.status < 500 else exc.status, kind=kind)
+                     status=422 if exc.status < 500 else exc.status, kind=kind, seller=seller)
     return web.redirect(f"/imports/{job_id}")
 
 
 @router.get("/imports/{job_id}")
 def import_job_page(web: UserDep, job_id: Id64):
     job = jobs.get(web.engine, web.principal, job_id)
-    return web.render("import_job.html", job=job, kind=job["kind"].removeprefix("import."), kind_labels=KIND_LABELS,
-                      status_labels=STATUS_LABELS)
+    kind = job["kind"].removeprefix("import.")
+    committable = (job["dry_run"] and job["status"] == "done" and bool((job["report"] or {}).get("valid"))
+                   and kind in _kinds(web) and jobs.has_checked_input(web.engine, job_id))
+    return web.render("import_job.html", job=job, kind=kind, kind_labels=KIND_LABELS, status_labels=STATUS_LABELS,
+                      committable=committable)
+
+
+@router.post("/imports/{job_id}/commit")
+def commit_checked_import(web: UserDep, _csrf: CsrfDep, job_id: Id64):
+    """Write the file that a check-only run found valid, exactly as it was checked (a new job; the whole
+    file is checked again as it is written, so a change in between still refuses it line by line)."""
+    jobs.get(web.engine, web.principal, job_id)  # another seller's job: the 404 page
+    with web.uow() as uow:
+        try:
+            kind, options, data, seller_id = jobs.take_checked_input(uow, web.principal, job_id)
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            web.flash("error", web._("The import was not started: %(reason)s", reason=exc.message))
+            return web.redirect(f"/imports/{job_id}")
+        plain = kind.removeprefix("import.")
+        if plain not in _kinds(web):
+            raise DomainError(web._("Choose what the file holds."))
+        acting = replace(web.principal, seller_id=seller_id) if web.principal.is_staff else web.principal
+        new_id = jobs.submit(uow, acting, jobs.NewJob(kind, data, {
+            "dry_run": False, "filename": options.get("filename"), "content_type": options.get("content_type")}))
+        uow.commit()
+    return web.redirect(f"/imports/{new_id}")
 
 
 @router.get("/imports/{job_id}/status")
