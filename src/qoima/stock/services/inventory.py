@@ -123,21 +123,101 @@ def _ledger(uow, kind, product_id, from_loc, to_loc, quantity, actor, reason, re
 
 def move(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, from_location: int, to_location: int,
          quantity: int, reason: str = "") -> None:
-    """Move free stock between two locations of the same warehouse (put-away when it leaves receiving)."""
+    """Move stock between two locations of the same warehouse (put-away when it leaves receiving).
+    Free units go first; then units reserved for orders not yet being picked go too, with their
+    reservations (so a picker is sent where the goods are), when the target is reservable
+    (stock/services/reservable.py). Orders, then stock rows are locked, as every use case does."""
     principal.require("admin", "manager", "worker")
     _positive(quantity)
     product = product_row(uow, principal, sku, seller_id)
     src, dst = location_row(uow, from_location, field="from_location"), location_row(uow, to_location, field="to_location")
     if src.warehouse_id != dst.warehouse_id:
-        raise ValidationError("locations are in different warehouses: use a transfer", field="to_location")
+        raise ValidationError("locations are in different warehouses: use a transfer", field="to_location",
+                              code="stock.move_other_warehouse")
+    if src.id == dst.id:
+        raise ValidationError("the goods are already at %(location)s" % {"location": dst.code}, field="to_location",
+                              code="stock.move_same_location", location=dst.code)
     kind = "putaway" if src.kind == "receiving" else "move"
     ref = f"move:{src.code}->{dst.code}"
-    lock_rows(uow, adds=[(product.id, dst.id, dst.warehouse_id)], removes=[(product.id, src.id)])
+    carry = _lock_carried_orders(uow, product.id, src.id) if _reservable(uow, dst.id) else set()
+    rows = lock_rows(uow, adds=[(product.id, dst.id, dst.warehouse_id)], removes=[(product.id, src.id)])
+    row = rows.get((product.id, src.id))
+    free = 0 if row is None else row.on_hand - row.reserved
+    held = _carried(uow, row.id, carry) if row is not None and quantity > free else []
+    reserved = max(0, quantity - free)
+    if reserved > sum(q for _rid, q in held):
+        _refuse_move(row, free, held, quantity, sku, src.code)
+    if reserved:  # the reserved units leave with their reservations
+        uow.execute(update(t.stock).where(t.stock.c.id == row.id).values(reserved=t.stock.c.reserved - reserved))
     remove_on_hand(uow, product_id=product.id, location_id=src.id, quantity=quantity, kind=kind, actor=principal.email,
                    reason=reason or kind, reference=ref, sku=sku)
     add_on_hand(uow, product_id=product.id, location_id=dst.id, warehouse_id=dst.warehouse_id, quantity=quantity,
                 kind=kind, actor=principal.email, reason=reason or kind, reference=ref)
+    if reserved:
+        _carry(uow, held, reserved, rows[(product.id, dst.id)].id)
     # put away into storage: now reservable; waiting orders are filled from the stock.changed event
+
+
+MOVABLE_HOLDS = ("allocated", "backordered")  # orders not being picked: their reservations may follow the goods
+
+
+def _reservable(uow: UnitOfWork, location_id: int) -> bool:
+    from qoima.stock.services.reservable import reservable
+    return bool(uow.execute(select(reservable()).where(t.locations.c.id == location_id)).scalar())
+
+
+def _lock_carried_orders(uow: UnitOfWork, product_id: int, location_id: int) -> set[int]:
+    """Lock (ascending by id, before any stock row) the orders holding units at this location that are
+    not being picked; their ids."""
+    ids = uow.execute(select(t.reservations.c.order_id).distinct()
+                      .join(t.stock, t.stock.c.id == t.reservations.c.stock_id)
+                      .where(t.stock.c.product_id == product_id, t.stock.c.location_id == location_id)).scalars().all()
+    if not ids:
+        return set()
+    q = select(t.orders.c.id, t.orders.c.status).where(t.orders.c.id.in_(sorted(ids))).order_by(t.orders.c.id)
+    if uow.is_postgres:
+        q = q.with_for_update(key_share=True)  # as an order's status move locks it
+    return {r.id for r in uow.execute(q) if r.status in MOVABLE_HOLDS}
+
+
+def _carried(uow: UnitOfWork, stock_id: int, orders: set[int]) -> list[tuple[int, int]]:
+    """(reservation id, quantity) of the locked orders at this stock row, oldest first."""
+    if not orders:
+        return []
+    return [(r.id, r.quantity) for r in uow.execute(
+        select(t.reservations.c.id, t.reservations.c.quantity)
+        .where(t.reservations.c.stock_id == stock_id, t.reservations.c.order_id.in_(sorted(orders)))
+        .order_by(t.reservations.c.id))]
+
+
+def _refuse_move(row, free: int, held, quantity: int, sku: str, code: str) -> None:
+    movable = sum(q for _rid, q in held)
+    stuck = (0 if row is None else row.reserved) - movable
+    msg = ("only %(free)s unit(s) of %(sku)s free at %(location)s and %(movable)s reserved that may move, "
+           "%(quantity)s asked")
+    params = {"free": free, "sku": sku, "location": code, "movable": movable, "quantity": quantity}
+    if stuck:
+        msg += " (%(stuck)s reserved for orders being picked, or the target is not a storage cell)"
+        params["stuck"] = stuck
+    raise Conflict(msg % params, field="quantity", code="stock.move_short", **params)
+
+
+def _carry(uow: UnitOfWork, held, units: int, to_stock_id: int) -> None:
+    """Point `units` reserved units (of the reservations `held`, oldest first) at the target row."""
+    uow.execute(update(t.stock).where(t.stock.c.id == to_stock_id).values(reserved=t.stock.c.reserved + units))
+    for rid, qty in held:
+        if units <= 0:
+            break
+        n = min(qty, units)
+        units -= n
+        if n == qty:
+            uow.execute(update(t.reservations).where(t.reservations.c.id == rid).values(stock_id=to_stock_id))
+            continue
+        r = uow.execute(select(t.reservations).where(t.reservations.c.id == rid)).one()
+        uow.execute(update(t.reservations).where(t.reservations.c.id == rid).values(quantity=qty - n))
+        uow.execute(insert(t.reservations).values(order_id=r.order_id, order_line_id=r.order_line_id,
+                                                  stock_id=to_stock_id, warehouse_id=r.warehouse_id, quantity=n,
+                                                  created_at=r.created_at))
 
 
 def adjust(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, location_id: int, delta: int,
