@@ -9,7 +9,7 @@ the change commits, by the orders capability (a stock.changed handler)."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import case, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -19,6 +19,7 @@ from qoima.platform.access import Principal
 from qoima.platform.bounds import INT32_MAX
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 from qoima.stock.services.events import touched
+from qoima.stock.services.reservable import reservable
 
 _LOCKED = "stock.locked"  # uow.state key: (product_id, location_id) pairs this transaction has locked
 
@@ -34,7 +35,9 @@ def location_row(uow: UnitOfWork, location_id: int | None = None, code: str | No
             q = q.where(t.warehouses.c.code == warehouse_code)
     rows = uow.execute(q).all()
     if not rows:
-        raise ValidationError(f"unknown location '{code or location_id}'", field=field)
+        tmpl = "unknown location '%(location)s'"
+        raise ValidationError(tmpl % {"location": code or location_id}, field=field, code="stock.unknown_location",
+                              template=tmpl, location=code or location_id)
     if len(rows) > 1:
         raise ValidationError(f"location '{code}' exists in several warehouses; name the warehouse", field=field)
     return rows[0]
@@ -44,7 +47,8 @@ def product_row(uow: UnitOfWork, principal: Principal, sku: str, seller_id: int,
     principal.check_seller(seller_id)
     row = uow.execute(select(t.products).where(t.products.c.seller_id == seller_id, t.products.c.sku == sku)).first()
     if row is None:
-        raise ValidationError(f"unknown SKU '{sku}'", field=field)
+        tmpl = "unknown SKU '%(sku)s'"
+        raise ValidationError(tmpl % {"sku": sku}, field=field, code="stock.unknown_sku", template=tmpl, sku=sku)
     return row
 
 
@@ -105,8 +109,9 @@ def remove_on_hand(uow: UnitOfWork, *, product_id: int, location_id: int, quanti
     row = _lock_stock(uow, product_id, location_id)
     free = 0 if row is None else (row.on_hand if from_reserved else row.on_hand - row.reserved)
     if row is None or free < quantity:
-        raise Conflict(f"only {free} unit(s) of {sku or product_id} free at this location, {quantity} asked",
-                       field="quantity")
+        tmpl = "only %(free)s unit(s) of %(sku)s free at this location, %(quantity)s asked"
+        params = {"free": free, "sku": sku or product_id, "quantity": quantity}
+        raise Conflict(tmpl % params, field="quantity", code="stock.not_enough_free", template=tmpl, **params)
     values = {"on_hand": t.stock.c.on_hand - quantity}
     if from_reserved:
         values["reserved"] = t.stock.c.reserved - quantity
@@ -135,8 +140,9 @@ def move(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, fro
         raise ValidationError("locations are in different warehouses: use a transfer", field="to_location",
                               code="stock.move_other_warehouse")
     if src.id == dst.id:
-        raise ValidationError("the goods are already at %(location)s" % {"location": dst.code}, field="to_location",
-                              code="stock.move_same_location", location=dst.code)
+        tmpl = "the goods are already at %(location)s"
+        raise ValidationError(tmpl % {"location": dst.code}, field="to_location", code="stock.move_same_location",
+                              template=tmpl, location=dst.code)
     kind = "putaway" if src.kind == "receiving" else "move"
     ref = f"move:{src.code}->{dst.code}"
     carry = _lock_carried_orders(uow, product.id, src.id) if _reservable(uow, dst.id) else set()
@@ -162,7 +168,6 @@ MOVABLE_HOLDS = ("allocated", "backordered")  # orders not being picked: their r
 
 
 def _reservable(uow: UnitOfWork, location_id: int) -> bool:
-    from qoima.stock.services.reservable import reservable
     return bool(uow.execute(select(reservable()).where(t.locations.c.id == location_id)).scalar())
 
 
@@ -199,7 +204,7 @@ def _refuse_move(row, free: int, held, quantity: int, sku: str, code: str) -> No
     if stuck:
         msg += " (%(stuck)s reserved for orders being picked, or the target is not a storage cell)"
         params["stuck"] = stuck
-    raise Conflict(msg % params, field="quantity", code="stock.move_short", **params)
+    raise Conflict(msg % params, field="quantity", code="stock.move_short", template=msg, **params)
 
 
 def _carry(uow: UnitOfWork, held, units: int, to_stock_id: int) -> None:
@@ -253,10 +258,12 @@ def _positive(quantity: int, field: str = "quantity") -> None:
 
 def stock_levels(uow: UnitOfWork, principal: Principal, *, seller_id: int | None = None, warehouse: str | None = None,
                  sku: str | None = None, limit: int = 100, offset: int = 0):
-    q = (select(t.stock.c.id, t.products.c.sku, t.products.c.name, t.products.c.seller_id,
+    free = case((reservable(), t.stock.c.on_hand - t.stock.c.reserved), else_=0)
+    q = (select(t.stock.c.id, t.stock.c.product_id, t.stock.c.location_id, t.locations.c.kind.label("location_kind"),
+                t.products.c.sku, t.products.c.name, t.products.c.seller_id,
                 t.sellers.c.code.label("seller"), t.warehouses.c.code.label("warehouse"),
                 t.locations.c.code.label("location"), t.stock.c.on_hand, t.stock.c.reserved,
-                (t.stock.c.on_hand - t.stock.c.reserved).label("available"))
+                free.label("available"))
          .select_from(t.stock.join(t.products).join(t.sellers).join(t.locations, t.stock.c.location_id == t.locations.c.id)
                       .join(t.warehouses, t.stock.c.warehouse_id == t.warehouses.c.id))
          .where(t.stock.c.on_hand > 0))
