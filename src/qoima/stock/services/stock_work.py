@@ -163,9 +163,9 @@ def set_receiving_mode(uow: UnitOfWork, principal: Principal, data: ReceivingMod
     principal.require("admin", "manager")
     wh = uow.execute(select(t.warehouses).where(t.warehouses.c.code == data.warehouse)).first()
     if wh is None:
-        raise ValidationError("unknown warehouse '%(code)s'" % {"code": data.warehouse}, field="warehouse",
-                              code="stock.unknown_warehouse", template="unknown warehouse '%(code)s'",
-                              code_value=data.warehouse)
+        tmpl = "unknown warehouse '%(warehouse)s'"
+        raise ValidationError(tmpl % {"warehouse": data.warehouse}, field="warehouse", code="stock.unknown_warehouse",
+                              template=tmpl, warehouse=data.warehouse)
     if data.mode not in RECEIVING_MODES:
         raise ValidationError("choose a receiving mode from the list", field="mode", code="stock.unknown_mode",
                               template="choose a receiving mode from the list")

@@ -109,12 +109,14 @@ def explain(web: Web, exc: Exception) -> str:
         loc = [str(x) for x in first.get("loc", ()) if not isinstance(x, int)]
         return web._("%(field)s: the value is not valid.", field=_label(web, loc[-1] if loc else None))
     if isinstance(exc, rules.AdjustmentRefused):
-        return web._("%(field)s: %(problem)s", field=_label(web, exc.field),
-                     problem=web._(exc.template) % exc.params)
+        return web._("%(field)s: %(problem)s", field=_label(web, exc.field), problem=web._(exc.template) % exc.params)
     assert isinstance(exc, DomainError)
     template = exc.extra.get("template")
     params = {k: v for k, v in exc.extra.items() if k not in ("template", "code")}
-    text = web._(template) % params if template else exc.message
+    try:
+        text = web._(template) % params if template else exc.message
+    except (KeyError, TypeError, ValueError):  # a template whose values did not come along: the English text
+        text = exc.message
     return web._("%(field)s: %(problem)s", field=_label(web, exc.field), problem=text) if exc.field else text
 
 
@@ -224,8 +226,9 @@ def adjust(web: StaffDep, _csrf: CsrfDep, seller: Raw = "", sku: Raw = "", place
     except REFUSALS as exc:
         return _work_page(web, form, "adjust", web._("Nothing was adjusted: %(reason)s",
                                                      reason=explain(web, exc)), 422)
+    signed = f"{delta:+d}"
     return _done(web, outcome, web._("%(sku)s at %(location)s adjusted by %(delta)s (%(reason)s).", sku=data.sku,
-                                     location=location, delta=f"{delta:+d}",
+                                     location=location, delta=signed,
                                      reason=web._(rules.REASONS[reason].label)), "/stock/work")
 
 
@@ -243,10 +246,11 @@ def count(web: StaffDep, _csrf: CsrfDep, seller: Raw = "", sku: Raw = "", place:
         return _work_page(web, form, "count", web._("The count was not booked: %(reason)s",
                                                     reason=explain(web, exc)), 422)
     r = outcome.response
+    signed = f"{r['delta']:+d}"
     message = (web._("Count of %(sku)s at %(location)s matches: nothing booked.", sku=r["sku"], location=r["location"])
                if r["delta"] == 0 else
                web._("Count of %(sku)s at %(location)s booked: %(before)s → %(counted)s (%(delta)s).", sku=r["sku"],
-                     location=r["location"], before=r["before"], counted=r["counted"], delta=f"{r['delta']:+d}"))
+                     location=r["location"], before=r["before"], counted=r["counted"], delta=signed))
     return _done(web, outcome, message, "/stock/work")
 
 
