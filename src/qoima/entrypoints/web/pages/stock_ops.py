@@ -113,8 +113,8 @@ def explain(web: Web, exc: Exception) -> str:
     assert isinstance(exc, DomainError)
     template = exc.extra.get("template")
     params = {k: v for k, v in exc.extra.items() if k not in ("template", "code")}
-    try:
-        text = web._(template) % params if template else exc.message
+    try:  # a fixed message (no values) may be a msgid of its own
+        text = web._(template) % params if template else web._(exc.message)
     except (KeyError, TypeError, ValueError):  # a template whose values did not come along: the English text
         text = exc.message
     return web._("%(field)s: %(problem)s", field=_label(web, exc.field), problem=text) if exc.field else text
