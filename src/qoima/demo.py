@@ -15,14 +15,14 @@ from qoima.catalog.domain.barcodes import check_digit
 from qoima.orders.domain.status import Status
 from qoima.platform import auth
 from qoima.catalog import services as catalog
-from qoima.stock.services import inbound
+from qoima.stock.services import inbound, stock_work
 from qoima.orders.services import lifecycle
 from qoima.platform.access import SYSTEM, Principal
 from qoima.orders.services.intake import submit_order
 from qoima.customers.schemas import CustomerIn
 from qoima.orders.schemas import DeliveryIn, LineIn, OrderIn
 from qoima.catalog.schemas import ProductIn
-from qoima.stock.schemas import ReceiptIn, ReceiptLineIn
+from qoima.stock.schemas import ReceiptIn, ReceiptLineIn, ReceivingModeIn
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
 ADMIN_EMAIL = "admin@qoima.local"
@@ -91,6 +91,7 @@ def seed(engine: Engine, orders: int = 200, rng_seed: int = 7) -> bool:
     _stock(engine, rng)
     _orders(engine, rng, orders)
     _alerts(engine)
+    _dock(engine)
     return True
 
 
@@ -106,6 +107,20 @@ def _alerts(engine: Engine) -> None:
                                                          seller=seller, window_days=30))
             alerts.set_alert(uow, SYSTEM, alerts.AlertIn(sku=f"{prefix}-003", kind="threshold", value=5,
                                                          seller=seller, warehouse="ALA"))
+        uow.commit()
+
+
+def _dock(engine: Engine) -> None:
+    """Stock work to show: AST puts receipts away at once (receiving mode 'auto_putaway' into
+    A-01-01-1); ALA reserves on its dock, where a delivery waits for put-away (/stock/putaway)."""
+    operator = Principal(user_id=None, email=ADMIN_EMAIL, role="admin")
+    with UnitOfWork(engine) as uow:
+        stock_work.set_receiving_mode(uow, operator, ReceivingModeIn(warehouse="AST", mode="auto_putaway",
+                                                                     cell="A-01-01-1"))
+        seller = next(iter(GOODS))
+        inbound.receive(uow, operator, ReceiptIn(
+            seller=seller, warehouse="ALA", location="RCV-01", supplier="Demo supplier", reference="ASN-DOCK",
+            lines=[ReceiptLineIn(sku=f"{seller[:3].upper()}-{i:03d}", expected=6, received=6) for i in (1, 2)]))
         uow.commit()
 
 

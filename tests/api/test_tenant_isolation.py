@@ -720,6 +720,28 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/receipts"): _page("GET", "/receipts"),
     ("POST", "/receipts"): _page("POST", "/receipts", seller="seller-a", place="ALA|A-01", sku="SKU-1",
                                  expected="1", received="-1"),
+    # stock work (web/pages/stock_ops.py): refused input (nothing written) is enough to tell allowed from refused
+    ("GET", "/stock/putaway"): _page("GET", "/stock/putaway"),
+    ("POST", "/stock/putaway"): _page("POST", "/stock/putaway", seller="seller-a", sku="SKU-1", warehouse="ALA",
+                                      from_location="A-01", to_location="A-02", quantity="0"),
+    ("GET", "/stock/work"): _page("GET", "/stock/work"),
+    ("POST", "/stock/move"): _page("POST", "/stock/move", seller="seller-a", sku="SKU-1", place="ALA|A-01",
+                                   to_location="A-02", quantity="0"),
+    ("POST", "/stock/adjust"): _page("POST", "/stock/adjust", seller="seller-a", sku="SKU-1", place="ALA|A-01",
+                                     reason="found", direction="add", quantity="0"),
+    ("POST", "/stock/count"): _page("POST", "/stock/count", seller="seller-a", sku="SKU-1", place="ALA|A-01",
+                                    counted="x"),
+    ("GET", "/stock/transfers"): _page("GET", "/stock/transfers"),
+    ("POST", "/stock/transfers"): _page("POST", "/stock/transfers", seller="seller-a", sku="SKU-1", place="ALA|A-01",
+                                        to_warehouse="AST", quantity="0"),
+    ("POST", "/stock/transfers/{transfer_id}/receive"): _page(
+        "POST", lambda ctx: f"/stock/transfers/{ctx.a_transfer}/receive", location=""),
+    ("GET", "/stock/products/{product_id}/history"): _page(
+        "GET", lambda ctx: f"/stock/products/{_a_product(ctx)}/history", owned=True),
+    ("GET", "/stock/locations/{location_id}/history"): _page(
+        "GET", lambda ctx: f"/stock/locations/{ctx.world.locations[('ALA', 'A-01')]}/history"),
+    ("GET", "/stock/settings"): _page("GET", "/stock/settings"),
+    ("POST", "/stock/settings"): _page("POST", "/stock/settings", warehouse="ALA", mode="bogus"),
     ("GET", "/imports"): _page("GET", "/imports"),
     ("POST", "/imports"): _page("POST", "/imports", kind="orders", dry_run="1",
                                 files={"file": ("o.csv", b"external_id,sku,quantity,unit_price\nW-1,SKU-1,1,1\n",
@@ -750,6 +772,13 @@ PROBES: dict[tuple[str, str], Probe] = {
                                          new="another-password-1", repeat="another-password-1"),
     ("POST", "/account/logout-everywhere"): Probe(lambda ctx, who: _ends_sessions(ctx, who, "/account/logout-everywhere")),
 }
+
+
+def _a_product(ctx) -> int:
+    """Seller A's SKU-1 (its movement history page)."""
+    with ctx.world.engine.connect() as conn:
+        return conn.execute(select(t.products.c.id).where(t.products.c.seller_id == ctx.world.sellers["seller-a"],
+                                                          t.products.c.sku == "SKU-1")).scalar_one()
 
 
 def _matrix_snapshot(world) -> dict:

@@ -1,7 +1,9 @@
 """Proven equal: every order writer stores the same rows for the same orders.
 
 Hypothesis generates the stock (two sellers, three warehouses in three time
-zones with their own cut-offs and working days, two storage rows each) and a
+zones with their own cut-offs and working days, two storage rows each and a
+receiving dock, reservable in two of them (receiving_mode 'reserve') and not in
+the third ('auto_putaway')) and a
 sequence of orders: received just before and after a cut-off, on a Saturday
 and a Sunday, with and without a time zone, or not at all (now); shortfalls,
 splits over two warehouses and two rows; replays by channel external id and by
@@ -57,7 +59,10 @@ WAREHOUSES = [("ALA", "Asia/Almaty", "14:00", "18:00", "12345", 43.24, 76.89),
               ("MOW", "Europe/Moscow", "12:00", "16:00", "123456", 55.75, 37.62),
               ("NSK", "Asia/Novosibirsk", "15:00", "19:00", "1234567", 55.03, 82.92)]
 CELLS = [(seller, sku, wh, loc) for seller in SELLERS for sku in SKUS for wh, *_ in WAREHOUSES
-         for loc in ("A-01", "A-02")]
+         for loc in ("A-01", "A-02", "RCV")]
+# the receiving docks: ALA's and MOW's are reservable ('reserve', the default), NSK's is not ('auto_putaway',
+# set after its goods were received into the dock): every writer must read them alike
+AUTO_PUTAWAY = ("NSK",)
 KNOWN = {"phone_only": "+77010000001", "email_only": "mail@example.kz", "merged": "+77010000003"}
 
 # the moments orders are received: around each warehouse's cut-off, a weekend, aware and naive
@@ -147,6 +152,8 @@ def build(engine, stock: list[int]) -> None:
             if qty:
                 inbound.receive(uow, SYSTEM, ReceiptIn(seller=seller, warehouse=wh, location=loc,
                                                        lines=[ReceiptLineIn(sku=sku, expected=qty, received=qty)]))
+        uow.execute(t.warehouses.update().where(t.warehouses.c.code.in_(AUTO_PUTAWAY))
+                    .values(receiving_mode="auto_putaway"))
         uow.commit()
 
 
@@ -291,3 +298,25 @@ def test_the_generated_worlds_cover_the_cases(worlds):
     bulk_eng = worlds.fresh(stock)
     bulk(bulk_eng, orders)
     assert _rows(bulk_eng, NO_KEYS) == _rows(eng, NO_KEYS)
+
+
+def test_a_reserve_dock_is_sourced_and_an_auto_putaway_dock_is_not(worlds):
+    """SKU-3 only on docks: 1 on ALA's ('reserve'), 2 on NSK's ('auto_putaway'): every writer reserves
+    the one on ALA's dock and backorders the rest."""
+    stock = [0] * len(CELLS)
+    stock[CELLS.index(("seller-a", "SKU-3", "ALA", "RCV"))] = 1
+    stock[CELLS.index(("seller-a", "SKU-3", "NSK", "RCV"))] = 2
+    orders = [{"seller": "seller-a", "external_id": "E-1", "key": None, "lines": [("SKU-3", 3)], "buyer": 0,
+               "received": 0, "place": 2}]
+    eng = worlds.fresh(stock)
+    [(order, created)] = careful(eng, orders)
+    assert created and order["status"] == "backordered" and order["lines"][0]["backordered"] == 2
+    assert order["warehouses"] == ["ALA"]
+    want = _rows(eng, NO_KEYS)
+    if worlds.backend == "postgres":
+        eng = worlds.fresh(stock)
+        express(eng, orders)
+        assert _rows(eng, NO_KEYS) == want
+    eng = worlds.fresh(stock)
+    bulk(eng, orders)
+    assert _rows(eng, NO_KEYS) == want

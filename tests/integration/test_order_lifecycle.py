@@ -194,18 +194,19 @@ def test_receipt_of_another_sellers_same_sku_fills_nothing(world):
 
 
 def test_putaway_from_receiving_fills_backorders(world):
-    """Goods received into the receiving dock cannot be reserved; once put away into a
-    storage bin they must fill the waiting orders."""
+    """In a 'reserve' warehouse (the default) goods received into the receiving dock fill the
+    waiting orders at once; put away into a storage bin, the reservation goes with them."""
     eng = world.engine
     order = place(world, "PUT-1", [("SKU-2", 7)])
     assert backordered(eng, order["id"]) == [2]
     receive(world, "SKU-2", 2, wh="AST", loc="RCV")
-    assert status_of(eng, order["id"]) == "backordered"  # still on the dock
-    run(eng, inventory.move, world.principals["worker"], seller_id=world.sellers["seller-a"], sku="SKU-2",
-        from_location=world.locations[("AST", "RCV")], to_location=world.locations[("AST", "A-02")], quantity=2)
     drain_outbox(eng)
     assert status_of(eng, order["id"]) == "allocated"
-    assert level(eng, "seller-a", "SKU-2", "AST", "A-02") == (2, 2)
+    assert level(eng, "seller-a", "SKU-2", "AST", "RCV") == (2, 2)  # reserved on the dock
+    run(eng, inventory.move, world.principals["worker"], seller_id=world.sellers["seller-a"], sku="SKU-2",
+        from_location=world.locations[("AST", "RCV")], to_location=world.locations[("AST", "A-02")], quantity=2)
+    assert level(eng, "seller-a", "SKU-2", "AST", "A-02") == (2, 2)  # the reservation moved with the goods
+    assert level(eng, "seller-a", "SKU-2", "AST", "RCV") == (0, 0)
     assert_ledger_consistent(eng)
 
 

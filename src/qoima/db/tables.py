@@ -5,8 +5,8 @@ order is one order, ledger quantities are positive."""
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON, Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, MetaData,
-    Numeric, PrimaryKeyConstraint, String, Table, Text, UniqueConstraint, BigInteger, text,
+    JSON, Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey, ForeignKeyConstraint, Index, Integer,
+    LargeBinary, MetaData, Numeric, PrimaryKeyConstraint, String, Table, Text, UniqueConstraint, BigInteger, text,
 )
 
 NAMING = {
@@ -89,6 +89,10 @@ warehouses = Table(
     Column("lat", Float),
     Column("lon", Float),
     created(),
+    # migration 0013: goods received into the dock are reservable there ('reserve') or put away at once into
+    # the warehouse's putaway_cells row ('auto_putaway'); stock/services/reservable.py and putaway.py read it
+    Column("receiving_mode", String(20), nullable=False, server_default="reserve"),
+    CheckConstraint("receiving_mode in ('reserve','auto_putaway')", name="receiving_mode"),
 )
 
 locations = Table(
@@ -458,3 +462,12 @@ stock_alerts = Table(
     CheckConstraint("window_days >= 1 and window_days <= 365", name="window_days"),
 )
 Index("uq_stock_alerts_scope", stock_alerts.c.product_id, text("coalesce(warehouse_id, 0)"), unique=True)
+
+putaway_cells = Table(  # migration 0013: the cell an 'auto_putaway' warehouse puts received goods into
+    "putaway_cells", metadata,
+    Column("warehouse_id", Id, ForeignKey("warehouses.id"), primary_key=True),
+    Column("location_code", String(40), nullable=False),
+    # a location of this same warehouse (its kind, storage, is checked by stock/services/putaway.py)
+    ForeignKeyConstraint(["warehouse_id", "location_code"], ["locations.warehouse_id", "locations.code"],
+                         name="fk_putaway_cells_warehouse_id_locations"),
+)

@@ -129,6 +129,20 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/products"): EVERYONE,
     ("GET", "/receipts"): EVERYONE,
     ("POST", "/receipts"): STAFF,
+    # stock work (web/pages/stock_ops.py): the floor does it; a seller sees the history of its own SKUs only
+    ("GET", "/stock/putaway"): STAFF,
+    ("POST", "/stock/putaway"): STAFF,
+    ("GET", "/stock/work"): STAFF,
+    ("POST", "/stock/move"): STAFF,
+    ("POST", "/stock/adjust"): STAFF,
+    ("POST", "/stock/count"): STAFF,
+    ("GET", "/stock/transfers"): STAFF,
+    ("POST", "/stock/transfers"): STAFF,
+    ("POST", "/stock/transfers/{transfer_id}/receive"): STAFF,
+    ("GET", "/stock/products/{product_id}/history"): EVERYONE,  # another seller's product is 404
+    ("GET", "/stock/locations/{location_id}/history"): STAFF,  # a cell holds every seller's goods
+    ("GET", "/stock/settings"): STAFF,  # the floor sees how its docks work
+    ("POST", "/stock/settings"): OFFICE,  # and the office sets it
     ("GET", "/imports"): COMMERCIAL,
     ("POST", "/imports"): COMMERCIAL,
     ("GET", "/imports/{job_id}"): COMMERCIAL,

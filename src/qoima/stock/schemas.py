@@ -73,3 +73,22 @@ class AdjustIn(BaseModel):
     delta: Delta
     reason: Text(500, multiline=True)
     scrap: bool = False
+
+
+class CountIn(BaseModel):
+    """A cycle count: the quantity counted of one SKU in one location; the difference is booked."""
+    model_config = ConfigDict(extra="forbid")
+    seller: Code | None = None
+    sku: Text(64)
+    warehouse: Code
+    location: Code
+    counted: Count
+    note: Text(200) = ""
+
+
+class ReceivingModeIn(BaseModel):
+    """A warehouse's receiving mode (migration 0013) and, for 'auto_putaway', its put-away cell."""
+    model_config = ConfigDict(extra="forbid")
+    warehouse: Code
+    mode: Text(20)
+    cell: Code | None = None

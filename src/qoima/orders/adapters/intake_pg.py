@@ -32,6 +32,7 @@ from psycopg import AsyncConnection
 
 from qoima.catalog.domain.calendar import Calendar, parse_hhmm
 from qoima.orders.domain import booking as bk
+from qoima.stock.services.reservable import reservable_sql
 
 FUNCTION = "book_order_v3"
 
@@ -80,7 +81,7 @@ def _look_sql(seller_column: str) -> str:
         " (SELECT json_agg(json_build_array(p.id, p.sku, x.id, x.warehouse_id, x.free) ORDER BY x.id)"
         " FROM products p LEFT JOIN LATERAL (SELECT st.id, st.warehouse_id, st.on_hand - st.reserved AS free"
         " FROM stock st JOIN locations l ON l.id = st.location_id"
-        " WHERE st.product_id = p.id AND st.on_hand > st.reserved AND l.kind = 'storage' OFFSET 0) x ON true"
+        f" WHERE st.product_id = p.id AND st.on_hand > st.reserved AND {reservable_sql('l')} OFFSET 0) x ON true"
         " WHERE p.seller_id = s.id AND p.sku = ANY(%(skus)s::text[])),"
         " (SELECT json_agg(json_build_array(w.id, w.code, w.lat, w.lon, w.timezone, w.cutoff_time,"
         " w.handover_time, w.working_days) ORDER BY w.id) FROM warehouses w),"

@@ -81,6 +81,8 @@ def fill_backorders(uow: UnitOfWork, product_ids: list[int], actor: str) -> list
     completed = [order_id for order_id in served if order_id in complete]
     for order_id in sorted(served):  # a warehouse that now holds part of the order ships that part
         _ship_from_held(uow, order_id, Status.ALLOCATED.value if order_id in complete else Status.BACKORDERED.value)
+        short = sum(still[ln.id] for ln in lines if ln.order_id == order_id)
+        _store_reason(uow, order_id, short)
     for order_id in completed:
         _allocate(uow, orders[order_id], actor)
     return completed
@@ -110,6 +112,21 @@ def _ship_from_held(uow: UnitOfWork, order_id: int, status: str) -> None:
     ships = [w for w in before if w in held] + sorted(held - set(before))
     if ships != before:
         shipments.replace(uow, order_id, ships, status)
+
+
+def current_reason(warehouses: list[str], short: int) -> str:
+    """The sourcing reason of an order after a fill (stored, so the order page shows why it ships now)."""
+    where = "+".join(warehouses) or "-"
+    if short:
+        return f"backorder partly filled: stock arrived at {where}; {short} unit(s) still backordered"
+    return f"backorder filled: stock arrived; ships from {where}"
+
+
+def _store_reason(uow: UnitOfWork, order_id: int, short: int) -> None:
+    codes = uow.execute(select(t.warehouses.c.code).join(t.shipments, t.shipments.c.warehouse_id == t.warehouses.c.id)
+                        .where(t.shipments.c.order_id == order_id).order_by(t.shipments.c.seq)).scalars().all()
+    uow.execute(update(t.orders).where(t.orders.c.id == order_id)
+                .values(sourcing_reason=current_reason(list(codes), short)[:500]))
 
 
 def _allocate(uow: UnitOfWork, order, actor: str) -> None:

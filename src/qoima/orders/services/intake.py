@@ -21,6 +21,7 @@ from qoima.platform.errors import Conflict, NotFound
 from qoima.platform.unit_of_work import UnitOfWork, run, utcnow
 from qoima.customers.services import contact_taken
 from qoima.stock.services.reserve import apply_reservations
+from qoima.stock.services.reservable import reservable
 
 CENT = bk.CENT
 received_utc = bk.received_utc  # re-exported for the order writers
@@ -153,11 +154,11 @@ def contact_lock_keys(seller_id: int, c) -> list[str]:
 
 
 def _lock_stock(uow: UnitOfWork, product_ids) -> list[bk.StockRow]:
-    """Storage rows with free units of these products, locked in id order."""
+    """Reservable rows (stock/services/reserve.py) with free units of these products, locked in id order."""
     s = t.stock.c
     q = (select(s.id, s.product_id, s.warehouse_id, s.on_hand, s.reserved)
          .join(t.locations, t.locations.c.id == s.location_id)
-         .where(s.product_id.in_(list(product_ids)), s.on_hand > s.reserved, t.locations.c.kind == "storage")
+         .where(s.product_id.in_(list(product_ids)), s.on_hand > s.reserved, reservable())
          .order_by(s.id))
     if uow.is_postgres:
         q = q.with_for_update(of=t.stock)

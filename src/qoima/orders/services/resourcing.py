@@ -5,7 +5,7 @@ timeline and the outbox in the same transaction.
 
 Locks, in the order `lifecycle.transition` (and cancel) takes them: the order,
 then its lines, then in one statement ascending by id every stock row the use
-case may touch (the rows it holds and every storage row of its products), before
+case may touch (the rows it holds and every reservable row of its products), before
 anything changes."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from qoima.orders.services.records import record_transition
 from qoima.platform.access import Principal
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 from qoima.stock.services.reserve import apply_reservations, release
+from qoima.stock.services.reservable import reservable
 
 
 @dataclass(frozen=True)
@@ -101,15 +102,15 @@ def _held(uow: UnitOfWork, order_id: int) -> dict[int, int]:
 
 
 def _lock_stock(uow: UnitOfWork, product_ids: set[int], held_ids: set[int]):
-    """Lock the rows the order holds and every storage row of its products, in one statement ascending by id."""
+    """Lock the rows the order holds and every reservable row of its products, in one statement ascending by id."""
     w = t.warehouses.c
     q = (select(t.stock.c.id, t.stock.c.product_id, t.stock.c.warehouse_id, t.stock.c.location_id,
                 t.stock.c.on_hand, t.stock.c.reserved, w.code.label("wh_code"), w.lat.label("wh_lat"),
                 w.lon.label("wh_lon"), w.timezone, w.cutoff_time, w.handover_time, w.working_days,
-                t.locations.c.kind)
+                reservable().label("reservable"))
          .join(t.locations, t.locations.c.id == t.stock.c.location_id)
          .join(t.warehouses, w.id == t.stock.c.warehouse_id)
-         .where(or_((t.stock.c.product_id.in_(sorted(product_ids))) & (t.locations.c.kind == "storage"),
+         .where(or_((t.stock.c.product_id.in_(sorted(product_ids))) & reservable(),
                     t.stock.c.id.in_(sorted(held_ids))))
          .order_by(t.stock.c.id))
     if uow.is_postgres:
@@ -118,12 +119,12 @@ def _lock_stock(uow: UnitOfWork, product_ids: set[int], held_ids: set[int]):
 
 
 def _free_rows(raw, product_ids: set[int], held: dict[int, int]) -> list[StockRow]:
-    """The storage rows with free units once this order's hold is given back, as sourcing reads them."""
+    """The reservable rows with free units once this order's hold is given back, as sourcing reads them."""
     rows = []
     for r in raw:
-        row = StockRow(**{k: v for k, v in r._mapping.items() if k != "kind"})
+        row = StockRow(**{k: v for k, v in r._mapping.items() if k != "reservable"})
         row = replace(row, reserved=row.reserved - held.get(row.id, 0))
-        if r.kind == "storage" and row.product_id in product_ids and row.on_hand > row.reserved:
+        if r.reservable and row.product_id in product_ids and row.on_hand > row.reserved:
             rows.append(row)
     return rows
 

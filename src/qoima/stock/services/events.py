@@ -5,7 +5,8 @@ when the transaction commits:
     {"product_id", "sku", "warehouse_id", "warehouse", "on_hand", "reserved", "available", "actor"}
 
 on_hand and reserved are summed over every location of the warehouse; available
-is what can still be reserved (on hand minus reserved in storage locations),
+is what can still be reserved (on hand minus reserved where orders may reserve: storage, and the
+dock of a warehouse whose receiving_mode is 'reserve'),
 which is what a channel's stock feed offers. Orders fill their backorders from
 this event (orders/services/backorders.py), after the change committed.
 
@@ -19,6 +20,7 @@ from sqlalchemy import and_, case, func, insert, or_, select
 
 from qoima.db import tables as t
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
+from qoima.stock.services.reservable import reservable
 
 TOPIC = "stock.changed"
 _KEY = "stock.changed"
@@ -35,7 +37,7 @@ def write_events(uow: UnitOfWork) -> None:
     if not pending:
         return
     pairs = sorted(pending)
-    storage = t.locations.c.kind == "storage"
+    storage = reservable()
     rows = uow.execute(
         select(t.stock.c.product_id, t.stock.c.warehouse_id, t.products.c.sku, t.products.c.seller_id,
                t.warehouses.c.code.label("warehouse"),

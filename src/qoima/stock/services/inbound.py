@@ -15,6 +15,7 @@ from qoima.platform.bounds import INT32_MAX
 from qoima.platform.errors import Conflict, NotFound, ValidationError
 from qoima.platform.access import Principal
 from qoima.catalog.services import resolve_seller
+from qoima.stock.services import putaway
 from qoima.stock.services.inventory import add_on_hand, location_row, lock_rows, product_row, remove_on_hand
 from qoima.stock.schemas import ReceiptIn, TransferIn
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
@@ -40,7 +41,9 @@ def receive(uow: UnitOfWork, principal: Principal, data: ReceiptIn) -> dict:
             raise ValidationError(f"SKU '{line.sku}' appears twice", field=f"lines[{i}].sku")
         seen.add(line.sku)
         products.append(product_row(uow, principal, line.sku, seller.id, field=f"lines[{i}].sku"))
-    locked = lock_rows(uow, adds=[(p.id, loc.id, wh.id) for p, line in zip(products, data.lines) if line.received])
+    cell = putaway.auto_target(uow, loc)  # an 'auto_putaway' warehouse: the dock's goods go on into this cell
+    locked = lock_rows(uow, adds=[(p.id, place.id, wh.id) for p, line in zip(products, data.lines) if line.received
+                                  for place in ((loc, cell) if cell else (loc,))])
     for i, (product, line) in enumerate(zip(products, data.lines)):
         row = locked.get((product.id, loc.id))
         if row is not None and row.on_hand + line.received > INT32_MAX:  # a 32-bit column
@@ -62,8 +65,10 @@ def receive(uow: UnitOfWork, principal: Principal, data: ReceiptIn) -> dict:
         if line.received != line.expected:
             discrepancies.append({"sku": line.sku, "expected": line.expected, "received": line.received,
                                   "difference": line.received - line.expected})
+    if cell is not None:
+        putaway.put_away(uow, principal.email, loc, cell, [(p.id, line.received) for p, line in zip(products, data.lines)])
     return {"id": rid, "warehouse": wh.code, "location": loc.code, "discrepancies": discrepancies,
-            "orders_allocated": []}
+            "orders_allocated": [], **({"put_away_to": cell.code} if cell is not None else {})}
 
 
 def start_transfer(uow: UnitOfWork, principal: Principal, data: TransferIn) -> dict:
@@ -102,9 +107,13 @@ def receive_transfer(uow: UnitOfWork, principal: Principal, transfer_id: int, lo
     dst = uow.execute(select(t.warehouses).where(t.warehouses.c.id == tr.to_warehouse_id)).one()
     loc = location_row(uow, code=location_code, warehouse_code=dst.code, field="location")
     lines = uow.execute(select(t.transfer_lines).where(t.transfer_lines.c.transfer_id == tr.id)).all()
-    lock_rows(uow, adds=[(ln.product_id, loc.id, dst.id) for ln in lines])
+    cell = putaway.auto_target(uow, loc)
+    lock_rows(uow, adds=[(ln.product_id, place.id, dst.id) for ln in lines
+                         for place in ((loc, cell) if cell else (loc,))])
     for line in lines:
         add_on_hand(uow, product_id=line.product_id, location_id=loc.id, warehouse_id=dst.id, quantity=line.quantity,
                     kind="transfer_in", actor=principal.email, reason="transfer received", reference=f"transfer:{tr.id}")
+    if cell is not None:
+        putaway.put_away(uow, principal.email, loc, cell, [(ln.product_id, ln.quantity) for ln in lines])
     uow.execute(update(t.transfers).where(t.transfers.c.id == tr.id).values(status="received", received_at=utcnow()))
     return {"id": tr.id, "status": "received", "orders_allocated": []}

@@ -9,7 +9,7 @@ the change commits, by the orders capability (a stock.changed handler)."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import case, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -19,6 +19,7 @@ from qoima.platform.access import Principal
 from qoima.platform.bounds import INT32_MAX
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 from qoima.stock.services.events import touched
+from qoima.stock.services.reservable import reservable
 
 _LOCKED = "stock.locked"  # uow.state key: (product_id, location_id) pairs this transaction has locked
 
@@ -34,7 +35,9 @@ def location_row(uow: UnitOfWork, location_id: int | None = None, code: str | No
             q = q.where(t.warehouses.c.code == warehouse_code)
     rows = uow.execute(q).all()
     if not rows:
-        raise ValidationError(f"unknown location '{code or location_id}'", field=field)
+        tmpl = "unknown location '%(location)s'"
+        raise ValidationError(tmpl % {"location": code or location_id}, field=field, code="stock.unknown_location",
+                              template=tmpl, location=code or location_id)
     if len(rows) > 1:
         raise ValidationError(f"location '{code}' exists in several warehouses; name the warehouse", field=field)
     return rows[0]
@@ -44,7 +47,8 @@ def product_row(uow: UnitOfWork, principal: Principal, sku: str, seller_id: int,
     principal.check_seller(seller_id)
     row = uow.execute(select(t.products).where(t.products.c.seller_id == seller_id, t.products.c.sku == sku)).first()
     if row is None:
-        raise ValidationError(f"unknown SKU '{sku}'", field=field)
+        tmpl = "unknown SKU '%(sku)s'"
+        raise ValidationError(tmpl % {"sku": sku}, field=field, code="stock.unknown_sku", template=tmpl, sku=sku)
     return row
 
 
@@ -105,8 +109,9 @@ def remove_on_hand(uow: UnitOfWork, *, product_id: int, location_id: int, quanti
     row = _lock_stock(uow, product_id, location_id)
     free = 0 if row is None else (row.on_hand if from_reserved else row.on_hand - row.reserved)
     if row is None or free < quantity:
-        raise Conflict(f"only {free} unit(s) of {sku or product_id} free at this location, {quantity} asked",
-                       field="quantity")
+        tmpl = "only %(free)s unit(s) of %(sku)s free at this location, %(quantity)s asked"
+        params = {"free": free, "sku": sku or product_id, "quantity": quantity}
+        raise Conflict(tmpl % params, field="quantity", code="stock.not_enough_free", template=tmpl, **params)
     values = {"on_hand": t.stock.c.on_hand - quantity}
     if from_reserved:
         values["reserved"] = t.stock.c.reserved - quantity
@@ -123,21 +128,101 @@ def _ledger(uow, kind, product_id, from_loc, to_loc, quantity, actor, reason, re
 
 def move(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, from_location: int, to_location: int,
          quantity: int, reason: str = "") -> None:
-    """Move free stock between two locations of the same warehouse (put-away when it leaves receiving)."""
+    """Move stock between two locations of the same warehouse (put-away when it leaves receiving).
+    Free units go first; then units reserved for orders not yet being picked go too, with their
+    reservations (so a picker is sent where the goods are), when the target is reservable
+    (stock/services/reservable.py). Orders, then stock rows are locked, as every use case does."""
     principal.require("admin", "manager", "worker")
     _positive(quantity)
     product = product_row(uow, principal, sku, seller_id)
     src, dst = location_row(uow, from_location, field="from_location"), location_row(uow, to_location, field="to_location")
     if src.warehouse_id != dst.warehouse_id:
-        raise ValidationError("locations are in different warehouses: use a transfer", field="to_location")
+        raise ValidationError("locations are in different warehouses: use a transfer", field="to_location",
+                              code="stock.move_other_warehouse")
+    if src.id == dst.id:
+        tmpl = "the goods are already at %(location)s"
+        raise ValidationError(tmpl % {"location": dst.code}, field="to_location", code="stock.move_same_location",
+                              template=tmpl, location=dst.code)
     kind = "putaway" if src.kind == "receiving" else "move"
     ref = f"move:{src.code}->{dst.code}"
-    lock_rows(uow, adds=[(product.id, dst.id, dst.warehouse_id)], removes=[(product.id, src.id)])
+    carry = _lock_carried_orders(uow, product.id, src.id) if _reservable(uow, dst.id) else set()
+    rows = lock_rows(uow, adds=[(product.id, dst.id, dst.warehouse_id)], removes=[(product.id, src.id)])
+    row = rows.get((product.id, src.id))
+    free = 0 if row is None else row.on_hand - row.reserved
+    held = _carried(uow, row.id, carry) if row is not None and quantity > free else []
+    reserved = max(0, quantity - free)
+    if reserved > sum(q for _rid, q in held):
+        _refuse_move(row, free, held, quantity, sku, src.code)
+    if reserved:  # the reserved units leave with their reservations
+        uow.execute(update(t.stock).where(t.stock.c.id == row.id).values(reserved=t.stock.c.reserved - reserved))
     remove_on_hand(uow, product_id=product.id, location_id=src.id, quantity=quantity, kind=kind, actor=principal.email,
                    reason=reason or kind, reference=ref, sku=sku)
     add_on_hand(uow, product_id=product.id, location_id=dst.id, warehouse_id=dst.warehouse_id, quantity=quantity,
                 kind=kind, actor=principal.email, reason=reason or kind, reference=ref)
+    if reserved:
+        _carry(uow, held, reserved, rows[(product.id, dst.id)].id)
     # put away into storage: now reservable; waiting orders are filled from the stock.changed event
+
+
+MOVABLE_HOLDS = ("allocated", "backordered")  # orders not being picked: their reservations may follow the goods
+
+
+def _reservable(uow: UnitOfWork, location_id: int) -> bool:
+    return bool(uow.execute(select(reservable()).where(t.locations.c.id == location_id)).scalar())
+
+
+def _lock_carried_orders(uow: UnitOfWork, product_id: int, location_id: int) -> set[int]:
+    """Lock (ascending by id, before any stock row) the orders holding units at this location that are
+    not being picked; their ids."""
+    ids = uow.execute(select(t.reservations.c.order_id).distinct()
+                      .join(t.stock, t.stock.c.id == t.reservations.c.stock_id)
+                      .where(t.stock.c.product_id == product_id, t.stock.c.location_id == location_id)).scalars().all()
+    if not ids:
+        return set()
+    q = select(t.orders.c.id, t.orders.c.status).where(t.orders.c.id.in_(sorted(ids))).order_by(t.orders.c.id)
+    if uow.is_postgres:
+        q = q.with_for_update(key_share=True)  # as an order's status move locks it
+    return {r.id for r in uow.execute(q) if r.status in MOVABLE_HOLDS}
+
+
+def _carried(uow: UnitOfWork, stock_id: int, orders: set[int]) -> list[tuple[int, int]]:
+    """(reservation id, quantity) of the locked orders at this stock row, oldest first."""
+    if not orders:
+        return []
+    return [(r.id, r.quantity) for r in uow.execute(
+        select(t.reservations.c.id, t.reservations.c.quantity)
+        .where(t.reservations.c.stock_id == stock_id, t.reservations.c.order_id.in_(sorted(orders)))
+        .order_by(t.reservations.c.id))]
+
+
+def _refuse_move(row, free: int, held, quantity: int, sku: str, code: str) -> None:
+    movable = sum(q for _rid, q in held)
+    stuck = (0 if row is None else row.reserved) - movable
+    msg = ("only %(free)s unit(s) of %(sku)s free at %(location)s and %(movable)s reserved that may move, "
+           "%(quantity)s asked")
+    params = {"free": free, "sku": sku, "location": code, "movable": movable, "quantity": quantity}
+    if stuck:
+        msg += " (%(stuck)s reserved for orders being picked, or the target is not a storage cell)"
+        params["stuck"] = stuck
+    raise Conflict(msg % params, field="quantity", code="stock.move_short", template=msg, **params)
+
+
+def _carry(uow: UnitOfWork, held, units: int, to_stock_id: int) -> None:
+    """Point `units` reserved units (of the reservations `held`, oldest first) at the target row."""
+    uow.execute(update(t.stock).where(t.stock.c.id == to_stock_id).values(reserved=t.stock.c.reserved + units))
+    for rid, qty in held:
+        if units <= 0:
+            break
+        n = min(qty, units)
+        units -= n
+        if n == qty:
+            uow.execute(update(t.reservations).where(t.reservations.c.id == rid).values(stock_id=to_stock_id))
+            continue
+        r = uow.execute(select(t.reservations).where(t.reservations.c.id == rid)).one()
+        uow.execute(update(t.reservations).where(t.reservations.c.id == rid).values(quantity=qty - n))
+        uow.execute(insert(t.reservations).values(order_id=r.order_id, order_line_id=r.order_line_id,
+                                                  stock_id=to_stock_id, warehouse_id=r.warehouse_id, quantity=n,
+                                                  created_at=r.created_at))
 
 
 def adjust(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, location_id: int, delta: int,
@@ -173,10 +258,12 @@ def _positive(quantity: int, field: str = "quantity") -> None:
 
 def stock_levels(uow: UnitOfWork, principal: Principal, *, seller_id: int | None = None, warehouse: str | None = None,
                  sku: str | None = None, limit: int = 100, offset: int = 0):
-    q = (select(t.stock.c.id, t.products.c.sku, t.products.c.name, t.products.c.seller_id,
+    free = case((reservable(), t.stock.c.on_hand - t.stock.c.reserved), else_=0)
+    q = (select(t.stock.c.id, t.stock.c.product_id, t.stock.c.location_id, t.locations.c.kind.label("location_kind"),
+                t.products.c.sku, t.products.c.name, t.products.c.seller_id,
                 t.sellers.c.code.label("seller"), t.warehouses.c.code.label("warehouse"),
                 t.locations.c.code.label("location"), t.stock.c.on_hand, t.stock.c.reserved,
-                (t.stock.c.on_hand - t.stock.c.reserved).label("available"))
+                free.label("available"))
          .select_from(t.stock.join(t.products).join(t.sellers).join(t.locations, t.stock.c.location_id == t.locations.c.id)
                       .join(t.warehouses, t.stock.c.warehouse_id == t.warehouses.c.id))
          .where(t.stock.c.on_hand > 0))

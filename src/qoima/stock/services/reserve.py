@@ -1,4 +1,5 @@
-"""Reserving stock rows for an order line, locking rows in id order."""
+"""Reserving stock rows for an order line, locking rows in id order; which rows
+orders may reserve is `reservable` (stock/services/reservable.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from sqlalchemy import bindparam, insert, select, update
 from qoima.db import tables as t
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 from qoima.stock.services.events import touched
+from qoima.stock.services.reservable import reservable
 
 
 def lock_stock_rows(uow: UnitOfWork, product_ids, warehouse_ids=None):
@@ -14,7 +16,7 @@ def lock_stock_rows(uow: UnitOfWork, product_ids, warehouse_ids=None):
                 t.stock.c.on_hand, t.stock.c.reserved)
          .join(t.locations, t.locations.c.id == t.stock.c.location_id)
          .where(t.stock.c.product_id.in_(list(product_ids)), t.stock.c.on_hand > t.stock.c.reserved,
-                t.locations.c.kind == "storage")
+                reservable())
          .order_by(t.stock.c.id))
     if warehouse_ids is not None:
         q = q.where(t.stock.c.warehouse_id.in_(list(warehouse_ids)))
