@@ -80,3 +80,9 @@ def test_any_text_is_read_without_error_and_the_reading_is_stable(raw):
 def test_words_are_text_only(raw):
     q = classify(raw)
     assert q.kinds == ("text",) and q.text == raw.lower()
+
+
+@pytest.mark.parametrize("raw, expected", [("3333333", "3333333"), ("123 45 67", "1234567"), ("25004", None),
+                                           ("8 701 123 45 67", None), ("45-67", None), ("abc1234567", None)])
+def test_a_part_of_a_phone_is_seven_digits_or_more_and_not_a_whole_phone(raw, expected):
+    assert classify(raw).phone_part == expected

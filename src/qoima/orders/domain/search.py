@@ -8,6 +8,7 @@ it is tried as both):
 - **phone**: anything the customer contacts normalization turns into an E.164 number
   (`8 701 123 45 67`, `87011234567`, `+7 (701) 123-45-67`): the query is normalized
   exactly as stored phones are (platform/contacts.normalize_phone);
+- **a part of a phone**: 7 digits or more that are not a whole phone (matched inside stored phones);
 - **e-mail**: text with an `@`, lower-cased as stored e-mails are;
 - **barcode**: 8, 12, 13 or 14 digits (spaces and dashes dropped, as barcodes are stored);
 - **text**: the query trimmed, inner spaces collapsed and lower-cased, for the
@@ -25,10 +26,12 @@ from qoima.platform.errors import ValidationError
 MAX_QUERY = 200  # platform/bounds.py QUERY_MAX: a longer query is cut
 ORDER_ID_MAX = 2**63 - 1
 BARCODE_LENGTHS = frozenset({8, 12, 13, 14})
+MIN_PHONE_PART = 7  # a part of a phone is matched from this many digits (an order number is shorter)
 MIN_PART = 2  # a part of a name / SKU is matched from this many characters (one letter would match everything)
 _ORDER = re.compile(r"#?\s*(\d{1,19})")
 _SEPARATORS = re.compile(r"[\s\-]+")
 _PHONEISH = re.compile(r"\+?[\d\s\-().]{6,30}")
+_PHONEISH_PART = re.compile(r"\+?[\d\s\-()]{5,30}")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,15 @@ class SearchQuery:
     def part(self) -> str | None:
         """The text for "contains" matches (names, SKUs), None when too short to mean anything."""
         return self.text if len(self.text) >= MIN_PART else None
+
+    @property
+    def phone_part(self) -> str | None:
+        """The digits of a query that looks like a part of a phone (7 digits or more, not a whole number):
+        the tail a buyer reads out ("the number ending 45 67 ...")."""
+        if self.phone is not None or not _PHONEISH_PART.fullmatch(self.text):
+            return None
+        digits = "".join(c for c in self.text if c.isdigit())
+        return digits if len(digits) >= MIN_PHONE_PART else None
 
     @property
     def kinds(self) -> tuple[str, ...]:

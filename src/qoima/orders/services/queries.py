@@ -25,7 +25,9 @@ DAY_HORIZON = timedelta(hours=26)  # a local day ends at most 26 hours from now 
 VIEWS = ("open", "due_today", "at_risk", "late")
 """The shift views of the orders list, each exactly what the dashboard tile of the same name counts."""
 SORTS = ("ship_by", "received", "status")
-"""Sort keys of the orders list; "-key" sorts descending; none: open orders first, soonest ship-by first."""
+"""Sort keys of the orders list; "-key" sorts descending. Besides: SHIFT, the console's default (open orders
+first, soonest ship-by first, then the history newest first), and NEWEST (newest first: the API's default)."""
+SHIFT, NEWEST = "shift", "newest"
 DELIVERY_TYPES = ("courier", "pickup_point", "self_pickup")
 
 
@@ -40,7 +42,7 @@ class OrderFilter:
     q: str | None = None  # the search rules: orders/domain/search.py
     view: str | None = None
     late: bool | None = None  # the API's ?late=true: the same as view="late"
-    sort: str | None = None
+    sort: str = NEWEST
     limit: int = 50
     offset: int = 0
 
@@ -80,6 +82,8 @@ def _order_by(sort: str | None) -> list:
         return [(o.ship_by.desc().nulls_last() if desc else o.ship_by.asc().nulls_last()), o.id.desc()]
     if key == "received":
         return [(o.received_at.desc() if desc else o.received_at.asc()), o.id.desc()]
+    if key == NEWEST:
+        return [o.id.desc()]
     if key == "status":
         rank = case({s.value: n for n, s in enumerate(Status)}, value=o.status, else_=len(Status))
         return [(rank.desc() if desc else rank.asc()), o.ship_by.asc().nulls_last(), o.id.desc()]

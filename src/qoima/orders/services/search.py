@@ -34,6 +34,8 @@ def order_match(sq: SearchQuery, contacts: bool):
                    .where(t.barcodes.c.code == sq.barcode))
     if contacts:
         buyers = [c.phone == sq.phone] if sq.phone else []
+        if sq.phone_part:
+            buyers.append(c.phone.contains(sq.phone_part, autoescape=True))
         if sq.email:
             buyers.append(c.email == sq.email)
         if sq.part and sq.phone is None and sq.email is None and sq.order_id is None:
@@ -59,6 +61,8 @@ def customer_match(sq: SearchQuery):
     c = t.customers.c
     if sq.phone:
         return c.phone == sq.phone
+    if sq.phone_part:
+        return c.phone.contains(sq.phone_part, autoescape=True)
     if sq.email:
         return c.email == sq.email
     return func.lower(c.name).contains(sq.part or sq.text, autoescape=True)

@@ -50,7 +50,8 @@ def orders_list(web: UserDep, status: SafeQuery | None = None, seller: SafeQuery
                "delivery": delivery if delivery in order_queries.DELIVERY_TYPES else "", "size": page_size}
     f = order_queries.OrderFilter(status=status or None, seller=seller or None, channel=channel or None,
                                   warehouse=warehouse or None, delivery=filters["delivery"] or None,
-                                  q=filters["q"] or None, view=filters["view"] or None, sort=filters["sort"] or None,
+                                  q=filters["q"] or None, view=filters["view"] or None,
+                                  sort=filters["sort"] or order_queries.SHIFT,
                                   limit=page_size)
     page_no = int_param(page, 1, minimum=1)
     with web.uow() as uow:
