@@ -233,3 +233,12 @@ def test_bulk_print_gives_a_pick_list_of_the_selected(client, world, three):
     signed_in(client, "b@seller-b.kz")
     page = client.get(f"/orders/print?order={three['a1']}&order={three['b1']}").text
     assert f"#{three['b1']}" in page and f"<h2>#{three['a1']} " not in page
+
+
+def test_page_numbers_link_the_first_last_and_nearby_pages(client, world):
+    for i in range(60):
+        place(world, f"N-{i}")
+    signed_in(client, "manager@qoima.local")
+    page = client.get("/orders?size=25&page=2").text
+    assert 'aria-current="page">2<' in page
+    assert 'href="/orders?size=25">1<' in page and 'href="/orders?size=25&amp;page=3">3<' in page
