@@ -166,3 +166,27 @@ def test_default_order_is_open_first_soonest_ship_by_and_sorts_both_ways(world, 
         statuses = [o["status"] for o in queries.list_orders(uow, p, sort="status")[0]]
         assert statuses[-1] == "cancelled"
         assert [o["status"] for o in queries.list_orders(uow, p, sort="-status")[0]][0] == "cancelled"
+
+
+def test_the_shift_order_pages_through_open_orders_then_the_history(world, shop):
+    now = utcnow()
+    more = [_order(world, "seller-a", f"S-{i}", "+77015550000", "Almaty", (("SKU-1", 1),), name="S") for i in range(7)]
+    with UnitOfWork(world.engine) as uow:
+        for n, oid in enumerate(more):
+            uow.execute(update(t.orders).where(t.orders.c.id == oid).values(
+                ship_by=None if n == 3 else now + timedelta(hours=(n * 5) % 7), received_at=now - timedelta(hours=n)))
+        uow.commit()
+    for oid in more[:3]:
+        run(world.engine, lambda uow, oid=oid: lifecycle.transition(uow, world.principals["manager"], oid,
+                                                                    "cancelled", "x"))
+    p = world.principals["manager"]
+    with UnitOfWork(world.engine) as uow:
+        rows = uow.execute(t.orders.select()).all()
+        open_ = sorted((r for r in rows if r.status != "cancelled"),
+                       key=lambda r: (r.ship_by is None, r.ship_by or now, -r.id))
+        history = sorted((r for r in rows if r.status == "cancelled"), key=lambda r: (r.received_at, r.id), reverse=True)
+        expected = [r.id for r in open_ + history]
+        for size in (1, 2, 3, 4, 50):
+            pages = [queries.list_orders(uow, p, sort="shift", limit=size, offset=k)[0]
+                     for k in range(0, len(expected), size)]
+            assert [o["id"] for page in pages for o in page] == expected, size
