@@ -203,6 +203,8 @@ def test_bulk_cancel_needs_a_reason_and_a_role_that_may_cancel(client, world, th
     assert "Ваша роль не может отменять заказы." in client.get(r.headers["location"]).text
     client.cookies.clear()
     signed_in(client, "a@seller-a.kz")
+    bar = re.search(r'<select name="action".*?</select>', client.get("/orders").text, re.S).group(0)
+    assert 'value="cancel"' in bar and 'value="hold"' in bar and 'value="release"' not in bar  # a seller holds or cancels
     r = client.post("/orders/bulk", data={"csrf": csrf(client), "action": "cancel", "reason": "  ",
                                           "order": [three["a1"]]}, follow_redirects=False)
     assert r.status_code == 303 and status_of(world.engine, three["a1"]) == "allocated"

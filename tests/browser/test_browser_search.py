@@ -77,6 +77,10 @@ def test_local_phone_in_the_header_box_and_bulk_hold(shop, browser):
     page.goto(f"{base}/orders")
     if os.environ.get("QOIMA_SHOTS"):
         page.screenshot(path=os.path.join(os.environ["QOIMA_SHOTS"], "orders.png"), full_page=True)
+    page.check("input[data-select-all]")  # the header box selects the page, and unselects it
+    assert page.locator("input[name=order]:checked").count() == 3
+    page.uncheck("input[data-select-all]")
+    assert page.locator("input[name=order]:checked").count() == 0
     page.check(f"input[name=order][value='{ids['WEB-1']}']")
     page.check(f"input[name=order][value='{ids['WEB-2']}']")
     page.select_option("select[name=action]", "hold")

@@ -70,7 +70,7 @@ def orders_list(web: UserDep, status: SafeQuery | None = None, seller: SafeQuery
                       views=order_queries.VIEWS, sorts=order_queries.SORTS,
                       view_labels={k: web._(v) for k, v in VIEW_LABELS.items()},
                       sort_labels={k: web._(v) for k, v in SORT_LABELS.items()}, deliveries=order_queries.DELIVERY_TYPES,
-                      bulk_actions=[a for a in BULK_LABELS if a != "cancel" or _may_cancel(web)],
+                      bulk_actions=_bulk_actions(web),
                       bulk_labels=BULK_LABELS, back=web.url_with())
 
 
@@ -106,6 +106,12 @@ def orders_bulk(web: UserDep, _csrf: CsrfDep, action: Annotated[Text(20), Form()
              "status": o.status, "reason": _reason(web, o.error) if o.error else ""} for o in outcomes]
     return web.render("orders_bulk.html", rows=rows, action=web._(BULK_LABELS[action]), back=back,
                       done=sum(1 for r in rows if r["ok"]), refused=sum(1 for r in rows if not r["ok"]))
+
+
+def _bulk_actions(web: Web) -> list[str]:
+    """What the bar offers this role: no cancel without CANCEL_ORDERS, no release for a seller (a seller may
+    only hold or cancel: orders/domain/status.py SELLER_MAY)."""
+    return [a for a in BULK_LABELS if (a != "cancel" or _may_cancel(web)) and (a != "release" or web.principal.is_staff)]
 
 
 def _may_cancel(web: Web) -> bool:
