@@ -88,9 +88,14 @@ def test_local_phone_in_the_header_box_and_bulk_hold(shop, browser):
     page.click("form#bulk button[type=submit]")
     page.wait_for_load_state()
     assert page.locator("table.bulk-result tr.row-ok").count() == 2
+    if os.environ.get("QOIMA_SHOTS"):
+        page.screenshot(path=os.path.join(os.environ["QOIMA_SHOTS"], "bulk.png"), full_page=True)
     assert page.locator("table.bulk-result tr.row-refused").count() == 0
     assert _status(engine, ids["WEB-1"]) == _status(engine, ids["WEB-2"]) == "on_hold"
     assert _status(engine, ids["WEB-9"]) == "allocated"
     page.click("text=Back to the orders")
     page.wait_for_url(f"{base}/orders")
+    if os.environ.get("QOIMA_SHOTS"):
+        page.goto(f"{base}/search?q=8+701+123+45+67")
+        page.screenshot(path=os.path.join(os.environ["QOIMA_SHOTS"], "search.png"), full_page=True)
     assert not errors
