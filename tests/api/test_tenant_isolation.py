@@ -650,6 +650,26 @@ def _ends_sessions(ctx, who, path: str):
     return r
 
 
+def _bulk_hold(ctx, who):
+    """Hold seller A's fresh order from the list; seller B's answer is a per-order "not found" (unchanged)."""
+    c = ctx.web_client(who)
+    r = c.post("/orders/bulk", data={"csrf": ctx.csrf(c), "action": "hold", "order": [ctx.fresh]},
+               follow_redirects=False)
+    if who == "seller_b" and r.status_code == 200:
+        assert f'class="row-refused" data-order="{ctx.fresh}"' in r.text, r.text[:300]
+    return r
+
+
+def _search_a_order(ctx, who):
+    """Seller A's order by its number: straight to it, except for seller B, who finds nothing."""
+    r = ctx.web_client(who).get("/search", params={"q": f"#{ctx.a_order}"}, follow_redirects=False)
+    if who == "seller_b" and r.status_code == 200:
+        assert f"/orders/{ctx.a_order}" not in r.text
+    elif r.status_code == 303:
+        assert r.headers["location"] == f"/orders/{ctx.a_order}"
+    return r
+
+
 PROBES: dict[tuple[str, str], Probe] = {
     # --- API -----------------------------------------------------------------------------------------------
     ("GET", "/healthz"): _api("GET", "/healthz"),
@@ -715,6 +735,9 @@ PROBES: dict[tuple[str, str], Probe] = {
         "POST", lambda ctx: f"/orders/{ctx.fresh}/transition", owned=True, fresh=True, to_status="on_hold"),
     ("POST", "/orders/{order_id}/resource"): _page(
         "POST", lambda ctx: f"/orders/{ctx.fresh}/resource", owned=True, fresh=True),
+    ("POST", "/orders/bulk"): Probe(_bulk_hold, fresh=True),
+    ("GET", "/orders/print"): _page("GET", lambda ctx: f"/orders/print?order={ctx.a_order}"),
+    ("GET", "/search"): Probe(_search_a_order),
     ("GET", "/stock"): _page("GET", "/stock"),
     ("GET", "/products"): _page("GET", "/products"),
     ("GET", "/receipts"): _page("GET", "/receipts"),

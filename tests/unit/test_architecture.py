@@ -26,7 +26,7 @@ WIDE_FUNCTIONS_LEFT: set[str] = {
     "analytics/domain/clv_summary.py:calibration_holdout_summary",
     "analytics/domain/survival.py:bootstrap_median_difference",
     "catalog/services/__init__.py:create_warehouse", "catalog/services/__init__.py:create_location",
-    "orders/services/queries.py:list_orders", "orders/services/records.py:record_transition",
+    "orders/services/records.py:record_transition",
     "platform/auth.py:create_user", "stock/services/inventory.py:add_on_hand",
     "stock/services/inventory.py:remove_on_hand", "stock/services/inventory.py:_ledger",
     "stock/services/inventory.py:move", "stock/services/inventory.py:adjust",

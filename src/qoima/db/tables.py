@@ -471,3 +471,11 @@ putaway_cells = Table(  # migration 0013: the cell an 'auto_putaway' warehouse p
     ForeignKeyConstraint(["warehouse_id", "location_code"], ["locations.warehouse_id", "locations.code"],
                          name="fk_putaway_cells_warehouse_id_locations"),
 )
+# search (orders/services/search.py, migration 0015): case-insensitive look-ups by external id, city and a
+# line's SKU use these lower() expression indexes; a barcode is looked up across sellers by its code
+from sqlalchemy import func  # noqa: E402  (here, with the indexes that need it)
+
+Index("ix_orders_external_id_lower", func.lower(orders.c.external_id))
+Index("ix_orders_city_lower", func.lower(orders.c.city))
+Index("ix_order_lines_sku_lower", func.lower(order_lines.c.sku))
+Index("ix_barcodes_code", barcodes.c.code)

@@ -123,6 +123,9 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/"): EVERYONE,
     ("GET", "/orders"): EVERYONE,
     ("GET", "/orders/{order_id}"): EVERYONE,
+    ("POST", "/orders/bulk"): EVERYONE,  # hold / release / cancel / print the selected: each order's own rules
+    ("GET", "/orders/print"): EVERYONE,  # the pick list of the selected orders (the floor: no prices, contacts)
+    ("GET", "/search"): EVERYONE,  # the header box: customers only for the roles that may open /customers
     ("POST", "/orders/{order_id}/transition"): EVERYONE,
     ("POST", "/orders/{order_id}/resource"): STAFF,
     ("GET", "/stock"): EVERYONE,

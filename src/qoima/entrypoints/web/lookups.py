@@ -8,6 +8,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from qoima.db import tables as t
+from qoima.orders.domain.search import classify
+from qoima.orders.services.search import product_match
+from qoima.platform import roles
 from qoima.platform import auth
 from qoima.platform.access import Principal
 from qoima.platform.unit_of_work import UnitOfWork
@@ -116,3 +119,55 @@ def receipts(uow: UnitOfWork, principal: Principal, *, seller_id: int | None = N
         x["received"] = sum(ln["received"] for ln in x["lines"])
         x["discrepancies"] = [ln for ln in x["lines"] if ln["difference"]]
     return rows, total
+
+
+def products(uow: UnitOfWork, principal: Principal, *, seller: str | None = None, q: str | None = None,
+             limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+    """The products page: a part of the SKU or name (any case) or a barcode finds a product
+    (the search rules: orders/domain/search.py); prices hidden from the floor."""
+    p = t.products.c
+    base = select(t.products, t.sellers.c.code.label("seller")).join(t.sellers)
+    if not principal.is_staff:
+        base = base.where(p.seller_id == principal.seller_id)
+    if seller:
+        base = base.where(t.sellers.c.code == seller)
+    sq = classify(q)
+    if not sq.empty:
+        base = base.where(product_match(sq))
+    total = uow.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    rows = uow.execute(base.order_by(p.seller_id, p.sku).limit(limit).offset(offset)).all()
+    codes: dict[int, list[str]] = {}
+    ids = [r.id for r in rows]
+    if ids:
+        for b in uow.execute(select(t.barcodes.c.product_id, t.barcodes.c.code).where(t.barcodes.c.product_id.in_(ids))
+                             .order_by(t.barcodes.c.id)):
+            codes.setdefault(b.product_id, []).append(b.code)
+    sees_money = roles.may(principal.role, roles.SEE_MONEY)
+    return [{"id": r.id, "seller": r.seller, "sku": r.sku, "name": r.name, "category": r.category,
+             "price": str(r.price) if sees_money else None, "barcodes": codes.get(r.id, []), "weight_g": r.weight_g,
+             "dimensions_mm": [r.length_mm, r.width_mm, r.height_mm], "marking_required": r.marking_required,
+             "replenishment_days": r.replenishment_days} for r in rows], total
+
+
+def stock_levels(uow: UnitOfWork, principal: Principal, *, seller_id: int | None = None, warehouse: str | None = None,
+                 q: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+    """The stock page: stock on hand by location; `q` finds by a part of the SKU or name (any case)
+    or a barcode, as the products page does."""
+    s = t.stock.c
+    base = (select(s.id, t.products.c.sku, t.products.c.name, t.products.c.seller_id,
+                   t.sellers.c.code.label("seller"), t.warehouses.c.code.label("warehouse"),
+                   t.locations.c.code.label("location"), s.on_hand, s.reserved, (s.on_hand - s.reserved).label("available"))
+            .select_from(t.stock.join(t.products).join(t.sellers).join(t.locations, s.location_id == t.locations.c.id)
+                         .join(t.warehouses, s.warehouse_id == t.warehouses.c.id))
+            .where(s.on_hand > 0))
+    if not principal.is_staff:
+        base = base.where(t.products.c.seller_id == principal.seller_id)
+    if seller_id is not None:
+        base = base.where(t.products.c.seller_id == seller_id)
+    if warehouse:
+        base = base.where(t.warehouses.c.code == warehouse)
+    sq = classify(q)
+    if not sq.empty:
+        base = base.where(product_match(sq))
+    return [dict(r._mapping) for r in uow.execute(
+        base.order_by(t.warehouses.c.code, t.locations.c.code, t.products.c.sku).limit(limit).offset(offset))]

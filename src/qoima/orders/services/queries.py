@@ -2,56 +2,147 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
 
 from qoima.db import tables as t
 from qoima.orders.domain.redaction import redact_order
-from qoima.orders.domain.status import OPEN
+from qoima.orders.domain.search import classify
+from qoima.orders.domain.status import OPEN, Status
 from qoima.catalog.domain.calendar import local_day_bounds
 from qoima.platform import roles
 from qoima.platform.access import Principal
 from qoima.orders.services import shipments
 from qoima.orders.services.intake import order_summary
 from qoima.orders.services.lifecycle import load_order
+from qoima.orders.services.search import order_match
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
 AT_RISK_WINDOW = timedelta(hours=2)
+DAY_HORIZON = timedelta(hours=26)  # a local day ends at most 26 hours from now anywhere
+VIEWS = ("open", "due_today", "at_risk", "late")
+"""The shift views of the orders list, each exactly what the dashboard tile of the same name counts."""
+SORTS = ("ship_by", "received", "status")
+"""Sort keys of the orders list; "-key" sorts descending. Besides: SHIFT, the console's default (open orders
+first, soonest ship-by first, then the history newest first), and NEWEST (newest first: the API's default)."""
+SHIFT, NEWEST = "shift", "newest"
+DELIVERY_TYPES = ("courier", "pickup_point", "self_pickup")
 
 
-def list_orders(uow: UnitOfWork, principal: Principal, *, status: str | None = None, seller: str | None = None,
-                channel: str | None = None, warehouse: str | None = None, q: str | None = None,
-                late: bool | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
-    base = (select(t.orders.c.id, t.orders.c.external_id, t.orders.c.channel, t.orders.c.status,
-                   t.orders.c.ship_by, t.orders.c.received_at, t.orders.c.total,
-                   t.orders.c.city, t.sellers.c.code.label("seller"), t.customers.c.name.label("customer"))
-            .join(t.sellers, t.sellers.c.id == t.orders.c.seller_id)
-            .outerjoin(t.customers, t.customers.c.id == t.orders.c.customer_id))
-    if not principal.is_staff:
-        base = base.where(t.orders.c.seller_id == principal.seller_id)
-    if status:
-        base = base.where(t.orders.c.status.in_(status.split(",")))
-    if seller:
-        base = base.where(t.sellers.c.code == seller)
-    if channel:
-        base = base.where(t.orders.c.channel == channel)
-    if warehouse:
-        base = base.where(shipments.ships_from(warehouse))
-    if q:
-        like = f"%{q}%"
-        if roles.may(principal.role, roles.SEE_CONTACTS):
-            base = base.where(or_(t.orders.c.external_id.ilike(like), t.customers.c.name.ilike(like),
-                                  t.customers.c.phone.ilike(like)))
-        else:  # searching by name or phone would tell the floor who bought what
-            base = base.where(t.orders.c.external_id.ilike(like))
-    if late:
-        base = base.where(t.orders.c.status.in_([s.value for s in OPEN]), t.orders.c.ship_by < utcnow())
-    total = uow.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    rows = uow.execute(base.order_by(t.orders.c.id.desc()).limit(limit).offset(offset)).all()
-    codes = shipments.codes(uow, [r.id for r in rows])
-    return [redact_order({**dict(r._mapping), "total": str(r.total), "warehouses": codes[r.id]}, principal.role)
-            for r in rows], total
+@dataclass(frozen=True)
+class OrderFilter:
+    """What the orders list shows: filters (None: any), a shift view (VIEWS), the sort (SORTS) and the page."""
+    status: str | None = None  # one status or several, comma-separated
+    seller: str | None = None
+    channel: str | None = None
+    warehouse: str | None = None  # ships from it (shipments)
+    delivery: str | None = None  # DELIVERY_TYPES
+    q: str | None = None  # the search rules: orders/domain/search.py
+    view: str | None = None
+    late: bool | None = None  # the API's ?late=true: the same as view="late"
+    sort: str = NEWEST
+    limit: int = 50
+    offset: int = 0
+
+
+def view_clause(uow: UnitOfWork, view: str, now: datetime) -> list:
+    """The one rule for the shift views and the dashboard KPIs: the conditions an order meets to be
+    open / due today / at risk / late at `now` (see kpis)."""
+    o = t.orders.c
+    open_ = o.status.in_([s.value for s in OPEN])
+    if view == "open":
+        return [open_]
+    if view == "late":
+        return [open_, o.ship_by < now]
+    if view == "at_risk":
+        return [open_, o.ship_by >= now, o.ship_by < now + AT_RISK_WINDOW]
+    if view == "due_today":
+        return [open_, o.ship_by >= now, o.ship_by < now + DAY_HORIZON, _ends_today(uow, now)]
+    raise ValueError(f"unknown view {view!r}")
+
+
+def _ends_today(uow: UnitOfWork, now: datetime):
+    """Ship-by before the end of today in the time zone of the warehouse that ships the order (its first
+    shipment's warehouse; the first warehouse's for an order not sourced yet)."""
+    zones = [r.timezone for r in uow.execute(select(t.warehouses.c.timezone).order_by(t.warehouses.c.id))]
+    fallback = zones[0] if zones else "Asia/Almaty"
+    tz = func.coalesce(
+        select(t.warehouses.c.timezone).join(t.shipments, t.shipments.c.warehouse_id == t.warehouses.c.id)
+        .where(t.shipments.c.order_id == t.orders.c.id, t.shipments.c.seq == 1).scalar_subquery(), fallback)
+    return or_(*[and_(tz == zone, t.orders.c.ship_by < local_day_bounds(now, zone)[1])
+                 for zone in sorted(set(zones) | {fallback})])
+
+
+def _order_by(sort: str | None) -> list:
+    o = t.orders.c
+    key, desc = (sort or "").lstrip("-"), (sort or "").startswith("-")
+    if key == "ship_by":
+        return [(o.ship_by.desc().nulls_last() if desc else o.ship_by.asc().nulls_last()), o.id.desc()]
+    if key == "received":
+        return [(o.received_at.desc() if desc else o.received_at.asc()), o.id.desc()]
+    if key == NEWEST:
+        return [o.id.desc()]
+    if key == "status":
+        rank = case({s.value: n for n, s in enumerate(Status)}, value=o.status, else_=len(Status))
+        return [(rank.desc() if desc else rank.asc()), o.ship_by.asc().nulls_last(), o.id.desc()]
+    open_ = o.status.in_([s.value for s in OPEN])  # the shift's default: what is still to ship, soonest first
+    return [case((open_, 0), else_=1), case((open_, o.ship_by), else_=None).asc().nulls_last(),
+            o.received_at.desc(), o.id.desc()]
+
+
+def _page_ids(uow: UnitOfWork, where: list, f: OrderFilter) -> list[int]:
+    """The shift order's page in two index-friendly parts: the open orders by ship-by (few), then the
+    history newest first (read backwards along received_at) — the same order as _order_by(SHIFT)."""
+    o = t.orders.c
+    open_ = o.status.in_([s.value for s in OPEN])
+    n_open = uow.execute(select(func.count()).select_from(t.orders).where(open_, *where)).scalar_one()
+    ids: list[int] = []
+    if f.offset < n_open:
+        ids = list(uow.execute(select(o.id).where(open_, *where).order_by(o.ship_by.asc().nulls_last(), o.id.desc())
+                               .limit(f.limit).offset(f.offset)).scalars())
+    if len(ids) < f.limit:
+        ids += list(uow.execute(select(o.id).where(~open_, *where).order_by(o.received_at.desc(), o.id.desc())
+                                .limit(f.limit - len(ids)).offset(max(0, f.offset - n_open))).scalars())
+    return ids
+
+
+def list_orders(uow: UnitOfWork, principal: Principal, f: OrderFilter | None = None, now: datetime | None = None,
+                **filters) -> tuple[list[dict], int]:
+    """One page of orders (filters: OrderFilter's fields, as an OrderFilter or keywords) and the total."""
+    f = f or OrderFilter(**filters)
+    now = now or utcnow()
+    o = t.orders.c
+    where = [] if principal.is_staff else [o.seller_id == principal.seller_id]
+    if f.status:
+        where.append(o.status.in_(f.status.split(",")))
+    if f.seller:
+        where.append(o.seller_id == select(t.sellers.c.id).where(t.sellers.c.code == f.seller).scalar_subquery())
+    if f.channel:
+        where.append(o.channel == f.channel)
+    if f.warehouse:
+        where.append(shipments.ships_from(f.warehouse))
+    if f.delivery:
+        where.append(o.delivery_type == f.delivery)
+    if f.q:
+        sq = classify(f.q)
+        if not sq.empty:
+            where.append(order_match(sq, roles.may(principal.role, roles.SEE_CONTACTS)))
+    for view in {f.view, "late" if f.late else None} & set(VIEWS):
+        where.extend(view_clause(uow, view, now))
+    # the page's ids from the orders table alone (a narrow sort), then their rows with seller and buyer
+    total = uow.execute(select(func.count()).select_from(t.orders).where(*where)).scalar_one()
+    ids = _page_ids(uow, where, f) if f.sort in (SHIFT, None, "") else list(uow.execute(
+        select(o.id).where(*where).order_by(*_order_by(f.sort)).limit(f.limit).offset(f.offset)).scalars())
+    rows = {r.id: r for r in uow.execute(
+        select(o.id, o.external_id, o.channel, o.status, o.ship_by, o.received_at, o.total, o.delivery_type, o.city,
+               t.sellers.c.code.label("seller"), t.customers.c.name.label("customer"))
+        .join(t.sellers, t.sellers.c.id == o.seller_id).outerjoin(t.customers, t.customers.c.id == o.customer_id)
+        .where(o.id.in_(ids)))} if ids else {}
+    codes = shipments.codes(uow, ids)
+    return [redact_order({**dict(rows[i]._mapping), "total": str(rows[i].total), "warehouses": codes[i]},
+                         principal.role) for i in ids], total
 
 
 def get_order(uow: UnitOfWork, principal: Principal, order_id: int) -> dict:
@@ -83,13 +174,9 @@ def kpis(uow: UnitOfWork, principal: Principal, now: datetime | None = None, day
     from received to shipped."""
     now = now or utcnow()
     scope = [] if principal.is_staff else [t.orders.c.seller_id == principal.seller_id]
-    open_states = [s.value for s in OPEN]
     o = t.orders.c
-    open_row = uow.execute(select(
-        func.sum(case((and_(o.ship_by >= now, o.ship_by < now + AT_RISK_WINDOW), 1), else_=0)),
-        func.sum(case((o.ship_by < now, 1), else_=0)),
-        func.count()).where(o.status.in_(open_states), *scope)).one()
-    due_today = _due_today(uow, now, [o.status.in_(open_states), *scope])
+    counts = {view: uow.execute(select(func.count()).select_from(t.orders).where(
+        *view_clause(uow, view, now), *scope)).scalar_one() for view in VIEWS}
     since = now - timedelta(days=days)
     shipped = uow.execute(select(o.received_at, o.shipped_at, o.ship_by).where(
         o.shipped_at.is_not(None), o.shipped_at >= since, *scope)).all()
@@ -97,29 +184,10 @@ def kpis(uow: UnitOfWork, principal: Principal, now: datetime | None = None, day
     hours = [(r.shipped_at - r.received_at).total_seconds() / 3600 for r in shipped]
     by_state = dict(uow.execute(select(o.status, func.count()).where(*scope).group_by(o.status)).all())
     return {
-        "due_today": due_today, "at_risk": int(open_row[0] or 0), "late": int(open_row[1] or 0),
-        "open": int(open_row[2] or 0), "shipped_last_days": len(shipped), "days": days,
+        "due_today": counts["due_today"], "at_risk": counts["at_risk"], "late": counts["late"],
+        "open": counts["open"], "shipped_last_days": len(shipped), "days": days,
         "same_day_ship_rate": round(on_time / len(shipped), 4) if shipped else None,
         "avg_hours_received_to_shipped": round(sum(hours) / len(hours), 2) if hours else None,
         "orders_by_status": by_state,
     }
 
-
-def _due_today(uow: UnitOfWork, now: datetime, where: list) -> int:
-    """Open orders whose ship-by falls before the end of today in the time zone of the warehouse that
-    ships them (its first shipment's warehouse; the first warehouse's for an order not sourced yet).
-    A local day ends at most 26 hours from now anywhere, so only those deadlines are read."""
-    zones = {r.code: r.timezone for r in uow.execute(select(t.warehouses.c.code, t.warehouses.c.timezone)
-                                                      .order_by(t.warehouses.c.id))}
-    fallback = next(iter(zones.values()), "Asia/Almaty")
-    ends = {tz: local_day_bounds(now, tz)[1] for tz in set(zones.values()) | {fallback}}
-    o = t.orders.c
-    first = (select(t.warehouses.c.code).join(t.shipments, t.shipments.c.warehouse_id == t.warehouses.c.id)
-             .where(t.shipments.c.order_id == t.orders.c.id, t.shipments.c.seq == 1).scalar_subquery())
-    rows = uow.execute(select(o.ship_by, first.label("code")).where(
-        o.ship_by >= now, o.ship_by < now + timedelta(hours=26), *where)).all()
-    due = 0
-    for r in rows:
-        if r.ship_by < ends[zones.get(r.code, fallback)]:
-            due += 1
-    return due

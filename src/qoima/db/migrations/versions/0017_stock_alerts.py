@@ -5,14 +5,14 @@ available units or days of cover at the recent sales rate; `is_low` and
 `last_notified_at` make the worker's `stock.low` event fire once per crossing.
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-03 17:45:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0017'
-down_revision = '0013'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

@@ -34,8 +34,8 @@ def stock_page(web: UserDep, seller: SafeQuery | None = None, warehouse: SafeQue
     with web.uow() as uow:
         seller_id = lookups.seller_id_by_code(uow, p, filters["seller"])
         unknown_seller = bool(filters["seller"]) and seller_id is None
-        rows = [] if unknown_seller else inventory.stock_levels(
-            uow, p, seller_id=seller_id, warehouse=filters["warehouse"] or None, sku=filters["sku"] or None,
+        rows = [] if unknown_seller else lookups.stock_levels(  # sku: a part of the SKU or name, or a barcode
+            uow, p, seller_id=seller_id, warehouse=filters["warehouse"] or None, q=filters["sku"] or None,
             limit=STOCK_PAGE + 1, offset=(page_no - 1) * STOCK_PAGE)
         sellers = lookups.sellers(uow, p) if p.is_staff else []
         warehouses = lookups.warehouses(uow)
@@ -53,7 +53,7 @@ def products_page(web: UserDep, q: SafeQuery | None = None, seller: SafeQuery | 
     page_no = int_param(page, 1, minimum=1)
     filters = {"q": (q or "").strip(), "seller": (seller or "") if p.is_staff else ""}
     with web.uow() as uow:
-        items, total = catalog.list_products(uow, p, seller=filters["seller"] or None, q=filters["q"] or None,
+        items, total = lookups.products(uow, p, seller=filters["seller"] or None, q=filters["q"] or None,
                                              limit=PRODUCTS_PAGE, offset=(page_no - 1) * PRODUCTS_PAGE)
         sellers = lookups.sellers(uow, p) if p.is_staff else []
     return web.render("products.html", items=items, total=total, filters=filters, sellers=sellers, page=page_no,

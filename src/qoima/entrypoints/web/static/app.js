@@ -53,3 +53,15 @@
   }
   window.setTimeout(poll, 500);
 })();
+// orders list: the header checkbox selects every order of the page for a bulk action
+(function () {
+  "use strict";
+  document.querySelectorAll("input[data-select-all]").forEach(function (all) {
+    var boxes = function () {
+      return all.form ? all.form.querySelectorAll("input[type=checkbox][name='" + all.getAttribute("data-select-all") + "']") : [];
+    };
+    all.addEventListener("change", function () {
+      boxes().forEach(function (box) { box.checked = all.checked; });
+    });
+  });
+})();
