@@ -1,0 +1,1 @@
+"""Pure stock rules (no I/O): inbound deliveries (asn.py)."""
