@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from qoima.platform.bounds import Count, Delta, Quantity, Text, _whole
 from qoima.stock.domain import asn as asn_rules
@@ -122,10 +122,11 @@ class AsnHeaderIn(BaseModel):
 class AsnIn(AsnHeaderIn):
     lines: list[AsnLineIn] = Field(min_length=1, max_length=asn_rules.LINES_MAX)
 
-    @model_validator(mode="after")
-    def _lines(self):
-        _problems(asn_rules.line_problems([(ln.sku, ln.expected) for ln in self.lines], "expected"))
-        return self
+    @field_validator("lines")
+    @classmethod
+    def _lines(cls, lines):
+        _problems(asn_rules.line_problems([(ln.sku, ln.expected) for ln in lines], "expected"))
+        return lines
 
 
 class AsnReceiveLineIn(BaseModel):
@@ -140,7 +141,8 @@ class AsnReceiveIn(BaseModel):
     lines: list[AsnReceiveLineIn] = Field(min_length=1, max_length=asn_rules.LINES_MAX)
     close: bool = Field(False, description="close the delivery after this receipt, even with discrepancies")
 
-    @model_validator(mode="after")
-    def _lines(self):
-        _problems(asn_rules.line_problems([(ln.sku, ln.received) for ln in self.lines], "received"))
-        return self
+    @field_validator("lines")
+    @classmethod
+    def _lines(cls, lines):
+        _problems(asn_rules.line_problems([(ln.sku, ln.received) for ln in lines], "received"))
+        return lines

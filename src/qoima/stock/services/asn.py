@@ -146,7 +146,7 @@ def _check(row, action: str) -> None:
     try:
         rules.check_action(row.status, action)
     except rules.TransitionRefused as exc:
-        raise Conflict(str(exc), field="status", code="stock.asn_status", status=row.status) from None
+        raise Conflict(str(exc), field="status", code="stock.asn_status", asn_status=row.status) from None
 
 
 def receive(uow: UnitOfWork, principal: Principal, asn_id: int, data: AsnReceiveIn) -> dict:
