@@ -335,7 +335,7 @@ def _delivery_page(web: Web, asn_id: int, receive: dict | None = None, status: i
     can_receive = web.principal.is_staff and delivery["status"] in rules.OPEN
     return web.render("receiving_delivery.html", status=status, delivery=delivery, lines=lines, receive=receive,
                       locations=locations, counts=counts, can_receive=can_receive,
-                      can_cancel=delivery["status"] == rules.ANNOUNCED)
+                      can_cancel=delivery["status"] == rules.ANNOUNCED and web.may_open("/inbound/{asn_id}/cancel", "POST"))
 
 
 @router.get("/inbound/{asn_id}")
