@@ -124,3 +124,15 @@ def test_announce_by_csv_reports_every_bad_line_and_announces_nothing(client, wo
     assert r.status_code == 303
     page = client.get(r.headers["location"]).text
     assert "SKU-2" in page and ">7<" in page
+
+
+def test_announce_form_refuses_an_implausible_day_and_keeps_the_lines(client, world):
+    login(client, "a@seller-a.kz")
+    token = csrf_of(client.get("/inbound").text)
+    r = client.post("/inbound?lang=en", data={"csrf": token, "warehouse": "ALA", "expected_at": "2999-01-01",
+                                              "sku": ["SKU-1", "NOPE"], "expected": ["1", "2"]})
+    assert r.status_code == 422 and "The expected day must be between 2000-01-01 and" in r.text
+    assert 'value="NOPE"' in r.text and _count(world.engine, t.inbound_deliveries) == 0
+    r = client.post("/inbound?lang=en", data={"csrf": token, "warehouse": "ALA", "sku": ["SKU-1", "NOPE"],
+                                              "expected": ["1", "2"]})
+    assert r.status_code == 422 and "Line 2: unknown SKU or barcode NOPE." in r.text

@@ -98,6 +98,13 @@ Supplier = Text(asn_rules.SUPPLIER_MAX)
 Reference = Text(asn_rules.REFERENCE_MAX)
 
 
+def _plausible_day(value: date | None) -> date | None:
+    problem = asn_rules.day_problem(value, date.today()) if value is not None else None
+    if problem is not None:
+        raise ValueError(problem.text)
+    return value
+
+
 def _problems(problems) -> None:
     if problems:
         raise ValueError("; ".join(p.text for p in problems))
@@ -116,7 +123,8 @@ class AsnHeaderIn(BaseModel):
     warehouse: Code
     supplier: Supplier = ""
     reference: Reference = Field("", description="the supplier's delivery note or invoice number")
-    expected_at: date | None = Field(None, description="the day the delivery is expected (YYYY-MM-DD)")
+    expected_at: Annotated[date | None, AfterValidator(_plausible_day)] = Field(
+        None, description="the day the delivery is expected (YYYY-MM-DD), 2000-01-01 .. one year from today")
 
 
 class AsnIn(AsnHeaderIn):

@@ -11,6 +11,7 @@ things with the same words (the web translates the template)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 LINE_QTY_MAX = 1_000_000  # one line of one delivery or receipt; far below the 32-bit columns
 SUPPLIER_MAX = 200  # receipts.supplier / inbound_deliveries.supplier
@@ -85,6 +86,20 @@ def text_problems(supplier: str, reference: str = "") -> list[Problem]:
         out.append(Problem("reference", "stock.reference_too_long", REFERENCE_MESSAGE,
                            {"max": REFERENCE_MAX, "length": len(reference)}))
     return out
+
+
+DAY_MESSAGE = "The expected day must be between %(min)s and %(max)s."
+DAY_MIN = date(2000, 1, 1)
+FUTURE_DAYS = 366
+
+
+def day_problem(day: date, today: date) -> Problem | None:
+    """The expected day of a delivery: from 2000-01-01 to a year from today."""
+    latest = today + timedelta(days=FUTURE_DAYS)
+    if DAY_MIN <= day <= latest:
+        return None
+    return Problem("expected_at", "stock.expected_day_out_of_range", DAY_MESSAGE,
+                   {"min": DAY_MIN.isoformat(), "max": latest.isoformat()})
 
 
 def normalize_sku(sku: str) -> str:

@@ -168,6 +168,9 @@ def receive(uow: UnitOfWork, principal: Principal, asn_id: int, data: AsnReceive
                      for pid, ln in current.items() if ln.expected_qty > ln.received_qty or pid in received]
     receipt_lines += [ReceiptLineIn(sku=sku, expected=0, received=qty)
                       for pid, (sku, qty) in received.items() if pid not in current]
+    if len(receipt_lines) > rules.LINES_MAX:
+        raise ValidationError(rules.TOO_MANY_LINES % {"max": rules.LINES_MAX}, field="lines",
+                              code="stock.too_many_lines", max=rules.LINES_MAX)
     seller = uow.execute(select(t.sellers.c.code).where(t.sellers.c.id == row.seller_id)).scalar_one()
     wh = uow.execute(select(t.warehouses.c.code).where(t.warehouses.c.id == row.warehouse_id)).scalar_one()
     booked = inbound.receive(uow, principal, ReceiptIn(

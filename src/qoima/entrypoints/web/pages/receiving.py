@@ -12,6 +12,7 @@ works without JavaScript (the form comes back with one more row) and with it
 
 from __future__ import annotations
 
+from datetime import date
 from math import ceil
 from typing import Annotated
 from uuid import uuid4
@@ -241,6 +242,14 @@ def _announce(web: Web, form: dict, upload: Upload | None):
     messages = [_said(web, p) for p in rules.text_problems(header["supplier"], header["reference"])]
     if not form["warehouse"]:
         messages.append(web._("Choose the warehouse."))
+    if form["expected_at"]:
+        try:
+            day = date.fromisoformat(form["expected_at"])
+        except ValueError:
+            day = date.min
+        problem = rules.day_problem(day, date.today())
+        if problem is not None:
+            messages.append(_said(web, problem))
     filled = _filled(rows, "expected")
     if upload is None:
         messages += mark_rows(web, rows, filled, rules.line_problems(
@@ -333,9 +342,9 @@ def _delivery_page(web: Web, asn_id: int, receive: dict | None = None, status: i
               "over": sum(1 for ln in lines if ln["state"] in ("over", "unexpected")),
               "this": sum(ln["this"] for ln in lines)}
     can_receive = web.principal.is_staff and delivery["status"] in rules.OPEN
+    can_cancel = delivery["status"] == rules.ANNOUNCED and web.may_open("/inbound/{asn_id}/cancel", "POST")
     return web.render("receiving_delivery.html", status=status, delivery=delivery, lines=lines, receive=receive,
-                      locations=locations, counts=counts, can_receive=can_receive,
-                      can_cancel=delivery["status"] == rules.ANNOUNCED and web.may_open("/inbound/{asn_id}/cancel", "POST"))
+                      locations=locations, counts=counts, can_receive=can_receive, can_cancel=can_cancel)
 
 
 @router.get("/inbound/{asn_id}")
