@@ -136,3 +136,18 @@ def test_announce_form_refuses_an_implausible_day_and_keeps_the_lines(client, wo
     r = client.post("/inbound?lang=en", data={"csrf": token, "warehouse": "ALA", "sku": ["SKU-1", "NOPE"],
                                               "expected": ["1", "2"]})
     assert r.status_code == 422 and "Line 2: unknown SKU or barcode NOPE." in r.text
+
+
+def test_control_characters_and_odd_locations_are_a_message_not_an_error_page(client, world):
+    login(client, "a@seller-a.kz")
+    asn_id = _announce(client)
+    client.cookies.clear()
+    login(client, "worker@qoima.local")
+    token = csrf_of(client.get(f"/inbound/{asn_id}").text)
+    r = client.post(f"/inbound/{asn_id}/receive", data={"csrf": token, "location": "R\x00", "action": "confirm",
+                                                        "sku": ["SKU-1"], "received": ["1"]})
+    assert r.status_code == 422 and "location" in r.text
+    r = client.post(f"/inbound/{asn_id}/receive", data={"csrf": token, "location": "Z-99", "action": "confirm",
+                                                        "sku": ["SKU-1"], "received": ["1"]})
+    assert r.status_code == 422 and "Z-99" in r.text
+    assert _count(world.engine, t.receipts) == 5

@@ -75,6 +75,12 @@ def _service_error(web: Web, exc: DomainError, filled: list[int]) -> tuple[str, 
     return (web._("Line %(line)s: %(reason)s", line=line, reason=exc.message) if line else exc.message), row
 
 
+def _pydantic(exc: PydanticError) -> str:
+    """A schema's refusal (control characters, a code too long), naming the field as the API does."""
+    first = exc.errors()[0]
+    return f"{'.'.join(str(x) for x in first.get('loc', ()))}: {first.get('msg', '')}"
+
+
 def _key_error(web: Web, exc: Exception, form: dict) -> str:
     if isinstance(exc, KeyReused):
         form["op"] = new_operation_id()  # the earlier booking stands; sending this form again books a new one
@@ -168,11 +174,11 @@ def book_receipt(web: StaffDep, _csrf: CsrfDep, seller: FormText = "", place: Fo
         messages.append(web._("Choose the warehouse and location."))
     outcome = None
     if not messages:
-        data = ReceiptIn(seller=seller or None, warehouse=warehouse, location=location, supplier=supplier.strip(),
-                         reference=reference.strip(), lines=[
-                             ReceiptLineIn(sku=rows[i]["sku"], expected=rules.parse_quantity(rows[i]["expected"]),
-                                           received=rules.parse_quantity(rows[i]["received"])) for i in filled])
         try:
+            data = ReceiptIn(seller=seller or None, warehouse=warehouse, location=location,
+                             supplier=supplier.strip(), reference=reference.strip(), lines=[
+                                 ReceiptLineIn(sku=rows[i]["sku"], expected=rules.parse_quantity(rows[i]["expected"]),
+                                               received=rules.parse_quantity(rows[i]["received"])) for i in filled])
             outcome = operations.receive(web.engine, web.principal, data, key=op or None, field="op")
         except (KeyReused, KeyInProgress) as exc:
             messages.append(_key_error(web, exc, form))
@@ -181,6 +187,8 @@ def book_receipt(web: StaffDep, _csrf: CsrfDep, seller: FormText = "", place: Fo
             if row is not None:
                 rows[row]["error"] = message
             messages.append(message)
+        except PydanticError as exc:
+            messages.append(_pydantic(exc))
     if outcome is None:
         form["error"] = web._("The receipt was not booked: %(reason)s", reason=" ".join(dict.fromkeys(messages)))
         return _receipts_page(web, filters, None, form, status=422)
@@ -271,8 +279,7 @@ def _announce(web: Web, form: dict, upload: Upload | None):
         return None, [web._("The file has %(n)s invalid row(s); nothing was announced.", n=len(exc.errors))], \
             exc.errors[:50]
     except PydanticError as exc:
-        first = exc.errors()[0]
-        return None, [f"{'.'.join(str(x) for x in first.get('loc', ()))}: {first.get('msg', '')}"], []
+        return None, [_pydantic(exc)], []
     except (KeyReused, KeyInProgress) as exc:
         return None, [_key_error(web, exc, form)], []
     except DomainError as exc:
@@ -386,14 +393,16 @@ def receive_delivery(web: StaffDep, _csrf: CsrfDep, asn_id: Id64, location: Form
         messages.append(web._("Choose the location."))
     outcome = None
     if not messages:
-        data = AsnReceiveIn(location=location, close=bool(close),
-                            lines=[{"sku": s, "received": rules.parse_quantity(q)} for s, q in lines])
         try:
+            data = AsnReceiveIn(location=location, close=bool(close),
+                                lines=[{"sku": s, "received": rules.parse_quantity(q)} for s, q in lines])
             outcome = asn.receive_once(web.engine, web.principal, asn_id, data, key=op or None, field="op")
         except (KeyReused, KeyInProgress) as exc:
             messages.append(_key_error(web, exc, receive))
         except DomainError as exc:
             messages.append(_service_error(web, exc, list(range(len(lines))))[0])
+        except PydanticError as exc:
+            messages.append(_pydantic(exc))
     if outcome is None:
         receive["error"] = web._("The receipt was not booked: %(reason)s", reason=" ".join(dict.fromkeys(messages)))
         return _delivery_page(web, asn_id, receive, status=422)
