@@ -105,6 +105,9 @@ def _plausible_day(value: date | None) -> date | None:
     return value
 
 
+ExpectedDay = Annotated[date | None, AfterValidator(_plausible_day)]
+
+
 def _problems(problems) -> None:
     if problems:
         raise ValueError("; ".join(p.text for p in problems))
@@ -123,7 +126,7 @@ class AsnHeaderIn(BaseModel):
     warehouse: Code
     supplier: Supplier = ""
     reference: Reference = Field("", description="the supplier's delivery note or invoice number")
-    expected_at: Annotated[date | None, AfterValidator(_plausible_day)] = Field(
+    expected_at: ExpectedDay = Field(
         None, description="the day the delivery is expected (YYYY-MM-DD), 2000-01-01 .. one year from today")
 
 

@@ -1,5 +1,5 @@
 """Read-only look-ups the pages need and no service offers yet (filter choices,
-user and seller lists, the receipts list). Every one is scoped by the
+user and seller lists; the receipts list moved to stock/services/receipts.py). Every one is scoped by the
 Principal the same way the services scope: a seller sees only their seller.
 Candidates to move into services/ when another entrypoint needs them."""
 
@@ -78,36 +78,3 @@ def users(uow: UnitOfWork, principal: Principal) -> list[dict]:
         select(t.users.c.id, t.users.c.email, t.users.c.full_name, t.users.c.role, t.users.c.language,
                t.users.c.is_active, t.users.c.created_at, t.sellers.c.code.label("seller"))
         .outerjoin(t.sellers, t.sellers.c.id == t.users.c.seller_id).order_by(t.users.c.id))]
-
-
-def receipts(uow: UnitOfWork, principal: Principal, *, seller_id: int | None = None, warehouse: str | None = None,
-             limit: int = 25, offset: int = 0) -> tuple[list[dict], int]:
-    """Receipts newest first, each with its lines (expected vs received) and the lines that differ."""
-    r, wh, s = t.receipts.c, t.warehouses.c, t.sellers.c
-    q = (select(r.id, r.supplier, r.reference, r.status, r.created_at, r.closed_at, s.code.label("seller"),
-                wh.code.label("warehouse"))
-         .join(t.sellers, s.id == r.seller_id).join(t.warehouses, wh.id == r.warehouse_id))
-    if not principal.is_staff:
-        q = q.where(r.seller_id == principal.seller_id)
-    if seller_id is not None:
-        q = q.where(r.seller_id == seller_id)
-    if warehouse:
-        q = q.where(wh.code == warehouse)
-    total = uow.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-    rows = [dict(x._mapping) for x in uow.execute(q.order_by(r.id.desc()).limit(limit).offset(offset))]
-    ids = [x["id"] for x in rows]
-    lines: dict[int, list[dict]] = {}
-    if ids:
-        for ln in uow.execute(select(t.receipt_lines.c.receipt_id, t.products.c.sku, t.products.c.name,
-                                     t.receipt_lines.c.expected_qty, t.receipt_lines.c.received_qty)
-                              .join(t.products, t.products.c.id == t.receipt_lines.c.product_id)
-                              .where(t.receipt_lines.c.receipt_id.in_(ids)).order_by(t.receipt_lines.c.id)):
-            lines.setdefault(ln.receipt_id, []).append(
-                {"sku": ln.sku, "name": ln.name, "expected": ln.expected_qty, "received": ln.received_qty,
-                 "difference": ln.received_qty - ln.expected_qty})
-    for x in rows:
-        x["lines"] = lines.get(x["id"], [])
-        x["expected"] = sum(ln["expected"] for ln in x["lines"])
-        x["received"] = sum(ln["received"] for ln in x["lines"])
-        x["discrepancies"] = [ln for ln in x["lines"] if ln["difference"]]
-    return rows, total

@@ -122,6 +122,8 @@ def read_csv_lines(uow: UnitOfWork, principal: Principal, seller_id: int, upload
     if not report.errors and not lines:
         report.error(2, "sku", rules.NOTHING_EXPECTED)
     if report.errors:
+        for error in report.errors:  # each a rule of the data, as the API's own validators say it
+            error["type"] = "value_error"
         raise invalid_rows(report.as_dict())
     return lines
 

@@ -4,7 +4,6 @@ receipts, closed or cancelled (stock/services/asn.py)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -14,11 +13,11 @@ from qoima.entrypoints import importers
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 from qoima.entrypoints.api.errors import COMMON, problems
 from qoima.entrypoints.api.routes.stock import REPLAY_DOC, IdempotencyKey, _answer
-from qoima.platform.bounds import Id64, Offset, SafeQuery
+from qoima.platform.bounds import Id64, Offset, SafeQuery, Text
 from qoima.platform.imports import Upload
 from qoima.platform.unit_of_work import UnitOfWork, run
 from qoima.stock.domain import asn as rules
-from qoima.stock.schemas import AsnHeaderIn, AsnIn, AsnReceiveIn, Code, Reference, Supplier
+from qoima.stock.schemas import AsnHeaderIn, AsnIn, AsnReceiveIn, Code, ExpectedDay, Reference, Supplier
 from qoima.stock.services import asn, receipts
 
 router = APIRouter(prefix="/api/v1", tags=["inbound"], responses=COMMON)
@@ -38,9 +37,10 @@ def announce(data: AsnIn, engine: EngineDep, principal: PrincipalDep, idempotenc
              responses={201: REPLAY_DOC, **problems(409)})
 def announce_file(request: Request, engine: EngineDep, principal: PrincipalDep,
                   file: Annotated[UploadFile, File(description="a .csv or .xlsx file: sku, expected")],
-                  warehouse: Annotated[Code, Form()], seller: Annotated[Code | None, Form()] = None,
+                  warehouse: Annotated[Text(40, min_length=1), Form()],
+                  seller: Annotated[Code | None, Form()] = None,
                   supplier: Annotated[Supplier, Form()] = "", reference: Annotated[Reference, Form()] = "",
-                  expected_at: Annotated[date | None, Form(description="YYYY-MM-DD")] = None,
+                  expected_at: Annotated[ExpectedDay, Form(description="YYYY-MM-DD, 2000-01-01 .. a year ahead")] = None,
                   idempotency_key: IdempotencyKey = None):
     header = AsnHeaderIn(seller=seller or None, warehouse=warehouse, supplier=supplier, reference=reference,
                          expected_at=expected_at)
