@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from pydantic import ValidationError as PydanticError
 from sqlalchemy import Engine, func, insert, or_, select, update
 
 from qoima.catalog.services import resolve_seller
@@ -126,6 +127,17 @@ def read_csv_lines(uow: UnitOfWork, principal: Principal, seller_id: int, upload
             error["type"] = "value_error"
         raise invalid_rows(report.as_dict())
     return lines
+
+
+def header_of(**fields) -> AsnHeaderIn:
+    """The delivery's fields as a form sent them (text); a refusal is the 422 naming the field."""
+    try:
+        return AsnHeaderIn(**fields)
+    except PydanticError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(x) for x in first.get("loc", ())) or "expected_at"
+        raise ValidationError(f"{loc}: {first.get('msg', 'invalid').removeprefix('Value error, ')}",
+                              field=loc) from None
 
 
 def import_csv(engine: Engine, principal: Principal, header: AsnHeaderIn, upload: Upload,

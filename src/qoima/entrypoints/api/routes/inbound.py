@@ -17,7 +17,7 @@ from qoima.platform.bounds import Id64, Offset, SafeQuery, Text
 from qoima.platform.imports import Upload
 from qoima.platform.unit_of_work import UnitOfWork, run
 from qoima.stock.domain import asn as rules
-from qoima.stock.schemas import AsnHeaderIn, AsnIn, AsnReceiveIn, Code, ExpectedDay, Reference, Supplier
+from qoima.stock.schemas import AsnIn, AsnReceiveIn, Code, Reference, Supplier
 from qoima.stock.services import asn, receipts
 
 router = APIRouter(prefix="/api/v1", tags=["inbound"], responses=COMMON)
@@ -40,10 +40,10 @@ def announce_file(request: Request, engine: EngineDep, principal: PrincipalDep,
                   warehouse: Annotated[Text(40, min_length=1), Form()],
                   seller: Annotated[Code | None, Form()] = None,
                   supplier: Annotated[Supplier, Form()] = "", reference: Annotated[Reference, Form()] = "",
-                  expected_at: Annotated[ExpectedDay, Form(description="YYYY-MM-DD, 2000-01-01 .. a year ahead")] = None,
+                  expected_at: Annotated[Text(10), Form(description="YYYY-MM-DD, 2000-01-01 .. a year ahead")] = "",
                   idempotency_key: IdempotencyKey = None):
-    header = AsnHeaderIn(seller=seller or None, warehouse=warehouse, supplier=supplier, reference=reference,
-                         expected_at=expected_at)
+    header = asn.header_of(seller=seller or None, warehouse=warehouse, supplier=supplier, reference=reference,
+                           expected_at=expected_at.strip() or None)
     data = importers.read_upload(file, request.app.state.settings, "stock")
     return _answer(asn.import_csv(engine, principal, header, Upload(data, file.filename, file.content_type),
                                   idempotency_key))
