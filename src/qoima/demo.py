@@ -5,7 +5,7 @@ Seeding is idempotent: a second run finds the admin and adds nothing."""
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Engine, select
@@ -15,14 +15,14 @@ from qoima.catalog.domain.barcodes import check_digit
 from qoima.orders.domain.status import Status
 from qoima.platform import auth
 from qoima.catalog import services as catalog
-from qoima.stock.services import inbound, stock_work
+from qoima.stock.services import asn, inbound, stock_work
 from qoima.orders.services import lifecycle
 from qoima.platform.access import SYSTEM, Principal
 from qoima.orders.services.intake import submit_order
 from qoima.customers.schemas import CustomerIn
 from qoima.orders.schemas import DeliveryIn, LineIn, OrderIn
 from qoima.catalog.schemas import ProductIn
-from qoima.stock.schemas import ReceiptIn, ReceiptLineIn, ReceivingModeIn
+from qoima.stock.schemas import AsnIn, AsnReceiveIn, ReceiptIn, ReceiptLineIn, ReceivingModeIn
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
 ADMIN_EMAIL = "admin@qoima.local"
@@ -89,6 +89,7 @@ def seed(engine: Engine, orders: int = 200, rng_seed: int = 7) -> bool:
                     replenishment_days=30 if "tea" in name.lower() or "coffee" in name.lower() else None))
         uow.commit()
     _stock(engine, rng)
+    _deliveries(engine, seller_ids)
     _orders(engine, rng, orders)
     _alerts(engine)
     _dock(engine)
@@ -121,6 +122,29 @@ def _dock(engine: Engine) -> None:
         inbound.receive(uow, operator, ReceiptIn(
             seller=seller, warehouse="ALA", location="RCV-01", supplier="Demo supplier", reference="ASN-DOCK",
             lines=[ReceiptLineIn(sku=f"{seller[:3].upper()}-{i:03d}", expected=6, received=6) for i in (1, 2)]))
+        uow.commit()
+
+
+def _deliveries(engine: Engine, seller_ids: dict) -> None:
+    """Inbound deliveries (ASN): one received in part (a short line and a product nobody announced),
+    one still on its way, one received exactly as announced."""
+    worker = Principal(user_id=None, email="picker@qoima.local", role="worker")
+    today = date.today()
+    with UnitOfWork(engine) as uow:
+        for seller, email, wh, supplier, lines, receipts in (
+                ("aruzhan-home", "seller@aruzhan.kz", "ALA", "Steppe Ceramics LLP",
+                 [("ARU-001", 24), ("ARU-003", 6), ("ARU-016", 12)],
+                 [[("ARU-001", 24), ("ARU-003", 4), ("ARU-017", 2)]]),
+                ("aruzhan-home", "seller@aruzhan.kz", "AST", "Kazakh Textile", [("ARU-002", 40), ("ARU-004", 10)], []),
+                ("steppe-tech", "seller@steppe.kz", "ALA", "Shenzhen Cables Co", [("STE-001", 50), ("STE-003", 20)],
+                 [[("STE-001", 30), ("STE-003", 20)], [("STE-001", 20)]])):
+            who = Principal(user_id=None, email=email, role="seller", seller_id=seller_ids[seller])
+            d = asn.announce(uow, who, AsnIn(warehouse=wh, supplier=supplier, reference=f"INV-{wh}-{len(lines)}",
+                                             expected_at=today + timedelta(days=2 if not receipts else 0),
+                                             lines=[{"sku": sku, "expected": n} for sku, n in lines]))
+            for receipt in receipts:
+                asn.receive(uow, worker, d["id"], AsnReceiveIn(
+                    location="RCV-01", lines=[{"sku": sku, "received": n} for sku, n in receipt]))
         uow.commit()
 
 

@@ -184,7 +184,7 @@ NAV = re.compile(r'<aside class="sidebar".*?</aside>', re.S)
 
 
 def test_navigation_shows_only_what_the_role_may_open(client, world):
-    everything = {"/", "/orders", "/stock", "/products", "/receipts", "/imports", "/alerts", "/customers", "/loyalty",
+    everything = {"/", "/orders", "/stock", "/stock/putaway", "/products", "/inbound", "/receipts", "/imports", "/alerts", "/customers", "/loyalty",
                   "/admin/sellers", "/admin/users", "/admin/tokens"}
     for who, role in (("admin", "admin"), ("manager", "manager"), ("worker", "worker"), ("seller_a", "seller")):
         web = signed_in(client, who)

@@ -55,6 +55,8 @@ def snapshot(world) -> dict:
             "movements": conn.execute(select(func.count()).select_from(t.stock_movements)).scalar_one(),
             "transfers": rows(select(t.transfers.c.id, t.transfers.c.status)),
             "receipts": conn.execute(select(func.count()).select_from(t.receipts)).scalar_one(),
+            "inbound": rows(select(t.inbound_deliveries.c.id, t.inbound_deliveries.c.status)),
+            "inbound_lines": rows(select(t.inbound_delivery_lines.c.id, t.inbound_delivery_lines.c.received_qty)),
             "customers": rows(select(t.customers.c.id, t.customers.c.phone, t.customers.c.email,
                                      t.customers.c.merged_into_id).where(t.customers.c.seller_id == a)),
             "merges": conn.execute(select(func.count()).select_from(t.customer_merges)).scalar_one(),
@@ -63,6 +65,17 @@ def snapshot(world) -> dict:
             "users": rows(select(t.users.c.id, t.users.c.email, t.users.c.role)),
             "alerts": rows(select(t.stock_alerts.c.id, t.stock_alerts.c.kind, t.stock_alerts.c.value)),
         }
+
+
+def a_delivery_and_receipt(client, world) -> tuple[int, int]:
+    """An inbound delivery seller A announced (SECRET supplier), and one of seller A's receipts."""
+    r = client.post("/api/v1/inbound", headers=world.headers("seller_a"), json={
+        "warehouse": "ALA", "supplier": "A-SECRET supplier", "lines": [{"sku": "SKU-1", "expected": 3}]})
+    assert r.status_code == 201, r.text
+    with world.engine.connect() as conn:
+        receipt = conn.execute(select(func.min(t.receipts.c.id)).where(
+            t.receipts.c.seller_id == world.sellers["seller-a"])).scalar_one()
+    return r.json()["id"], receipt
 
 
 class Ctx:
@@ -88,6 +101,7 @@ class Ctx:
             "lines": [{"sku": "SKU-1", "quantity": 1, "from_location": "A-01"}]})
         assert r.status_code == 201
         self.a_transfer = r.json()["id"]
+        self.a_asn, self.a_receipt = a_delivery_and_receipt(client, world)
         with world.engine.connect() as conn:
             self.a_event = conn.execute(select(func.min(t.outbox.c.id)).where(
                 t.outbox.c.seller_id == world.sellers["seller-a"])).scalar_one()
@@ -327,6 +341,44 @@ def post_adjustments(ctx):
                                                            "scrap": scrap})
 
 
+def post_inbound(ctx):
+    _refused(ctx, "POST", "/api/v1/inbound", json={"seller": "seller-a", "warehouse": "ALA",
+                                                   "lines": [{"sku": "SKU-1", "expected": 1}]})
+
+
+def post_inbound_import(ctx):
+    _refused(ctx, "POST", "/api/v1/inbound/import", data={"seller": "seller-a", "warehouse": "ALA"},
+             files={"file": ("asn.csv", b"sku,expected\nSKU-1,1\n", "text/csv")})
+
+
+def get_inbound(ctx):
+    r = ctx.client.get("/api/v1/inbound", headers=ctx.b)
+    assert r.status_code == 200 and all(d["seller"] == "seller-b" for d in r.json()["items"])
+    assert not ctx.leaks(r)
+    _refused(ctx, "GET", "/api/v1/inbound", params={"seller": "seller-a"})
+
+
+def get_inbound_one(ctx):
+    _refused(ctx, "GET", f"/api/v1/inbound/{ctx.a_asn}", allowed=(404,))
+
+
+def post_inbound_receipts(ctx):
+    _refused(ctx, "POST", f"/api/v1/inbound/{ctx.a_asn}/receipts",
+             json={"location": "RCV", "lines": [{"sku": "SKU-1", "received": 1}]})
+
+
+def post_inbound_close(ctx):
+    _refused(ctx, "POST", f"/api/v1/inbound/{ctx.a_asn}/close")
+
+
+def post_inbound_cancel(ctx):
+    _refused(ctx, "POST", f"/api/v1/inbound/{ctx.a_asn}/cancel", allowed=(404,))
+
+
+def get_receipt(ctx):
+    _refused(ctx, "GET", f"/api/v1/receipts/{ctx.a_receipt}", allowed=(404,))
+
+
 def get_kpis(ctx):
     r = ctx.client.get("/api/v1/kpis", headers=ctx.b)
     assert r.status_code == 200
@@ -434,6 +486,14 @@ CHECKS: dict[tuple[str, str], Callable[[Ctx], None]] = {
     ("POST", "/api/v1/transfers/{transfer_id}/receive"): post_transfer_receive,
     ("POST", "/api/v1/moves"): post_moves,
     ("POST", "/api/v1/adjustments"): post_adjustments,
+    ("POST", "/api/v1/inbound"): post_inbound,
+    ("POST", "/api/v1/inbound/import"): post_inbound_import,
+    ("GET", "/api/v1/inbound"): get_inbound,
+    ("GET", "/api/v1/inbound/{asn_id}"): get_inbound_one,
+    ("POST", "/api/v1/inbound/{asn_id}/receipts"): post_inbound_receipts,
+    ("POST", "/api/v1/inbound/{asn_id}/close"): post_inbound_close,
+    ("POST", "/api/v1/inbound/{asn_id}/cancel"): post_inbound_cancel,
+    ("GET", "/api/v1/receipts/{receipt_id}"): get_receipt,
     ("GET", "/api/v1/kpis"): get_kpis,
     ("GET", "/api/v1/customers"): get_customers,
     ("GET", "/api/v1/analytics/customers"): get_analytics_customers,
@@ -447,7 +507,8 @@ CHECKS: dict[tuple[str, str], Callable[[Ctx], None]] = {
 
 
 def _fill(path: str) -> str:
-    return path.replace("{order_id}", "1").replace("{transfer_id}", "1").replace("{event_id}", "1").replace("{job_id}", "1").replace("{product_id}", "1")
+    return path.replace("{order_id}", "1").replace("{transfer_id}", "1").replace("{event_id}", "1").replace(
+        "{job_id}", "1").replace("{asn_id}", "1").replace("{receipt_id}", "1").replace("{product_id}", "1")
 
 
 def test_every_api_route_has_an_isolation_check(client):
@@ -572,6 +633,7 @@ class MatrixCtx:
             "lines": [{"sku": "SKU-1", "quantity": 1, "from_location": "A-01"}]})
         assert r.status_code == 201, r.text
         self.a_transfer = r.json()["id"]
+        self.a_asn, self.a_receipt = a_delivery_and_receipt(client, world)
         self.web: dict[str, TestClient] = {}
 
     def new_order(self) -> int:
@@ -710,6 +772,20 @@ PROBES: dict[tuple[str, str], Probe] = {
         "POST", lambda ctx: f"/api/v1/transfers/{ctx.a_transfer}/receive", json={}, owned=True),
     ("POST", "/api/v1/moves"): _api("POST", "/api/v1/moves", json={}),
     ("POST", "/api/v1/adjustments"): _api("POST", "/api/v1/adjustments", json={}),
+    ("POST", "/api/v1/inbound"): _api("POST", "/api/v1/inbound", json={}),
+    ("POST", "/api/v1/inbound/import"): _api("POST", "/api/v1/inbound/import", data={"warehouse": "ALA"},
+                                             files={"file": ("a.csv", b"sku,expected\nNOPE,1\n", "text/csv")}),
+    ("GET", "/api/v1/inbound"): _api("GET", "/api/v1/inbound"),
+    ("GET", "/api/v1/inbound/{asn_id}"): _api("GET", lambda ctx: f"/api/v1/inbound/{ctx.a_asn}", owned=True),
+    ("POST", "/api/v1/inbound/{asn_id}/receipts"): _api(
+        "POST", lambda ctx: f"/api/v1/inbound/{ctx.a_asn}/receipts", owned=True,
+        json={"location": "RCV", "lines": [{"sku": "NOPE", "received": 1}]}),
+    ("POST", "/api/v1/inbound/{asn_id}/close"): _api("POST", lambda ctx: f"/api/v1/inbound/{ctx.a_asn}/close",
+                                                     owned=True),
+    ("POST", "/api/v1/inbound/{asn_id}/cancel"): _api("POST", lambda ctx: f"/api/v1/inbound/{ctx.a_asn}/cancel",
+                                                      owned=True),
+    ("GET", "/api/v1/receipts/{receipt_id}"): _api("GET", lambda ctx: f"/api/v1/receipts/{ctx.a_receipt}",
+                                                   owned=True),
     ("GET", "/api/v1/kpis"): _api("GET", "/api/v1/kpis"),
     ("GET", "/api/v1/customers"): _api("GET", "/api/v1/customers", owned=True, params={"seller": "seller-a"}),
     ("GET", "/api/v1/analytics/customers"): _api("GET", "/api/v1/analytics/customers", owned=True,
@@ -765,6 +841,14 @@ PROBES: dict[tuple[str, str], Probe] = {
         "GET", lambda ctx: f"/stock/locations/{ctx.world.locations[('ALA', 'A-01')]}/history"),
     ("GET", "/stock/settings"): _page("GET", "/stock/settings"),
     ("POST", "/stock/settings"): _page("POST", "/stock/settings", warehouse="ALA", mode="bogus"),
+    ("GET", "/receipts/{receipt_id}"): _page("GET", lambda ctx: f"/receipts/{ctx.a_receipt}", owned=True),
+    ("GET", "/inbound"): _page("GET", "/inbound"),
+    ("POST", "/inbound"): _page("POST", "/inbound", warehouse="", sku="SKU-1", expected="1"),
+    ("GET", "/inbound/{asn_id}"): _page("GET", lambda ctx: f"/inbound/{ctx.a_asn}", owned=True),
+    ("POST", "/inbound/{asn_id}/receive"): _page("POST", lambda ctx: f"/inbound/{ctx.a_asn}/receive", owned=True,
+                                                 action="scan", scan="SKU-1"),
+    ("POST", "/inbound/{asn_id}/close"): _page("POST", lambda ctx: f"/inbound/{ctx.a_asn}/close", owned=True),
+    ("POST", "/inbound/{asn_id}/cancel"): _page("POST", lambda ctx: f"/inbound/{ctx.a_asn}/cancel", owned=True),
     ("GET", "/imports"): _page("GET", "/imports"),
     ("POST", "/imports"): _page("POST", "/imports", kind="orders", dry_run="1",
                                 files={"file": ("o.csv", b"external_id,sku,quantity,unit_price\nW-1,SKU-1,1,1\n",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from test_browser import CHROMIUM, browser, pytestmark, server  # noqa: F401 - the fixtures and marks
 
-PAGES = ["/", "/account", "/orders", "/stock", "/products", "/receipts", "/customers", "/customers/list", "/loyalty",
+PAGES = ["/", "/account", "/orders", "/stock", "/products", "/inbound", "/receipts", "/customers", "/customers/list", "/loyalty",
          "/imports", "/admin/sellers", "/admin/users", "/admin/tokens", "/products/new", "/alerts"]
 
 

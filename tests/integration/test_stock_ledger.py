@@ -212,14 +212,16 @@ def test_receipt_adds_on_hand_with_ledger_rows_and_reports_discrepancies(world):
     assert_ledger_consistent(eng)
 
 
-def test_receipt_with_nothing_received_writes_no_movement(world):
+def test_receipt_with_nothing_received_is_refused_and_writes_nothing(world):
     eng = world.engine
     before = len(movements(eng))
-    result = run(eng, inbound.receive, world.principals["worker"], ReceiptIn(
-        seller="seller-a", warehouse="AST", location="A-01",
-        lines=[ReceiptLineIn(sku="SKU-1", expected=5, received=0)]))
-    assert result["discrepancies"] == [{"sku": "SKU-1", "expected": 5, "received": 0, "difference": -5}]
-    assert len(movements(eng)) == before
+    receipts = count(eng, t.receipts)
+    with pytest.raises(ValidationError) as info:  # a receipt with every quantity 0 books nothing (issue 9)
+        run(eng, inbound.receive, world.principals["worker"], ReceiptIn(
+            seller="seller-a", warehouse="AST", location="A-01",
+            lines=[ReceiptLineIn(sku="SKU-1", expected=5, received=0)]))
+    assert info.value.field == "lines"
+    assert len(movements(eng)) == before and count(eng, t.receipts) == receipts
     assert_ledger_consistent(eng)
 
 

@@ -5,7 +5,7 @@ order is one order, ledger quantities are positive."""
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON, Boolean, CheckConstraint, Column, DateTime, Float, ForeignKey, ForeignKeyConstraint, Index, Integer,
+    JSON, Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, ForeignKeyConstraint, Index, Integer,
     LargeBinary, MetaData, Numeric, PrimaryKeyConstraint, String, Table, Text, UniqueConstraint, BigInteger, text,
 )
 
@@ -361,6 +361,9 @@ receipts = Table(
     created(),
     Column("closed_at", DateTime),
     CheckConstraint("status in ('expected','receiving','closed')", name="status"),
+    # migration 0014: the delivery (ASN) a receipt was booked against, and who booked it
+    Column("asn_id", Id, ForeignKey("inbound_deliveries.id"), index=True),
+    Column("actor", String(254), nullable=False, server_default=""),
 )
 
 jobs = Table(  # long work off the request (file imports), run by the worker: platform/jobs.py
@@ -479,3 +482,32 @@ Index("ix_orders_external_id_lower", func.lower(orders.c.external_id))
 Index("ix_orders_city_lower", func.lower(orders.c.city))
 Index("ix_order_lines_sku_lower", func.lower(order_lines.c.sku))
 Index("ix_barcodes_code", barcodes.c.code)
+# inbound deliveries (ASN, stock/services/asn.py): a seller announces what is coming; the warehouse receives
+# against it in one or more receipts (receipts.asn_id); received_qty is the sum of those receipts' lines
+inbound_deliveries = Table(
+    "inbound_deliveries", metadata, pk(),
+    Column("seller_id", Id, ForeignKey("sellers.id"), nullable=False, index=True),
+    Column("warehouse_id", Id, ForeignKey("warehouses.id"), nullable=False),
+    Column("supplier", String(200), nullable=False, server_default=""),
+    Column("reference", String(100), nullable=False, server_default=""),
+    Column("expected_at", Date),
+    Column("status", String(30), nullable=False, server_default="announced"),
+    Column("created_by", String(254), nullable=False, server_default=""),
+    created(),
+    Column("closed_at", DateTime),
+    Column("closed_by", String(254), nullable=False, server_default=""),
+    CheckConstraint("status in ('announced','partially_received','received','closed_with_discrepancies',"
+                    "'cancelled')", name="status"),
+    CheckConstraint("(closed_at is null) = (status in ('announced','partially_received'))", name="closed_when_final"),
+)
+
+inbound_delivery_lines = Table(
+    "inbound_delivery_lines", metadata, pk(),
+    Column("delivery_id", Id, ForeignKey("inbound_deliveries.id"), nullable=False, index=True),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False),
+    Column("expected_qty", Integer, nullable=False, server_default="0"),
+    Column("received_qty", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("delivery_id", "product_id", name="uq_inbound_delivery_lines_delivery_product"),
+    CheckConstraint("expected_qty >= 0 and expected_qty <= 1000000", name="expected_bounds"),
+    CheckConstraint("received_qty >= 0", name="received_not_negative"),
+)

@@ -30,7 +30,7 @@ from qoima.platform.jobs import TooLarge
 MB = 1024 * 1024
 FRAMING = 64 * 1024  # multipart boundaries, part headers and the small form fields around the file
 API_PATHS = {"/api/v1/orders/import": "orders", "/api/v1/products/import": "products",
-             "/api/v1/stock/import": "stock"}
+             "/api/v1/stock/import": "stock", "/api/v1/inbound/import": "stock"}  # an ASN's lines: the stock limit
 WEB_PATH = "/imports"
 KINDS = ("orders", "products", "stock")
 

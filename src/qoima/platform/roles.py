@@ -105,6 +105,14 @@ API: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/transfers/{transfer_id}/receive"): STAFF,
     ("POST", "/api/v1/moves"): STAFF,
     ("POST", "/api/v1/adjustments"): STAFF,
+    ("POST", "/api/v1/inbound"): COMMERCIAL,  # a seller announces its own deliveries; the office for a seller
+    ("POST", "/api/v1/inbound/import"): COMMERCIAL,  # the floor imports nothing
+    ("GET", "/api/v1/inbound"): EVERYONE,  # a seller sees its own
+    ("GET", "/api/v1/inbound/{asn_id}"): EVERYONE,
+    ("POST", "/api/v1/inbound/{asn_id}/receipts"): STAFF,
+    ("POST", "/api/v1/inbound/{asn_id}/close"): STAFF,
+    ("POST", "/api/v1/inbound/{asn_id}/cancel"): COMMERCIAL,  # only before anything was received
+    ("GET", "/api/v1/receipts/{receipt_id}"): EVERYONE,  # a seller sees its own
     ("GET", "/api/v1/kpis"): EVERYONE,
     ("GET", "/api/v1/customers"): COMMERCIAL,  # and its CSV / XLSX exports
     ("GET", "/api/v1/analytics/customers"): COMMERCIAL,
@@ -146,6 +154,13 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/stock/locations/{location_id}/history"): STAFF,  # a cell holds every seller's goods
     ("GET", "/stock/settings"): STAFF,  # the floor sees how its docks work
     ("POST", "/stock/settings"): OFFICE,  # and the office sets it
+    ("GET", "/receipts/{receipt_id}"): EVERYONE,  # a seller sees its own
+    ("GET", "/inbound"): EVERYONE,
+    ("POST", "/inbound"): COMMERCIAL,  # announce (lines typed, or a CSV file)
+    ("GET", "/inbound/{asn_id}"): EVERYONE,
+    ("POST", "/inbound/{asn_id}/receive"): STAFF,  # scan, recount, confirm
+    ("POST", "/inbound/{asn_id}/close"): STAFF,
+    ("POST", "/inbound/{asn_id}/cancel"): COMMERCIAL,
     ("GET", "/imports"): COMMERCIAL,
     ("POST", "/imports"): COMMERCIAL,
     ("GET", "/imports/{job_id}"): COMMERCIAL,

@@ -1,11 +1,11 @@
 """Read-only look-ups the pages need and no service offers yet (filter choices,
-user and seller lists, the receipts list). Every one is scoped by the
+user and seller lists; the receipts list moved to stock/services/receipts.py). Every one is scoped by the
 Principal the same way the services scope: a seller sees only their seller.
 Candidates to move into services/ when another entrypoint needs them."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from qoima.db import tables as t
 from qoima.orders.domain.search import classify
@@ -14,6 +14,7 @@ from qoima.platform import roles
 from qoima.platform import auth
 from qoima.platform.access import Principal
 from qoima.platform.unit_of_work import UnitOfWork
+from qoima.stock.services.reservable import reservable
 
 
 def signed_in_user(uow: UnitOfWork, user_id: int, session_version=None) -> tuple[Principal, str, str] | None:
@@ -88,39 +89,6 @@ def users(uow: UnitOfWork, principal: Principal) -> list[dict]:
         .outerjoin(t.sellers, t.sellers.c.id == t.users.c.seller_id).order_by(t.users.c.id))]
 
 
-def receipts(uow: UnitOfWork, principal: Principal, *, seller_id: int | None = None, warehouse: str | None = None,
-             limit: int = 25, offset: int = 0) -> tuple[list[dict], int]:
-    """Receipts newest first, each with its lines (expected vs received) and the lines that differ."""
-    r, wh, s = t.receipts.c, t.warehouses.c, t.sellers.c
-    q = (select(r.id, r.supplier, r.reference, r.status, r.created_at, r.closed_at, s.code.label("seller"),
-                wh.code.label("warehouse"))
-         .join(t.sellers, s.id == r.seller_id).join(t.warehouses, wh.id == r.warehouse_id))
-    if not principal.is_staff:
-        q = q.where(r.seller_id == principal.seller_id)
-    if seller_id is not None:
-        q = q.where(r.seller_id == seller_id)
-    if warehouse:
-        q = q.where(wh.code == warehouse)
-    total = uow.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-    rows = [dict(x._mapping) for x in uow.execute(q.order_by(r.id.desc()).limit(limit).offset(offset))]
-    ids = [x["id"] for x in rows]
-    lines: dict[int, list[dict]] = {}
-    if ids:
-        for ln in uow.execute(select(t.receipt_lines.c.receipt_id, t.products.c.sku, t.products.c.name,
-                                     t.receipt_lines.c.expected_qty, t.receipt_lines.c.received_qty)
-                              .join(t.products, t.products.c.id == t.receipt_lines.c.product_id)
-                              .where(t.receipt_lines.c.receipt_id.in_(ids)).order_by(t.receipt_lines.c.id)):
-            lines.setdefault(ln.receipt_id, []).append(
-                {"sku": ln.sku, "name": ln.name, "expected": ln.expected_qty, "received": ln.received_qty,
-                 "difference": ln.received_qty - ln.expected_qty})
-    for x in rows:
-        x["lines"] = lines.get(x["id"], [])
-        x["expected"] = sum(ln["expected"] for ln in x["lines"])
-        x["received"] = sum(ln["received"] for ln in x["lines"])
-        x["discrepancies"] = [ln for ln in x["lines"] if ln["difference"]]
-    return rows, total
-
-
 def products(uow: UnitOfWork, principal: Principal, *, seller: str | None = None, q: str | None = None,
              limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
     """The products page: a part of the SKU or name (any case) or a barcode finds a product
@@ -154,9 +122,11 @@ def stock_levels(uow: UnitOfWork, principal: Principal, *, seller_id: int | None
     """The stock page: stock on hand by location; `q` finds by a part of the SKU or name (any case)
     or a barcode, as the products page does."""
     s = t.stock.c
-    base = (select(s.id, t.products.c.sku, t.products.c.name, t.products.c.seller_id,
+    free = case((reservable(), s.on_hand - s.reserved), else_=0)  # what orders can reserve (stock/services/reservable.py)
+    base = (select(s.id, s.product_id, s.location_id, t.locations.c.kind.label("location_kind"),
+                   t.products.c.sku, t.products.c.name, t.products.c.seller_id,
                    t.sellers.c.code.label("seller"), t.warehouses.c.code.label("warehouse"),
-                   t.locations.c.code.label("location"), s.on_hand, s.reserved, (s.on_hand - s.reserved).label("available"))
+                   t.locations.c.code.label("location"), s.on_hand, s.reserved, free.label("available"))
             .select_from(t.stock.join(t.products).join(t.sellers).join(t.locations, s.location_id == t.locations.c.id)
                          .join(t.warehouses, s.warehouse_id == t.warehouses.c.id))
             .where(s.on_hand > 0))

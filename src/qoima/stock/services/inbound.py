@@ -17,7 +17,9 @@ from qoima.platform.access import Principal
 from qoima.catalog.services import resolve_seller
 from qoima.stock.services import putaway
 from qoima.stock.services.inventory import add_on_hand, location_row, lock_rows, product_row, remove_on_hand
+from qoima.stock.domain import asn as asn_rules
 from qoima.stock.schemas import ReceiptIn, TransferIn
+from qoima.stock.services.skus import product_by_code
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
 
@@ -28,47 +30,60 @@ def _warehouse(uow: UnitOfWork, code: str, field: str):
     return row
 
 
-def receive(uow: UnitOfWork, principal: Principal, data: ReceiptIn) -> dict:
+def receive(uow: UnitOfWork, principal: Principal, data: ReceiptIn, asn_id: int | None = None) -> dict:
     """Book a supplier delivery: expected vs received per line; what was received
-    goes on hand at the location (and then fills backorders, after the commit)."""
+    goes on hand at the location (and then fills backorders, after the commit).
+    SKUs are found in any letter case or by barcode (skus.py); at least one line
+    must receive something. `asn_id`: the inbound delivery it is booked against (asn.py)."""
     principal.require("admin", "manager", "worker")
     seller = resolve_seller(uow, principal, data.seller)
     wh = _warehouse(uow, data.warehouse, "warehouse")
     loc = location_row(uow, code=data.location, warehouse_code=wh.code, field="location")
-    seen, products = set(), []
+    seen, products = {}, []
     for i, line in enumerate(data.lines):
-        if line.sku in seen:
-            raise ValidationError(f"SKU '{line.sku}' appears twice", field=f"lines[{i}].sku")
-        seen.add(line.sku)
-        products.append(product_row(uow, principal, line.sku, seller.id, field=f"lines[{i}].sku"))
+        product = product_by_code(uow, principal, seller.id, line.sku, field=f"lines[{i}].sku")
+        if product.id in seen:
+            raise ValidationError(f"SKU '{product.sku}' appears twice (lines {seen[product.id] + 1} and {i + 1})",
+                                  field=f"lines[{i}].sku", code="stock.duplicate_sku", sku=product.sku)
+        seen[product.id] = i
+        products.append(product)
+    if not any(line.received for line in data.lines):
+        raise ValidationError(asn_rules.NOTHING_RECEIVED, field="lines", code="stock.nothing_received")
+    if len(data.supplier) > asn_rules.SUPPLIER_MAX:
+        problem = asn_rules.text_problems(data.supplier)[0]
+        raise ValidationError(problem.text, field=problem.field, code=problem.code, **problem.params)
     cell = putaway.auto_target(uow, loc)  # an 'auto_putaway' warehouse: the dock's goods go on into this cell
     locked = lock_rows(uow, adds=[(p.id, place.id, wh.id) for p, line in zip(products, data.lines) if line.received
                                   for place in ((loc, cell) if cell else (loc,))])
     for i, (product, line) in enumerate(zip(products, data.lines)):
         row = locked.get((product.id, loc.id))
         if row is not None and row.on_hand + line.received > INT32_MAX:  # a 32-bit column
-            raise ValidationError(f"{line.sku}: {row.on_hand} on hand at {loc.code} and {line.received} received "
+            raise ValidationError(f"{product.sku}: {row.on_hand} on hand at {loc.code} and {line.received} received "
                                   f"would pass {INT32_MAX}, the most one location holds",
                                   field=f"lines[{i}].received")
     now = utcnow()
     rid = uow.execute(insert(t.receipts).values(
         seller_id=seller.id, warehouse_id=wh.id, supplier=data.supplier, reference=data.reference,
-        status="closed", created_at=now, closed_at=now).returning(t.receipts.c.id)).scalar_one()
-    discrepancies = []
+        status="closed", created_at=now, closed_at=now, asn_id=asn_id, actor=principal.email)
+        .returning(t.receipts.c.id)).scalar_one()
+    discrepancies, booked = [], []
     for product, line in zip(products, data.lines):
         uow.execute(insert(t.receipt_lines).values(receipt_id=rid, product_id=product.id,
                                                    expected_qty=line.expected, received_qty=line.received))
+        booked.append({"sku": product.sku, "product_id": product.id, "expected": line.expected,
+                       "received": line.received})
         if line.received:
             add_on_hand(uow, product_id=product.id, location_id=loc.id, warehouse_id=wh.id, quantity=line.received,
                         kind="receipt", actor=principal.email, reason=f"supplier delivery {data.supplier}".strip(),
                         reference=f"receipt:{rid}")
         if line.received != line.expected:
-            discrepancies.append({"sku": line.sku, "expected": line.expected, "received": line.received,
+            discrepancies.append({"sku": product.sku, "expected": line.expected, "received": line.received,
                                   "difference": line.received - line.expected})
     if cell is not None:
         putaway.put_away(uow, principal.email, loc, cell, [(p.id, line.received) for p, line in zip(products, data.lines)])
     return {"id": rid, "warehouse": wh.code, "location": loc.code, "discrepancies": discrepancies,
-            "orders_allocated": [], **({"put_away_to": cell.code} if cell is not None else {})}
+            "lines": booked, "asn_id": asn_id, "orders_allocated": [],
+            **({"put_away_to": cell.code} if cell is not None else {})}
 
 
 def start_transfer(uow: UnitOfWork, principal: Principal, data: TransferIn) -> dict:

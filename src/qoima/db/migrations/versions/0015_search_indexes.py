@@ -5,14 +5,14 @@ indexes on orders.external_id, orders.city and order_lines.sku, and barcodes.cod
 (the unique index leads with seller_id, and the staff search is across sellers).
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-03 17:30:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0015'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

@@ -3,7 +3,7 @@
 `common.page_router()`), so a new page is one module here plus its template.
 
 Modules: auth (/login, /logout), dashboard (/), orders (/orders, /orders/{id}),
-stock (/stock, /products, /receipts), admin (/admin/sellers, /admin/users, /admin/tokens),
+stock (/stock, /products), receiving (/receipts, /receipts/{id}, /inbound, /inbound/{id}), admin (/admin/sellers, /admin/users, /admin/tokens),
 account (/account: own password, sign out everywhere).
 """
 
