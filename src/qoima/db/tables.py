@@ -436,3 +436,15 @@ metric_snapshots = Table(
     Column("value", Float, nullable=False),
     Column("taken_at", DateTime, nullable=False),
 )
+
+# the days a warehouse does not work although its working days say it would (migration 0018): the ship-by
+# calendar skips them (catalog/domain/calendar.py), every booking writer reads them with the warehouse
+from sqlalchemy import Date  # noqa: E402  (kept beside the table it serves: fewer merge conflicts above)
+
+warehouse_holidays = Table(
+    "warehouse_holidays", metadata, pk(),
+    Column("warehouse_id", Id, ForeignKey("warehouses.id"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("name", String(100), nullable=False, server_default=""),
+    UniqueConstraint("warehouse_id", "day", name="uq_warehouse_holidays_warehouse_day"),
+)
