@@ -15,7 +15,7 @@ from qoima import __version__
 from qoima.db import pg_async
 from qoima.db.engine import make_engine
 from qoima.platform.settings import Settings, get_settings
-from qoima.entrypoints.api import errors, routes
+from qoima.entrypoints.api import docs, errors, routes
 from qoima.entrypoints.api.authorize import authorize
 from qoima.entrypoints.api.metrics import Metrics
 from qoima.entrypoints.api.security_headers import SecurityHeaders
@@ -40,6 +40,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         await pg_async.close_pools(engine)  # the event loop's PostgreSQL connections (express intake)
 
     app = FastAPI(title="Qoima", version=__version__, lifespan=lifespan, dependencies=[Depends(authorize)],
+                  docs_url=None, redoc_url=None,  # entrypoints/api/docs.py: /docs served without a CDN
                   description="Fulfillment platform API: orders, stock, warehouses. Authenticate with "
                               "`Authorization: Bearer <token>` (`qoima token create --email E`).")
     app.state.engine = engine
@@ -51,6 +52,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     from qoima.entrypoints.uploads import UploadLimit
     app.add_middleware(UploadLimit)  # outermost: an oversized upload is refused before anything reads it
     errors.install(app)
+    docs.install(app)
     # Starlette matches routes in order, and each router passed costs the request time (~0.1 ms on
     # the 2-core machine for the dozen here): order intake, the hottest path, is matched first
     names = sorted(m.name for m in pkgutil.iter_modules(routes.__path__))
