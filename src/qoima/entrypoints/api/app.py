@@ -6,14 +6,17 @@ import contextlib
 import importlib
 import importlib.util
 import pkgutil
+from datetime import datetime
 
 from fastapi import Depends, FastAPI
+from fastapi.encoders import ENCODERS_BY_TYPE
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from qoima import __version__
 from qoima.db import pg_async
 from qoima.db.engine import make_engine
+from qoima.platform.bounds import rfc3339
 from qoima.platform.settings import Settings, get_settings
 from qoima.entrypoints.api import docs, errors, routes
 from qoima.entrypoints.api.authorize import authorize
@@ -29,8 +32,15 @@ class _MetricsMiddleware:
         await self.call(scope, receive, send)
 
 
+def _answers_in_utc() -> None:
+    """Every datetime FastAPI encodes into an answer (the routes return dicts from the services, which
+    read naive UTC from the database) is RFC 3339 with its offset, as pydantic writes a UtcDateTime field."""
+    ENCODERS_BY_TYPE[datetime] = rfc3339
+
+
 def create_app(engine: Engine | None = None, settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    _answers_in_utc()
     engine = engine or make_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size,
                                    lock_timeout_ms=settings.db_lock_timeout_ms)
 
