@@ -161,3 +161,26 @@ def _orders(engine: Engine, rng: random.Random, count: int) -> None:
                 lifecycle.transition(uow, operator, order["id"], step, "demo" if step != "cancelled" else
                                      "customer changed their mind", at=at)
                 uow.commit()
+
+
+# --- the port the demo serves on --------------------------------------------------------------------------------
+
+def port_is_free(host: str, port: int) -> bool:
+    """Can a server listen on host:port now? (Bound and released at once, as uvicorn will bind it.)"""
+    import socket
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a TIME_WAIT port is free
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str, start: int, tries: int = 50) -> int | None:
+    """The first free port after `start` (start + 1 ... start + tries), or None."""
+    for port in range(start + 1, min(start + 1 + tries, 65536)):
+        if port_is_free(host, port):
+            return port
+    return None

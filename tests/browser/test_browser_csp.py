@@ -55,7 +55,8 @@ def test_pages_cannot_be_framed(server, browser):  # noqa: F811
 
 
 def test_docs_render_offline_without_violations(server, browser):  # noqa: F811
-    """Swagger UI draws the API's operations from this server's own assets; nothing is fetched from outside."""
+    """Swagger UI draws the API's operations from this server's own assets; nothing is fetched from outside
+    and the CSP refuses nothing."""
     base, _ids = server
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     outside: list[str] = []
@@ -64,7 +65,7 @@ def test_docs_render_offline_without_violations(server, browser):  # noqa: F811
     page.on("console", lambda msg: violations.append(msg.text)
             if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
     page.goto(f"{base}/docs")
-    page.wait_for_selector(".opblock", timeout=15000)
+    page.wait_for_selector(".opblock", timeout=20000)
     assert page.locator(".opblock").count() > 10
     assert not outside, outside
     assert not violations, violations

@@ -1,28 +1,33 @@
-"""The API docs at /docs, offline: Swagger UI's script and style are served from the installed
-`swagger-ui-bundle` package (under /docs/assets), not from a CDN, so the page works without the
-internet and its CSP allows 'self' only (security_headers.docs_csp hashes its one inline set-up
-script). /redoc, whose ReDoc script only a CDN serves, leads to /docs."""
+"""The API docs at /docs (Swagger UI), offline: its script and style are served from the installed
+`fastapi-offline` package's static folder (Swagger UI 5, which reads OpenAPI 3.1) under /docs/assets,
+not from a CDN, so the page works without the internet and its CSP allows 'self' only
+(security_headers.docs_csp hashes its one inline set-up script). Only the package's assets are used,
+not its FastAPI subclass. /redoc leads to /docs: ReDoc's sidebar loads its vendor's logo from outside."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import fastapi_offline
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
 
 ASSETS = "/docs/assets"
+ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    """Add /docs (a Starlette route, like FastAPI's own: public, outside the role matrix) and its assets."""
-    app.mount(ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+    """Add /docs and /redoc (Starlette routes, like FastAPI's own: public, outside the role matrix) and the
+    assets."""
+    app.mount(ASSETS, StaticFiles(directory=str(ASSETS_DIR)), name="docs-assets")
+    title = f"{app.title} — API"
 
     async def docs(_request):
         return get_swagger_ui_html(
-            openapi_url=app.openapi_url, title=f"{app.title} — API",
-            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{ASSETS}/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
+            openapi_url=app.openapi_url, title=title, swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS}/swagger-ui.css", swagger_favicon_url="/static/favicon.svg",
             swagger_ui_parameters={"validatorUrl": None})  # no badge fetched from the validator's site
 
     async def redoc(_request):

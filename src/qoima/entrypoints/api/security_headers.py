@@ -8,9 +8,9 @@ create_app wraps the whole middleware stack in this).
   camera, microphone and geolocation, Cross-Origin-Opener-Policy same-origin.
 - Strict-Transport-Security only under QOIMA_ENV=production (local runs are plain http).
 
-The API docs (/docs) are Swagger UI served from the installed package (entrypoints/api/docs.py),
-set up by one inline script: its CSP allows exactly that script by SHA-256 hash, computed from the
-page itself, and otherwise 'self' only, like every other page (no CDN; /redoc leads to /docs).
+The API docs (/docs) are Swagger UI served from an installed package (entrypoints/api/docs.py), set
+up by one inline script: its CSP allows exactly that script by SHA-256 hash, computed from the page
+itself, and otherwise 'self' only, like every other page (no CDN; /redoc leads to /docs).
 
 A route may set its own header of the same name; it is then kept. Written by hand (a plain ASGI
 wrapper, ~80 lines): the `secure` package only builds header values for a response object, and a
