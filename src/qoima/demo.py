@@ -5,10 +5,10 @@ Seeding is idempotent: a second run finds the admin and adds nothing."""
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 
 from qoima.db import tables as t
 from qoima.catalog.domain.barcodes import check_digit
@@ -69,6 +69,7 @@ def seed(engine: Engine, orders: int = 200, rng_seed: int = 7) -> bool:
                              seller_id=seller_ids.get(seller) if seller else None, full_name=email.split("@")[0])
         for code, name, city, lat, lon in WAREHOUSES:
             wid = catalog.create_warehouse(uow, SYSTEM, code=code, name=name, city=city, lat=lat, lon=lon)
+            _holidays(uow, wid)
             catalog.create_location(uow, SYSTEM, warehouse_id=wid, code="RCV-01", kind="receiving", zone="R")
             catalog.create_location(uow, SYSTEM, warehouse_id=wid, code="SHIP-01", kind="shipping", zone="S")
             catalog.create_location(uow, SYSTEM, warehouse_id=wid, code="RET-01", kind="returns", zone="RT")
@@ -91,6 +92,21 @@ def seed(engine: Engine, orders: int = 200, rng_seed: int = 7) -> bool:
     _stock(engine, rng)
     _orders(engine, rng, orders)
     return True
+
+
+# Kazakhstan's public holidays (month, day, name): the warehouses do not ship on them (ship-by skips them)
+HOLIDAYS = [(1, 1, "New Year"), (1, 2, "New Year"), (3, 8, "International Women's Day"), (3, 21, "Nauryz"),
+            (3, 22, "Nauryz"), (3, 23, "Nauryz"), (5, 1, "Unity Day"), (5, 7, "Defender of the Fatherland Day"),
+            (5, 9, "Victory Day"), (7, 6, "Capital Day"), (8, 30, "Constitution Day"), (10, 25, "Republic Day"),
+            (12, 16, "Independence Day")]
+
+
+def _holidays(uow: UnitOfWork, warehouse_id: int) -> None:
+    """This year's and next year's public holidays of the warehouse."""
+    year = utcnow().year
+    uow.execute(insert(t.warehouse_holidays), [
+        {"warehouse_id": warehouse_id, "day": date(y, m, d), "name": name}
+        for y in (year, year + 1) for m, d, name in HOLIDAYS])
 
 
 def _stock(engine: Engine, rng: random.Random) -> None:
