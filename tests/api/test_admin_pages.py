@@ -214,3 +214,19 @@ def test_admin_edits_deactivates_and_resets_a_user(client, world):
     self_off = client.post(f"/admin/users/{me}/deactivate", data={"csrf": token})
     assert self_off.status_code == 422  # an admin cannot lock themselves out
     assert login(client.__class__(client.app), "admin@qoima.local", PASSWORD).status_code == 303
+
+
+def test_control_characters_are_refused_naming_the_field(client, world):
+    """A NUL would make PostgreSQL refuse the row (a 500): every text field of these forms refuses it first."""
+    sign_in(client, "admin@qoima.local")
+    token = csrf_of(client.get("/admin/warehouses").text)
+    r = client.post("/admin/warehouses", data={"csrf": token, **FORM, "city": "Kara\x00ganda"})
+    assert r.status_code == 422 and "City: a control character is not allowed" in r.text
+    r = client.post("/admin/warehouses/ALA/locations", data={"csrf": token, "location": "X\x00"})
+    assert r.status_code == 422 and "Code: a control character" in r.text
+    uid = world.principals["worker"].user_id
+    r = client.post(f"/admin/users/{uid}", data={"csrf": token, "full_name": "A\x00", "role": "worker",
+                                                 "language": "en", "active": "1"})
+    assert r.status_code == 422 and "Full name:" in r.text
+    r = client.post("/admin/sellers/seller-a", data={"csrf": token, "name": "A\x00"})
+    assert r.status_code == 422 and "Name:" in r.text

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from qoima.db import tables as t
 from qoima.platform import auth
 from qoima.platform.access import ROLES, Principal
+from qoima.platform.bounds import control_character
 from qoima.platform.errors import NotFound, ValidationError
 from qoima.platform.unit_of_work import UnitOfWork
 
@@ -39,6 +40,9 @@ def update_user(uow: UnitOfWork, principal: Principal, user_id: int, edit: UserE
     """Save the edit; returns the user's e-mail."""
     principal.require("admin")
     row = _user(uow, user_id)
+    if control_character(edit.full_name):
+        raise ValidationError(f"full name has a control character ({control_character(edit.full_name)})",
+                              field="full_name", code="text.control")
     if len(edit.full_name) > 200:
         raise ValidationError("full name has at most 200 characters", field="full_name", code="users.full_name",
                               max=200)

@@ -18,6 +18,7 @@ from qoima.catalog.domain import locations as patterns
 from qoima.catalog.domain.calendar import parse_hhmm
 from qoima.db import tables as t
 from qoima.platform.access import Principal
+from qoima.platform.bounds import control_character
 from qoima.platform.errors import Conflict, NotFound, ValidationError
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
@@ -42,8 +43,19 @@ def _invalid(message: str, field: str, code: str, **params) -> ValidationError:
     return ValidationError(message % params if params else message, field=field, code=code, **params)
 
 
+def _no_control(fields: dict[str, str]) -> None:
+    for name, value in fields.items():
+        found = control_character(value)
+        if found:
+            raise _invalid("%(what)s has a control character (%(where)s)", name, "text.control", what=name,
+                           where=found)
+
+
 def check(data: WarehouseData) -> WarehouseData:
     """The rules of every field, each refusal naming its field."""
+    _no_control({"code": data.code, "name": data.name, "city": data.city, "timezone": data.timezone,
+                 "cutoff_time": data.cutoff_time, "handover_time": data.handover_time,
+                 **{"holidays": n for _, n in data.holidays}})
     if not data.code or len(data.code) > 20 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in data.code):
         raise _invalid("the code has 1 to 20 Latin letters, digits, '-' or '_'", "code", "warehouse.code")
     if not data.name or len(data.name) > 200:
@@ -164,6 +176,8 @@ def create_locations(uow: UnitOfWork, principal: Principal, warehouse: int, cell
 
 def check_cell(cell: patterns.Cell) -> patterns.Cell:
     """One location typed in by hand, checked like the pattern's."""
+    _no_control({"code": cell.code, "zone": cell.zone, "aisle": cell.aisle, "position": cell.position,
+                 "level": cell.level})
     if not cell.code or len(cell.code) > patterns.MAX_CODE:
         raise _invalid("the code is required, at most %(max)s characters", "code", "locations.code",
                        max=patterns.MAX_CODE)

@@ -46,9 +46,11 @@ MESSAGES = {
     "locations.code": N_("Code: required, at most %(max)s characters."),
     "locations.part": N_("%(label)s: at most %(max)s characters."),
     "locations.coordinate": N_("%(label)s: a number between -1000000 and 1000000."),
+    "text.control": N_("%(label)s: a control character is not allowed (%(where)s)."),
 }
 LABELS = {"cutoff_time": N_("Cut-off time"), "handover_time": N_("Courier hand-over time"), "zone": N_("Zone"),
-          "aisle": N_("Aisle"), "position": N_("Position"), "level": N_("Level")}
+          "aisle": N_("Aisle"), "position": N_("Position"), "level": N_("Level"), "code": N_("Code"),
+          "name": N_("Name"), "city": N_("City"), "timezone": N_("Time zone"), "holidays": N_("Holidays")}
 PARTS = {"aisle": N_("aisle"), "bay": N_("bay"), "level": N_("level")}
 
 
@@ -66,6 +68,7 @@ def reason(web: Web, exc: DomainError) -> str:
     params.setdefault("max", "")
     params.setdefault("count", "")
     params.setdefault("line", "")
+    params.setdefault("where", "")
     return web._(MESSAGES[code], **params)
 
 
