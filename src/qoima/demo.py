@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import Engine, insert, select
 
 from qoima.db import tables as t
+from qoima.catalog.domain import locations as patterns
 from qoima.catalog.domain.barcodes import check_digit
 from qoima.orders.domain.status import Status
 from qoima.platform import auth
@@ -73,11 +74,10 @@ def seed(engine: Engine, orders: int = 200, rng_seed: int = 7) -> bool:
             catalog.create_location(uow, SYSTEM, warehouse_id=wid, code="RCV-01", kind="receiving", zone="R")
             catalog.create_location(uow, SYSTEM, warehouse_id=wid, code="SHIP-01", kind="shipping", zone="S")
             catalog.create_location(uow, SYSTEM, warehouse_id=wid, code="RET-01", kind="returns", zone="RT")
-            for aisle in range(1, 5):
-                for pos in range(1, 9):
-                    catalog.create_location(uow, SYSTEM, warehouse_id=wid, code=f"A-{aisle:02d}-{pos:02d}-1",
-                                            zone="A", aisle=f"{aisle:02d}", position=f"{pos:02d}", level="1",
-                                            x=aisle * 3.0, y=pos * 1.5)
+            # A-01-01-1 ... A-04-08-1, with the routing coordinates of catalog/domain/locations.py
+            for cell in patterns.expand(patterns.parse("A-01..04-01..08-1"), bay_width=1.5):
+                catalog.create_location(uow, SYSTEM, warehouse_id=wid, code=cell.code, zone=cell.zone,
+                                        aisle=cell.aisle, position=cell.position, level=cell.level, x=cell.x, y=cell.y)
         n = 0
         for seller, names in GOODS.items():
             for i, name in enumerate(names):

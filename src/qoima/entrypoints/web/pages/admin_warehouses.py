@@ -14,6 +14,7 @@ from qoima.catalog.services import warehouses as svc
 from qoima.entrypoints.web.common import CsrfDep, PageError, Web, WebDep, int_param, page_router
 from qoima.entrypoints.web.i18n import N_
 from qoima.platform.errors import DomainError, NotFound
+from qoima.platform.unit_of_work import utcnow
 
 router = page_router()
 WEEKDAYS = [("1", N_("Mon")), ("2", N_("Tue")), ("3", N_("Wed")), ("4", N_("Thu")), ("5", N_("Fri")),
@@ -109,7 +110,7 @@ def _page(web: Web, form: dict | None = None, editing: str | None = None, error:
             raise PageError(404)
         form = _form_of(found[0])
     return web.render("admin_warehouses.html", status=status, warehouses=rows, form=form or _form(),
-                      editing=editing, form_error=error, weekdays=WEEKDAYS)
+                      editing=editing, form_error=error, weekdays=WEEKDAYS, today=utcnow().date())
 
 
 @router.get("/admin/warehouses")
