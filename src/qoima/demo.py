@@ -8,9 +8,10 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 
 from qoima.db import tables as t
+from qoima.catalog.domain import locations as patterns
 from qoima.catalog.domain.barcodes import check_digit
 from qoima.orders.domain.status import Status
 from qoima.platform import auth
@@ -69,14 +70,14 @@ def seed(engine: Engine, orders: int = 200, rng_seed: int = 7) -> bool:
                              seller_id=seller_ids.get(seller) if seller else None, full_name=email.split("@")[0])
         for code, name, city, lat, lon in WAREHOUSES:
             wid = catalog.create_warehouse(uow, SYSTEM, code=code, name=name, city=city, lat=lat, lon=lon)
+            _holidays(uow, wid)
             catalog.create_location(uow, SYSTEM, warehouse_id=wid, code="RCV-01", kind="receiving", zone="R")
             catalog.create_location(uow, SYSTEM, warehouse_id=wid, code="SHIP-01", kind="shipping", zone="S")
             catalog.create_location(uow, SYSTEM, warehouse_id=wid, code="RET-01", kind="returns", zone="RT")
-            for aisle in range(1, 5):
-                for pos in range(1, 9):
-                    catalog.create_location(uow, SYSTEM, warehouse_id=wid, code=f"A-{aisle:02d}-{pos:02d}-1",
-                                            zone="A", aisle=f"{aisle:02d}", position=f"{pos:02d}", level="1",
-                                            x=aisle * 3.0, y=pos * 1.5)
+            # A-01-01-1 ... A-04-08-1, with the routing coordinates of catalog/domain/locations.py
+            for cell in patterns.expand(patterns.parse("A-01..04-01..08-1"), bay_width=1.5):
+                catalog.create_location(uow, SYSTEM, warehouse_id=wid, code=cell.code, zone=cell.zone,
+                                        aisle=cell.aisle, position=cell.position, level=cell.level, x=cell.x, y=cell.y)
         n = 0
         for seller, names in GOODS.items():
             for i, name in enumerate(names):
@@ -146,6 +147,19 @@ def _deliveries(engine: Engine, seller_ids: dict) -> None:
                 asn.receive(uow, worker, d["id"], AsnReceiveIn(
                     location="RCV-01", lines=[{"sku": sku, "received": n} for sku, n in receipt]))
         uow.commit()
+# Kazakhstan's public holidays (month, day, name): the warehouses do not ship on them (ship-by skips them)
+HOLIDAYS = [(1, 1, "New Year"), (1, 2, "New Year"), (3, 8, "International Women's Day"), (3, 21, "Nauryz"),
+            (3, 22, "Nauryz"), (3, 23, "Nauryz"), (5, 1, "Unity Day"), (5, 7, "Defender of the Fatherland Day"),
+            (5, 9, "Victory Day"), (7, 6, "Capital Day"), (8, 30, "Constitution Day"), (10, 25, "Republic Day"),
+            (12, 16, "Independence Day")]
+
+
+def _holidays(uow: UnitOfWork, warehouse_id: int) -> None:
+    """This year's and next year's public holidays of the warehouse."""
+    year = utcnow().year
+    uow.execute(insert(t.warehouse_holidays), [
+        {"warehouse_id": warehouse_id, "day": date(y, m, d), "name": name}
+        for y in (year, year + 1) for m, d, name in HOLIDAYS])
 
 
 def _stock(engine: Engine, rng: random.Random) -> None:
@@ -216,3 +230,26 @@ def _orders(engine: Engine, rng: random.Random, count: int) -> None:
                 lifecycle.transition(uow, operator, order["id"], step, "demo" if step != "cancelled" else
                                      "customer changed their mind", at=at)
                 uow.commit()
+
+
+# --- the port the demo serves on --------------------------------------------------------------------------------
+
+def port_is_free(host: str, port: int) -> bool:
+    """Can a server listen on host:port now? (Bound and released at once, as uvicorn will bind it.)"""
+    import socket
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a TIME_WAIT port is free
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str, start: int, tries: int = 50) -> int | None:
+    """The first free port after `start` (start + 1 ... start + tries), or None."""
+    for port in range(start + 1, min(start + 1 + tries, 65536)):
+        if port_is_free(host, port):
+            return port
+    return None

@@ -79,3 +79,25 @@ def test_each_wrong_field_says_its_kind(client, world):
     problem = client.post("/api/v1/orders", json=body, headers=world.headers("seller_a")).json()
     kinds = {e["field"]: e["type"] for e in problem["errors"]}
     assert kinds == {"external_id": "string_too_long", "lines[0].quantity": "int_type"}
+
+
+def test_docs_work_offline(client):
+    """/docs loads Swagger UI from this server (the fastapi-offline package's assets), nothing from outside,
+    and its CSP allows no other origin; /redoc leads there."""
+    import re
+    script = "swagger-ui-bundle.js"
+    r = client.get("/docs")
+    assert r.status_code == 200 and script in r.text
+    urls = re.findall(r'(?:src|href|url)\s*[=:]\s*["\']([^"\']+)["\']', r.text)
+    assert urls, "the page names its assets"
+    external = [u for u in urls if re.match(r"^(https?:)?//", u)]
+    assert not external, f"/docs loads from outside: {external}"
+    assert not re.search(r"https?://", r.text), "no external URL anywhere in the page"
+    for url in urls:
+        if url.startswith("/") and not url.startswith("/openapi"):
+            asset = client.get(url)
+            assert asset.status_code == 200 and asset.content, url
+    assert any(u.endswith(script) for u in urls)
+    csp = r.headers["content-security-policy"]
+    assert "http" not in csp and "cdn" not in csp, csp
+    assert client.get("/redoc", follow_redirects=False).headers["location"] == "/docs"

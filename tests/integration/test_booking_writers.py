@@ -5,7 +5,7 @@ zones with their own cut-offs and working days, two storage rows each and a
 receiving dock, reservable in two of them (receiving_mode 'reserve') and not in
 the third ('auto_putaway')) and a
 sequence of orders: received just before and after a cut-off, on a Saturday
-and a Sunday, with and without a time zone, or not at all (now); shortfalls,
+and a Sunday, before a warehouse's holiday, with and without a time zone, or not at all (now); shortfalls,
 splits over two warehouses and two rows; replays by channel external id and by
 Idempotency-Key (and the same id or key with another order: refused alike); buyers known by phone only, by e-mail only, merged into
 another customer, returning, new, by name only or nobody. The sequence goes
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -58,6 +58,8 @@ SKUS = ("SKU-1", "SKU-2", "SKU-3")
 WAREHOUSES = [("ALA", "Asia/Almaty", "14:00", "18:00", "12345", 43.24, 76.89),
               ("MOW", "Europe/Moscow", "12:00", "16:00", "123456", 55.75, 37.62),
               ("NSK", "Asia/Novosibirsk", "15:00", "19:00", "1234567", 55.03, 82.92)]
+# holidays the ship-by calendars skip: a working Saturday off in Moscow, a Monday off in Almaty
+HOLIDAYS = {"MOW": [(date(2026, 12, 5), "Day off")], "ALA": [(date(2026, 12, 7), "Holiday")]}
 CELLS = [(seller, sku, wh, loc) for seller in SELLERS for sku in SKUS for wh, *_ in WAREHOUSES
          for loc in ("A-01", "A-02", "RCV")]
 # the receiving docks: ALA's and MOW's are reservable ('reserve', the default), NSK's is not ('auto_putaway',
@@ -135,6 +137,8 @@ def build(engine, stock: list[int]) -> None:
             wid = catalog.create_warehouse(uow, SYSTEM, code=code, name=code, city=code, timezone=tz,
                                            cutoff_time=cutoff, handover_time=handover, working_days=days,
                                            lat=lat, lon=lon)
+            for day, name in HOLIDAYS.get(code, ()):
+                uow.execute(insert(t.warehouse_holidays).values(warehouse_id=wid, day=day, name=name))
             for loc, kind in (("RCV", "receiving"), ("A-01", "storage"), ("A-02", "storage")):
                 catalog.create_location(uow, SYSTEM, warehouse_id=wid, code=loc, kind=kind)
         for seller in SELLERS:
@@ -262,7 +266,7 @@ def test_every_writer_stores_the_same_rows(worlds):
 
 def test_the_generated_worlds_cover_the_cases(worlds):
     """One fixed example through the same machinery, checking that it means what the cases say:
-    a split over two warehouses, a shortfall, a weekend ship-by, the merged and returning buyers."""
+    a split over two warehouses, a shortfall, a weekend and holiday ship-by, the merged and returning buyers."""
     stock = [0] * len(CELLS)
     stock[CELLS.index(("seller-a", "SKU-1", "ALA", "A-01"))] = 2
     stock[CELLS.index(("seller-a", "SKU-1", "MOW", "A-02"))] = 1
@@ -287,7 +291,8 @@ def test_the_generated_worlds_cover_the_cases(worlds):
     assert results[4].startswith("KeyReused(") and results[5].startswith("Conflict(")
     first, second = results[0][0], results[1][0]
     assert first["status"] == "allocated" and first["warehouses"] == ["ALA", "MOW"]
-    assert first["ship_by"] == datetime(2026, 12, 7, 13, 0)  # Monday 18:00 in Almaty (the lowest-id warehouse)
+    # Monday 7 December is Almaty's holiday (HOLIDAYS): Tuesday 18:00 in Almaty (the lowest-id warehouse)
+    assert first["ship_by"] == datetime(2026, 12, 8, 13, 0)
     assert second["status"] == "backordered" and second["lines"][0]["backordered"] == 1
     assert second["ship_by"] == datetime(2026, 12, 4, 12, 0)  # NSK, before its cut-off: Friday 19:00 local
     with eng.connect() as conn:

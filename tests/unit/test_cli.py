@@ -152,3 +152,49 @@ def test_help_lists_the_commands(runner):
     assert result.exit_code == 0
     for command in ("migrate", "demo", "serve", "worker", "token", "user"):
         assert command in result.output
+
+
+def test_demo_on_a_busy_port_says_so_and_names_a_free_one(runner, data_dir):
+    import socket
+
+    from qoima import demo
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert not demo.port_is_free("127.0.0.1", port)
+        r = runner.invoke(app, ["demo", "--data-dir", str(data_dir), "--port", str(port)])
+        assert r.exit_code == 1
+        said = " ".join(r.output.split())
+        assert f"port {port} on 127.0.0.1 is busy" in said
+        assert "http://" not in said and "password" not in said  # no URL nor logins for a server that cannot start
+        free = int(said.split("Port ")[1].split()[0])
+        assert free > port and demo.port_is_free("127.0.0.1", free)
+        assert f"qoima demo --port {free}" in said and "--any-port" in said
+        assert not (data_dir / "qoima.db").exists()  # refused before anything was written
+        assert demo.free_port("127.0.0.1", port - 1, tries=1) is None  # the busy one is never offered
+    assert demo.port_is_free("127.0.0.1", port)  # released: free again
+
+
+def test_import_from_another_folder_refuses_to_create_an_empty_database(runner, data_dir, tmp_path, monkeypatch):
+    """Run from a folder without .qoima (and without QOIMA_DATA_DIR), `qoima import` would make an empty database
+    and report 'unknown seller' on every row: it refuses, names the file it looked for and how to point at one."""
+    from importlib.resources import files
+    sample = files("qoima") / "data" / "samples" / "orders.csv"
+    elsewhere = tmp_path / "another-folder"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("QOIMA_DATA_DIR")
+    r = runner.invoke(app, ["import", "orders", str(sample), "--dry-run"])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 2, r.output
+    assert f"no database at {elsewhere / '.qoima' / 'qoima.db'}" in said
+    assert "--data-dir" in said and "--database-url" in said and "QOIMA_DATABASE_URL" in said and "qoima migrate" in said
+    assert not (elsewhere / ".qoima").exists()  # nothing created
+    missing = tmp_path / "nowhere.db"
+    r = runner.invoke(app, ["token", "create", "--email", "admin@qoima.local", "--database-url", f"sqlite:///{missing}"])
+    assert r.exit_code == 2 and f"no database at {missing}" in " ".join(r.output.split())
+    assert not missing.exists()
+    assert invoke(runner, "migrate", "--data-dir", str(data_dir)).exit_code == 0  # migrate may create one
+    r = runner.invoke(app, ["import", "orders", str(sample), "--dry-run", "--data-dir", str(data_dir)])
+    assert "no database at" not in r.output  # pointed at an existing database: it runs

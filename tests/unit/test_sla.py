@@ -145,3 +145,21 @@ def test_local_day_bounds_on_the_short_dst_day():
     assert start == datetime(2025, 3, 29, 22, 0)  # midnight at UTC+2
     assert end == datetime(2025, 3, 30, 21, 0)  # next midnight at UTC+3
     assert end - start == timedelta(hours=23)
+
+
+def test_holidays_are_skipped_like_days_off():
+    """A holiday is a day off: an order of the day before, after the cut-off, ships on the next working day."""
+    new_year = Calendar(holidays=frozenset({date(2025, 1, 1), date(2025, 1, 2)}))
+    # Tuesday 31 December 2024, 15:00 in Almaty: after the cut-off; Wednesday and Thursday are holidays
+    assert ship_day(local(2024, 12, 31, 15, 0), new_year) == date(2025, 1, 3)
+    assert ship_day(local(2025, 1, 1, 9, 0), new_year) == date(2025, 1, 3)  # on a holiday, before the cut-off
+    assert ship_day(local(2024, 12, 31, 15, 0), ALMATY) == date(2025, 1, 1)  # without them: the next day
+    # a Friday holiday before the weekend: Monday
+    friday = Calendar(holidays=frozenset({date(2025, 1, 17)}))
+    assert ship_day(local(2025, 1, 16, 15, 0), friday) == date(2025, 1, 20)
+    assert ship_by(local(2025, 1, 16, 15, 0), friday) == local(2025, 1, 20, 18, 0)
+
+
+def test_a_long_closure_is_looked_past():
+    closed = Calendar(holidays=frozenset(date(2025, 2, 1) + timedelta(days=i) for i in range(60)))
+    assert ship_day(local(2025, 1, 31, 15, 0), closed) == date(2025, 4, 2)

@@ -511,3 +511,13 @@ inbound_delivery_lines = Table(
     CheckConstraint("expected_qty >= 0 and expected_qty <= 1000000", name="expected_bounds"),
     CheckConstraint("received_qty >= 0", name="received_not_negative"),
 )
+
+# the days a warehouse does not work although its working days say it would (migration 0018): the ship-by
+# calendar skips them (catalog/domain/calendar.py), every booking writer reads them with the warehouse
+warehouse_holidays = Table(
+    "warehouse_holidays", metadata, pk(),
+    Column("warehouse_id", Id, ForeignKey("warehouses.id"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("name", String(100), nullable=False, server_default=""),
+    UniqueConstraint("warehouse_id", "day", name="uq_warehouse_holidays_warehouse_day"),
+)

@@ -160,3 +160,9 @@ def _as_utc(moment: datetime) -> datetime:
 
 UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 """A time in a response: the database keeps naive UTC, the answer says so (RFC 3339 needs an offset)."""
+
+
+def rfc3339(moment: datetime) -> str:
+    """A time as an API answer gives it: RFC 3339 in UTC with its offset ('Z'); a naive time is UTC (the
+    database keeps naive UTC). The same text pydantic writes for a UtcDateTime field."""
+    return _as_utc(moment).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")

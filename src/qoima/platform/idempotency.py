@@ -38,6 +38,7 @@ from sqlalchemy.exc import OperationalError
 
 from qoima.db import tables as t
 from qoima.platform.access import Principal
+from qoima.platform.bounds import rfc3339
 from qoima.platform.errors import Conflict, ValidationError
 from qoima.platform.unit_of_work import UnitOfWork, run, utcnow
 
@@ -98,7 +99,12 @@ def check_key(key: str | None, field: str = HEADER) -> str | None:
 
 def _jsonable(value: Any) -> Any:
     """The response as it will be stored, so the first answer and every replay are equal."""
-    return json.loads(json.dumps(value, default=str))
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _json_default(value: Any) -> str:
+    """Times as the API gives them (RFC 3339 with the offset), anything else as its text."""
+    return rfc3339(value) if isinstance(value, datetime) else str(value)
 
 
 def run_once(engine: Engine, op: Operation, use_case: Callable[[UnitOfWork], Any]) -> Outcome:

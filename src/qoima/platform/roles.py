@@ -183,6 +183,17 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/sellers/{code}/webhook-secret"): ADMIN_ONLY,
     ("GET", "/admin/tokens"): ADMIN_ONLY,
     ("POST", "/admin/tokens/{token_id}/revoke"): ADMIN_ONLY,
+    ("POST", "/admin/sellers/{code}"): ADMIN_ONLY,  # a seller's name and webhook URL
+    ("POST", "/admin/users/{user_id}"): ADMIN_ONLY,  # name, role, seller, language, active
+    ("POST", "/admin/users/{user_id}/password"): ADMIN_ONLY,  # a new password (the user's sessions end)
+    ("POST", "/admin/users/{user_id}/deactivate"): ADMIN_ONLY,
+    ("GET", "/admin/warehouses"): OFFICE,  # managers read the calendars and reach the locations
+    ("GET", "/admin/warehouses/{code}"): ADMIN_ONLY,  # the edit form
+    ("POST", "/admin/warehouses"): ADMIN_ONLY,
+    ("POST", "/admin/warehouses/{warehouse}"): ADMIN_ONLY,
+    ("GET", "/admin/warehouses/{code}/locations"): OFFICE,
+    ("POST", "/admin/warehouses/{code}/locations"): OFFICE,
+    ("POST", "/admin/warehouses/{code}/locations/pattern"): OFFICE,
     ("GET", "/account"): EVERYONE,  # your own password and sessions
     ("POST", "/account/password"): EVERYONE,
     ("POST", "/account/logout-everywhere"): EVERYONE,

@@ -70,7 +70,8 @@ def to_epoch_us(value: datetime | date) -> int:
 
 
 def _iso(us: int) -> str:
-    return np.datetime64(int(us), "us").astype(datetime).isoformat()
+    """Microseconds since the epoch (UTC) as RFC 3339 with the offset."""
+    return np.datetime64(int(us), "us").astype(datetime).isoformat() + "Z"
 
 
 def valid_orders(orders: pl.DataFrame, as_of_us: int | None, columns: list[str] | tuple = ()) -> pl.DataFrame:

@@ -316,7 +316,7 @@ def loyalty_report(orders: pl.DataFrame, as_of: datetime | date | None = None,
     data = {"t": v["days_to_next"].to_numpy(), "e": v["has_next"].to_numpy(),
             "obs": v["observed_days"].to_numpy()}
     n_customers = int(v["customer_id"].n_unique()) if v.height else 0
-    report = LoyaltyReport(np.datetime64(as_of_us, "us").astype(datetime).isoformat(), v.height, n_customers,
+    report = LoyaltyReport(np.datetime64(as_of_us, "us").astype(datetime).isoformat() + "Z", v.height, n_customers,
                            {**asdict(opt), "windows": list(opt.windows)})
     for key in COMPARISONS:
         report.comparisons.append(_compare(key, data, masks, opt))

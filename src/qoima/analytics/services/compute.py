@@ -21,6 +21,7 @@ import polars as pl
 
 from qoima.analytics.domain import clv, customer_metrics as cm
 from qoima.analytics.domain.loyalty_effect import loyalty_report
+from qoima.platform.bounds import rfc3339
 
 HORIZON_DAYS = 90           # expected purchases / CLV horizon shown to sellers
 HOLDOUT_SHARE = 0.25        # last quarter of the history is the holdout of the calibration check
@@ -48,7 +49,9 @@ def json_safe(value):
         value = value.item()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, (datetime, date)):
+    if isinstance(value, datetime):
+        return rfc3339(value)  # naive UTC, as the database keeps it: RFC 3339 with the offset
+    if isinstance(value, date):
         return value.isoformat()
     return value
 
@@ -68,7 +71,7 @@ def overview_data(orders: pl.DataFrame, as_of: datetime) -> dict:
     horizon = cm.churn_horizon_days(orders, as_of=as_of)
     segments = cm.rfm_segments(cm.rfm(orders, as_of)) if orders.height else pl.DataFrame()
     return {
-        "as_of": as_of.isoformat(timespec="seconds"),
+        "as_of": rfc3339(as_of.replace(microsecond=0)),
         "summary": cm.summary(orders, as_of, churn_horizon=horizon),
         "derived_churn_horizon_days": horizon,
         "churn_ages": cm.churn_ages(orders, as_of),
@@ -107,7 +110,7 @@ def fit_clv(orders: pl.DataFrame, as_of: datetime) -> dict:
         pl.Series("clv", scores.clv if scores.clv is not None else nan))
     return {"enough_data": True, "model": asdict(model), "spend_model": asdict(spend_model) if spend_model else None,
             "fit_seconds": round(fit_s, 3), "horizon_days": HORIZON_DAYS,
-            "calibration": {"calibration_end": cal_end.isoformat(timespec="seconds"),
+            "calibration": {"calibration_end": rfc3339(cal_end.replace(microsecond=0)),
                             "rows": [asdict(r) for r in table]},
             "per_customer": per_customer}
 

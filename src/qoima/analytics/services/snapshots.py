@@ -30,6 +30,7 @@ from qoima.platform import export_safety
 from qoima.platform.access import Principal
 from qoima.platform.errors import NotFound, ValidationError
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
+from qoima.platform.bounds import rfc3339
 
 READY, COMPUTING = "ready", "computing"
 
@@ -57,7 +58,8 @@ class _Read:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="seconds") if moment else None
+    """RFC 3339 with the offset, to the second (the database keeps naive UTC)."""
+    return rfc3339(moment.replace(microsecond=0)) if moment else None
 
 
 def _empty(kind: str) -> dict:

@@ -1,7 +1,8 @@
 """Ship-by deadlines from a warehouse's cut-off, working days and time zone.
 
 An order received on a working day before the cut-off ships the same day; after
-the cut-off, or on a day off, it ships on the next working day. The ship-by
+the cut-off, or on a day off (a weekday outside the working days, or one of the
+warehouse's holidays), it ships on the next working day. The ship-by
 moment is the courier hand-over time of that day (local), returned in UTC.
 """
 
@@ -12,15 +13,20 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 
+LOOK_AHEAD_DAYS = 400
+"""How far ship_day looks for a working day (a year of holidays and closed weekdays, then the next day)."""
+
+
 @dataclass(frozen=True)
 class Calendar:
     timezone: str = "Asia/Almaty"
     cutoff: time = time(14, 0)
     handover: time = time(18, 0)
     working_days: str = "12345"  # ISO weekdays, 1 = Monday
+    holidays: frozenset[date] = frozenset()  # local dates the warehouse does not work (warehouse_holidays)
 
     def is_working(self, d: date) -> bool:
-        return str(d.isoweekday()) in self.working_days
+        return str(d.isoweekday()) in self.working_days and d not in self.holidays
 
 
 def parse_hhmm(text: str) -> time:
@@ -33,11 +39,12 @@ def ship_day(received_utc: datetime, cal: Calendar) -> date:
     day = local.date()
     if cal.is_working(day) and local.time() < cal.cutoff:
         return day
-    for _ in range(14):
+    first = day + timedelta(days=1)
+    for _ in range(LOOK_AHEAD_DAYS):
         day += timedelta(days=1)
         if cal.is_working(day):
             return day
-    return day  # a calendar without working days ships the next day
+    return first  # a calendar without working days ships the next day
 
 
 def ship_by(received_utc: datetime, cal: Calendar) -> datetime:

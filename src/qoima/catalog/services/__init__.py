@@ -10,6 +10,7 @@ from qoima.platform.errors import Conflict, NotFound, ValidationError
 from qoima.catalog.domain.calendar import parse_hhmm
 from qoima.catalog.domain.sellers import seller_problem
 from qoima.platform import roles
+from qoima.platform.bounds import control_character
 from qoima.platform.access import Principal
 from qoima.catalog.schemas import ProductIn
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
@@ -130,3 +131,17 @@ def resolve_seller(uow: UnitOfWork, principal: Principal, code: str | None, fiel
     if problem is not None:
         raise problem
     return row
+
+
+def update_seller(uow: UnitOfWork, principal: Principal, seller_id: int, name: str, webhook_url: str | None) -> None:
+    """A seller's name and webhook URL (the code, which files and the API name it by, stays)."""
+    principal.require("admin", "manager")
+    if not name or len(name) > 200 or control_character(name):
+        raise ValidationError("the name is required, at most 200 characters, no control characters", field="name",
+                              code="seller.name", max=200)
+    if webhook_url:
+        webhook_url = urlguard.check(webhook_url).url
+    n = uow.execute(update(t.sellers).where(t.sellers.c.id == seller_id)
+                    .values(name=name, webhook_url=webhook_url or None)).rowcount
+    if not n:
+        raise NotFound(f"no seller #{seller_id}", field="seller")

@@ -6,16 +6,19 @@ import contextlib
 import importlib
 import importlib.util
 import pkgutil
+from datetime import datetime
 
 from fastapi import Depends, FastAPI
+from fastapi.encoders import ENCODERS_BY_TYPE
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from qoima import __version__
 from qoima.db import pg_async
 from qoima.db.engine import make_engine
+from qoima.platform.bounds import rfc3339
 from qoima.platform.settings import Settings, get_settings
-from qoima.entrypoints.api import errors, routes
+from qoima.entrypoints.api import docs, errors, routes
 from qoima.entrypoints.api.authorize import authorize
 from qoima.entrypoints.api.metrics import Metrics
 from qoima.entrypoints.api.security_headers import SecurityHeaders
@@ -29,8 +32,15 @@ class _MetricsMiddleware:
         await self.call(scope, receive, send)
 
 
+def _answers_in_utc() -> None:
+    """Every datetime FastAPI encodes into an answer (the routes return dicts from the services, which
+    read naive UTC from the database) is RFC 3339 with its offset, as pydantic writes a UtcDateTime field."""
+    ENCODERS_BY_TYPE[datetime] = rfc3339
+
+
 def create_app(engine: Engine | None = None, settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    _answers_in_utc()
     engine = engine or make_engine(settings.resolved_database_url(), pool_size=settings.db_pool_size,
                                    lock_timeout_ms=settings.db_lock_timeout_ms)
 
@@ -40,6 +50,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         await pg_async.close_pools(engine)  # the event loop's PostgreSQL connections (express intake)
 
     app = FastAPI(title="Qoima", version=__version__, lifespan=lifespan, dependencies=[Depends(authorize)],
+                  docs_url=None, redoc_url=None,  # entrypoints/api/docs.py: /docs served without a CDN
                   description="Fulfillment platform API: orders, stock, warehouses. Authenticate with "
                               "`Authorization: Bearer <token>` (`qoima token create --email E`).")
     app.state.engine = engine
@@ -51,6 +62,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     from qoima.entrypoints.uploads import UploadLimit
     app.add_middleware(UploadLimit)  # outermost: an oversized upload is refused before anything reads it
     errors.install(app)
+    docs.install(app)
     # Starlette matches routes in order, and each router passed costs the request time (~0.1 ms on
     # the 2-core machine for the dozen here): order intake, the hottest path, is matched first
     names = sorted(m.name for m in pkgutil.iter_modules(routes.__path__))

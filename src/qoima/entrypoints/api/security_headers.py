@@ -8,11 +8,9 @@ create_app wraps the whole middleware stack in this).
   camera, microphone and geolocation, Cross-Origin-Opener-Policy same-origin.
 - Strict-Transport-Security only under QOIMA_ENV=production (local runs are plain http).
 
-The API docs (/docs, /redoc) are FastAPI's pages with one inline script (Swagger UI's set-up) or
-style (ReDoc's): their CSP allows exactly those by SHA-256 hash, computed from the page itself, plus
-the CDN FastAPI loads the Swagger UI / ReDoc assets from (DOCS_SOURCES; empty it once the assets are
-served from 'self'). ReDoc also styles itself with injected <style> elements, so /redoc alone allows
-inline style.
+The API docs (/docs) are Swagger UI served from an installed package (entrypoints/api/docs.py), set
+up by one inline script: its CSP allows exactly that script by SHA-256 hash, computed from the page
+itself, and otherwise 'self' only, like every other page (no CDN; /redoc leads to /docs).
 
 A route may set its own header of the same name; it is then kept. Written by hand (a plain ASGI
 wrapper, ~80 lines): the `secure` package only builds header values for a response object, and a
@@ -28,10 +26,7 @@ import re
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 HSTS = "max-age=31536000; includeSubDomains"
-DOCS_PATHS = ("/docs", "/redoc")
-DOCS_SOURCES = {  # where FastAPI's docs pages load their assets from today (a CDN)
-    "script": "https://cdn.jsdelivr.net", "style": "https://cdn.jsdelivr.net https://fonts.googleapis.com",
-    "img": "https://fastapi.tiangolo.com https://cdn.jsdelivr.net", "font": "https://fonts.gstatic.com"}
+DOCS_PATHS = ("/docs",)
 _INLINE = re.compile(rb"<(script|style)>(.*?)</\1>", re.S)
 
 
@@ -50,10 +45,8 @@ def docs_csp(html: bytes, path: str) -> str:
     hashes: dict[str, list[str]] = {"script": [], "style": []}
     for kind, body in _INLINE.findall(html):
         hashes[kind.decode()].append("'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'")
-    styles = ["'unsafe-inline'"] if path == "/redoc" else hashes["style"]  # ReDoc injects <style> elements
-    directives = {"default-src": ["'self'"], "script-src": ["'self'", DOCS_SOURCES["script"], *hashes["script"]],
-                  "style-src": ["'self'", DOCS_SOURCES["style"], *styles],
-                  "img-src": ["'self'", "data:", DOCS_SOURCES["img"]], "font-src": ["'self'", DOCS_SOURCES["font"]],
+    directives = {"default-src": ["'self'"], "script-src": ["'self'", *hashes["script"]],
+                  "style-src": ["'self'", *hashes["style"]], "img-src": ["'self'", "data:"], "font-src": ["'self'"],
                   "worker-src": ["'self'", "blob:"], "connect-src": ["'self'"], "object-src": ["'none'"],
                   "base-uri": ["'self'"], "form-action": ["'self'"], "frame-ancestors": ["'none'"]}
     return "; ".join(" ".join([name, *(v for v in values if v)]) for name, values in directives.items())

@@ -38,10 +38,41 @@ def _configure(data_dir: Path | None, database_url: str | None = None):
     return s
 
 
-def engine_for(data_dir: Path | None, database_url: str | None = None, migrate: bool = True):
+def sqlite_file(settings) -> Path | None:
+    """The SQLite file the settings point at (None: PostgreSQL or an in-memory database)."""
+    if not settings.database_url:
+        return (settings.data_dir / "qoima.db").resolve()
+    from sqlalchemy.engine import make_url
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database).resolve()
+
+
+def _refuse_a_new_empty_database(settings) -> None:
+    """A command that works on data, pointed at a SQLite file that does not exist, would create an empty
+    database there and then find nothing (`qoima import` from another folder: 'unknown seller' on every
+    row). Say where it looked and how to point at the right one instead."""
+    path = sqlite_file(settings)
+    if path is None or path.exists():
+        return
+    console.print(f"[red]no database at {path}[/]: this command would create a new, empty one there "
+                  f"(it looked in {'--data-dir / QOIMA_DATA_DIR' if not settings.database_url else 'the database URL'}"
+                  f"{', ./.qoima of the current folder by default' if not settings.database_url else ''}).\n"
+                  "Point it at your database with --data-dir DIR (the folder holding qoima.db; or QOIMA_DATA_DIR), "
+                  "or --database-url URL (or QOIMA_DATABASE_URL); to start a new database here, run "
+                  "`qoima migrate` (or `qoima demo`) first.", soft_wrap=True)  # the path on one line, to copy
+    raise typer.Exit(2)
+
+
+def engine_for(data_dir: Path | None, database_url: str | None = None, migrate: bool = True, create: bool = False):
+    """The database of a command, migrated. `create`: the command may make a new one (migrate, demo, serve);
+    any other refuses a SQLite file that does not exist yet."""
     from qoima.db.engine import make_engine
     from qoima.db.migrate import upgrade
     s = _configure(data_dir, database_url)
+    if not create:
+        _refuse_a_new_empty_database(s)
     engine = make_engine(s.resolved_database_url(), lock_timeout_ms=s.db_lock_timeout_ms)
     if migrate:
         upgrade(engine)
@@ -51,16 +82,31 @@ def engine_for(data_dir: Path | None, database_url: str | None = None, migrate: 
 @app.command()
 def migrate(data_dir: DataDir = None, database_url: DbUrl = None):
     """Create or upgrade the database schema (Alembic)."""
-    engine = engine_for(data_dir, database_url)
+    engine = engine_for(data_dir, database_url, create=True)
     console.print(f"[green]schema up to date[/] on {engine.url.render_as_string(hide_password=True)}")
 
 
 @app.command()
 def demo(data_dir: DataDir = None, host: str = "127.0.0.1", port: int = 8000, orders: int = 200,
-         serve: Annotated[bool, typer.Option(help="start the server after seeding")] = True):
+         serve: Annotated[bool, typer.Option(help="start the server after seeding")] = True,
+         any_port: Annotated[bool, typer.Option("--any-port", help="if the port is busy, take the next free one")]
+         = False):
     """Seed demo data (once) and run API + web + worker in one process on SQLite."""
     from qoima import demo as demo_data
-    engine = engine_for(data_dir)
+    if serve and not demo_data.port_is_free(host, port):
+        other = demo_data.free_port(host, port)
+        if other is None:
+            console.print(f"[red]port {port} on {host} is busy[/] (another program listens there) and so are the "
+                          f"next ones: stop it, or choose one with --port")
+            raise typer.Exit(1)
+        if not any_port:
+            console.print(f"[red]port {port} on {host} is busy[/] (another program listens there, perhaps another "
+                          f"qoima). Port {other} is free: run [bold]qoima demo --port {other}[/] "
+                          f"(or add --any-port to take a free one).")
+            raise typer.Exit(1)
+        console.print(f"port {port} on {host} is busy: using port {other} instead")
+        port = other
+    engine = engine_for(data_dir, create=True)
     with console.status("seeding demo data..."):
         created = demo_data.seed(engine, orders=orders)
         if created and importlib.util.find_spec("qoima.analytics.services.history") is not None:
@@ -99,7 +145,7 @@ def _prometheus_multiprocess_dir(data_dir: Path) -> Path:
 def serve(data_dir: DataDir = None, database_url: DbUrl = None, host: str = "127.0.0.1", port: int = 8000,
           workers: Annotated[int, typer.Option(help="API processes")] = 2):
     """Run the API and web in several processes (use PostgreSQL for more than one)."""
-    engine_for(data_dir, database_url)
+    engine_for(data_dir, database_url, create=True)
     import uvicorn
     if workers > 1:
         _prometheus_multiprocess_dir(data_dir or get_settings().data_dir)

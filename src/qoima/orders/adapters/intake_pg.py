@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Sequence
 
@@ -84,7 +84,8 @@ def _look_sql(seller_column: str) -> str:
         f" WHERE st.product_id = p.id AND st.on_hand > st.reserved AND {reservable_sql('l')} OFFSET 0) x ON true"
         " WHERE p.seller_id = s.id AND p.sku = ANY(%(skus)s::text[])),"
         " (SELECT json_agg(json_build_array(w.id, w.code, w.lat, w.lon, w.timezone, w.cutoff_time,"
-        " w.handover_time, w.working_days) ORDER BY w.id) FROM warehouses w),"
+        " w.handover_time, w.working_days, (SELECT json_agg(h.day ORDER BY h.day) FROM warehouse_holidays h"
+        " WHERE h.warehouse_id = w.id)) ORDER BY w.id) FROM warehouses w),"
         " (SELECT json_build_array(c.id, c.merged_into_id, c.phone, c.email) FROM customers c"
         " WHERE c.phone = %(phone)s::text AND c.seller_id = s.id ORDER BY c.id LIMIT 1),"
         " (SELECT json_build_array(c.id, c.merged_into_id, c.phone, c.email) FROM customers c"
@@ -102,14 +103,15 @@ _warehouse_cache: dict[tuple, bk.Warehouse] = {}
 
 def _warehouse(row: list) -> bk.Warehouse:
     """A warehouse row of the look (its calendar parsed once per process and version of the row)."""
-    key = tuple(row)
+    key = tuple(tuple(x) if isinstance(x, list) else x for x in row)  # the holidays come as a JSON list
     w = _warehouse_cache.get(key)
     if w is None:
         if len(_warehouse_cache) > 1000:
             _warehouse_cache.clear()
-        wid, code, lat, lon, tz, cutoff, handover, days = row
+        wid, code, lat, lon, tz, cutoff, handover, days, off = row
         w = _warehouse_cache[key] = bk.Warehouse(wid, code, lat, lon, Calendar(
-            timezone=tz, cutoff=parse_hhmm(cutoff), handover=parse_hhmm(handover), working_days=days))
+            timezone=tz, cutoff=parse_hhmm(cutoff), handover=parse_hhmm(handover), working_days=days,
+            holidays=frozenset(date.fromisoformat(d) for d in off or ())))
     return w
 
 

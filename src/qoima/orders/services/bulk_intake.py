@@ -47,7 +47,7 @@ from qoima.orders.domain import booking as bk
 from qoima.orders.domain.booking import (CUSTOMER_COLUMNS, EVENT_COLUMNS, LINE_COLUMNS, ORDER_COLUMNS,
                                          OUTBOX_COLUMNS, RESERVATION_COLUMNS, SHIPMENT_COLUMNS)
 from qoima.orders.schemas import OrderIn
-from qoima.orders.services.intake import warehouse_of
+from qoima.orders.services.intake import holidays, warehouse_of
 from qoima.platform.access import Principal
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 from qoima.stock.services.reserve import lock_stock_rows
@@ -119,7 +119,8 @@ class BulkIntake:
         self.seen: set[tuple] = set()
         self.new_customers = 0
         self.writer = RowWriter(uow)
-        self.warehouses = {w.id: warehouse_of(w)
+        days = holidays(self._query)
+        self.warehouses = {w.id: warehouse_of(w, days.get(w.id, frozenset()))
                            for w in self._query(select(t.warehouses).order_by(t.warehouses.c.id))}
         # customers known to this transaction, by (seller, phone) / (seller, e-mail) and by id
         self.by_phone: dict[tuple, _Customer] = {}

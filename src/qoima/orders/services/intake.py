@@ -166,14 +166,24 @@ def _lock_stock(uow: UnitOfWork, product_ids) -> list[bk.StockRow]:
 
 
 def warehouses(uow: UnitOfWork) -> dict[int, bk.Warehouse]:
-    """Every warehouse with its calendar, by id in id order."""
-    return {w.id: warehouse_of(w) for w in uow.execute(select(t.warehouses).order_by(t.warehouses.c.id))}
+    """Every warehouse with its calendar (holidays included), by id in id order."""
+    days = holidays(uow.execute)
+    return {w.id: warehouse_of(w, days.get(w.id, frozenset()))
+            for w in uow.execute(select(t.warehouses).order_by(t.warehouses.c.id))}
 
 
-def warehouse_of(w) -> bk.Warehouse:
+def holidays(execute) -> dict[int, frozenset]:
+    """warehouse id -> the local dates it does not work (warehouse_holidays), read with `execute`."""
+    found: dict[int, set] = {}
+    for r in execute(select(t.warehouse_holidays.c.warehouse_id, t.warehouse_holidays.c.day)):
+        found.setdefault(r.warehouse_id, set()).add(r.day)
+    return {wid: frozenset(days) for wid, days in found.items()}
+
+
+def warehouse_of(w, holidays: frozenset = frozenset()) -> bk.Warehouse:
     return bk.Warehouse(w.id, w.code, w.lat, w.lon, Calendar(
         timezone=w.timezone, cutoff=parse_hhmm(w.cutoff_time), handover=parse_hhmm(w.handover_time),
-        working_days=w.working_days))
+        working_days=w.working_days, holidays=holidays))
 
 
 def _product_ids(uow: UnitOfWork, seller_id: int, skus: list[str]) -> list[int]:

@@ -12,7 +12,7 @@ from qoima.orders.schemas import OrderIn
 from qoima.platform.unit_of_work import UnitOfWork, run
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 from qoima.entrypoints.api.errors import COMMON, problems
-from qoima.platform.bounds import Id64, Offset, SafeQuery, Text
+from qoima.platform.bounds import Id64, Offset, SafeQuery, Text, rfc3339
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"], responses=COMMON)
 
@@ -31,7 +31,7 @@ async def create(data: OrderIn, engine: EngineDep, principal: PrincipalDep,
 
 
 def _iso(moment):
-    return moment.isoformat() if moment is not None else None
+    return rfc3339(moment) if moment is not None else None
 
 
 @router.get("")
