@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 
+from qoima.platform.errors import problem_body
 from qoima.platform.jobs import TooLarge
 
 MB = 1024 * 1024
@@ -133,8 +134,7 @@ async def _refuse(send, kind: str | None, mb: int, web: bool) -> None:
         await send({"type": "http.response.body", "body": b""})
         return
     exc = too_large(kind, mb)
-    body = json.dumps({"type": "about:blank", "title": exc.title, "status": exc.status, "detail": exc.message,
-                       "field": exc.field, **exc.extra}).encode()
+    body = json.dumps(problem_body(exc)).encode()
     headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
                (b"connection", b"close")]
     await send({"type": "http.response.start", "status": 413, "headers": headers})

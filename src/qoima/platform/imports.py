@@ -33,7 +33,7 @@ from typing import BinaryIO, Callable, Iterator
 
 from pydantic import ValidationError as PydanticError
 
-from qoima.platform.errors import RowErrors
+from qoima.platform.errors import DomainError, RowErrors, ValidationError, row_error
 from qoima.platform.tabular import ENCODING_NAMES, FileFormatError, Limits, TableReader, detect_format, open_table
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -91,8 +91,13 @@ class Report:
     def valid(self) -> bool:
         return not self.errors
 
-    def error(self, line: int, column: str, message: str) -> None:
-        self.errors.append({"line": line, "field": column, "message": message})
+    def error(self, line: int, column: str, message: "str | DomainError", *, code: str | None = None,
+              **params) -> None:
+        """A bad row: `message` an English template with its params and code (or a DomainError), so the
+        report can be shown in any language (errors.localize_row)."""
+        if isinstance(message, str) and (code or params):
+            message = ValidationError(message, field=column, code=code or "import.row", **params)
+        self.errors.append(row_error(line, column, message))
 
     def as_dict(self) -> dict:
         errors = sorted(self.errors, key=lambda e: e["line"])
@@ -111,7 +116,7 @@ def invalid_rows(report: dict) -> RowErrors:
     exc = RowErrors(report["errors"])
     exc.extra.update(error_count=report["error_count"], counts=report["counts"], kind=report["kind"])
     if report["error_count"] > len(report["errors"]):
-        exc.message = f"{report['error_count']} invalid row(s); the first {len(report['errors'])} are listed"
+        exc.reword("%(error_count)s invalid row(s); the first %(listed)s are listed", listed=len(report["errors"]))
     return exc
 
 

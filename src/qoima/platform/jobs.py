@@ -30,7 +30,7 @@ from sqlalchemy import Engine, or_, select, update
 
 from qoima.db import tables as t
 from qoima.platform.access import Principal
-from qoima.platform.errors import DomainError, NotFound
+from qoima.platform.errors import DomainError, NotFound, problem_body
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
 log = logging.getLogger("qoima.jobs")
@@ -212,8 +212,8 @@ def _execute(engine: Engine, run: Run, tune_interpreter: bool) -> Outcome:
         with bulk_interpreter() if tune_interpreter else nullcontext():
             return handler(engine, run)
     except DomainError as exc:  # refused as a whole (no right, a lost race): the API's problem, in the job
-        return Outcome(failed=True, error={"title": exc.title, "status": exc.status, "detail": exc.message,
-                                           "field": exc.field})
+        body = problem_body(exc)
+        return Outcome(failed=True, error={k: body[k] for k in ("title", "status", "detail", "field", "code", "params")})
     except Exception:  # noqa: BLE001 - recorded on the job; the import's transaction was rolled back
         log.exception("job %s (%s) failed", run.id, run.kind)
         return Outcome(failed=True, error={"title": "Import failed", "status": 500, "field": None,
