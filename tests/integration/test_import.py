@@ -229,8 +229,10 @@ def test_missing_column_is_reported_on_the_header_line(world):
     data = b"seller,channel,external_id,sku,unit_price\nseller-a,api,A-1,SKU-1,100\n"
     report = import_orders(world.engine, ADMIN, data, "orders.csv")
     assert not report.committed
-    assert report.errors == [{"line": 1, "field": "quantity",
+    assert [{k: e[k] for k in ("line", "field", "message")} for e in report.errors] == [{"line": 1, "field": "quantity",
                               "message": "missing column 'quantity' (columns: " + ", ".join(ORDER_COLUMNS) + ")"}]
+    assert report.errors[0]["code"] == "import.missing_column"  # code and params: the report in any language
+    assert report.errors[0]["params"] == {"missing": "quantity", "columns": list(ORDER_COLUMNS)}
     assert count(world.engine, t.orders) == 0
 
 

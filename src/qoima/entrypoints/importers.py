@@ -36,7 +36,7 @@ def read_upload(file, settings, kind: str) -> bytes:
 def queue(engine: Engine, principal: Principal, kind: str, upload: Upload, dry_run: bool) -> int:
     """Queue an import job for the worker (the API and the web page); returns the job's id."""
     if kind not in IMPORTERS:
-        raise Forbidden(f"unknown import '{kind}'", field="kind")
+        raise Forbidden("unknown import '%(kind)s'", field="kind", code="import.unknown_kind", kind=kind)
     principal.require(*ROLES[kind])
     with UnitOfWork(engine) as uow:
         job_id = jobs.submit(uow, principal, jobs.NewJob(f"import.{kind}", upload.data, {

@@ -41,9 +41,11 @@ def setting_name(kind: str | None) -> str:
 
 
 def too_large(kind: str | None, limit_mb: int) -> TooLarge:
-    what = f"a {kind} import" if kind else "an import"
-    exc = TooLarge(f"the file is larger than {limit_mb} MB, the limit of {what} ({setting_name(kind)}): "
-                   "split it into smaller files", field="file")
+    template = ("the file is larger than %(limit_mb)s MB, the limit of a %(kind)s import (%(setting)s): "
+                "split it into smaller files") if kind else ("the file is larger than %(limit_mb)s MB, the limit "
+                                                             "of an import (%(setting)s): split it into smaller files")
+    exc = TooLarge(template, field="file", code="import.too_large", limit_mb=limit_mb, kind=kind,
+                   setting=setting_name(kind))
     exc.extra.update(limit_mb=limit_mb, limit_bytes=limit_mb * MB)
     return exc
 

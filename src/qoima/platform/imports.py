@@ -164,7 +164,8 @@ def open_rows(upload: Upload, report: Report, columns: Columns, limits: Limits |
             report.encoding = ENCODING_NAMES.get(reader.encoding or "", reader.encoding)
             for col in columns.required:
                 if col not in reader.columns:
-                    report.error(1, col, f"missing column '{col}' (columns: {', '.join(columns.known)})")
+                    report.error(1, col, "missing column '%(missing)s' (columns: %(columns)s)", code="import.missing_column",
+                                 missing=col, columns=list(columns.known))
             unknown = [c for c in reader.columns if c and c not in columns.known]
             if unknown:
                 report.warnings.append(f"ignored unknown column(s): {', '.join(unknown)}")

@@ -114,7 +114,7 @@ def get(engine: Engine, principal: Principal, job_id: int) -> dict:
             found = uow.execute(select(*_VIEW_COLUMNS).where(t.jobs.c.id == job_id)).first()
         row = dict(found._mapping) if found is not None else None
     if row is None or not _visible(principal, row):
-        raise NotFound(f"no job {job_id}", field="job_id")
+        raise NotFound("no job %(id)s", field="job_id", code="jobs.no_job", id=job_id)
     return view(row)
 
 

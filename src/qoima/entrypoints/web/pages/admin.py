@@ -61,7 +61,7 @@ def create_seller(web: AdminDep, _csrf: CsrfDep, code: Annotated[str, Form()] = 
             catalog.create_seller(uow, web.principal, data.code, data.name, data.webhook_url)
             uow.commit()
     except DomainError as exc:
-        return _sellers_page(web, form, web._("The seller was not created: %(reason)s", reason=exc.message), 422)
+        return _sellers_page(web, form, web._("The seller was not created: %(reason)s", reason=web.error(exc)), 422)
     web.flash("success", web._("Seller %(code)s created.", code=form["code"]) + " "
               + web._("Its webhook secret is shown once, when you make a new one."))
     return web.redirect("/admin/sellers")
@@ -115,7 +115,7 @@ def create_user(web: AdminDep, _csrf: CsrfDep, email: Annotated[str, Form()] = "
                                    full_name=form["full_name"], language=i18n.normalize(language) or "ru")
             uow.commit()
     except DomainError as exc:
-        return _users_page(web, form, web._("The user was not created: %(reason)s", reason=exc.message), 422)
+        return _users_page(web, form, web._("The user was not created: %(reason)s", reason=web.error(exc)), 422)
     web.flash("success", web._("User %(email)s created.", email=form["email"]) + f" (#{uid})")
     return web.redirect("/admin/users")
 

@@ -220,7 +220,8 @@ def customer_list(web: UserDep, seller: SafeQuery | None = None, segment: SafeQu
         rows, total = found.rows, found.total
         computing, as_of = found.status == analytics.COMPUTING, as_of_text(web, found.computed_at)
     filters = {"segment": segment, "q": query, "sort": sort}
-    export = {fmt: _url(web, "/api/v1/customers", code, format=fmt, segment=segment, q=query, sort=sort)
+    export = {fmt: _url(web, "/api/v1/customers", code, format=fmt, segment=segment, q=query, sort=sort,
+                        lang=web.lang)
               for fmt in ("csv", "xlsx")} if code else {}
     return web.render("customer_list.html", code=code, sellers=sellers, rows=rows, total=total, filters=filters,
                       page=page_no, pages=max(1, ceil(total / PAGE_SIZE)), page_size=PAGE_SIZE, export=export,

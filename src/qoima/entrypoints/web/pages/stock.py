@@ -139,7 +139,7 @@ def book_receipt(web: StaffDep, _csrf: CsrfDep, seller: Annotated[str, Form()] =
         first = exc.errors()[0]
         error = f"{'.'.join(str(x) for x in first.get('loc', ()))}: {first.get('msg', '')}"
     except DomainError as exc:
-        error = exc.message
+        error = web.error(exc)
     if error is not None:
         return _receipts_page(web, seller=None, warehouse=None, page=None, form=form, status=422,
                               form_error=web._("The receipt was not booked: %(reason)s", reason=error))
