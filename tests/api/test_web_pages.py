@@ -178,7 +178,7 @@ def test_transition_via_order_page(client, world, orders):
     oid = orders["a1"]
     page = client.get(f"/orders/{oid}").text
     assert 'value="picking"' in page and 'value="delivered"' not in page
-    assert "received via api" in page  # the timeline
+    assert "получен через канал «API»" in page  # the timeline, in the page's language
     r = client.post(f"/orders/{oid}/transition", data={"csrf": csrf_of(page), "to_status": "picking",
                                                        "reason": "wave 7"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/orders/{oid}"

@@ -240,7 +240,9 @@ def test_seller_user_may_import_only_own_rows(world):
     seller_a = world.principals["seller_a"]
     data = csv_bytes(",api,OWN-1,,,,,,,,,,SKU-1,1,100", "seller-b,api,B-9,,,,,,,,,,SKU-1,1,100")
     report = import_orders(world.engine, seller_a, data, "orders.csv")
-    assert report.errors == [{"line": 3, "field": "seller", "message": "unknown seller 'seller-b'"}]
+    assert report.errors == [{"line": 3, "field": "seller", "message": "unknown seller 'seller-b'",
+                              "code": "catalog.unknown_seller", "template": "unknown seller '%(seller)s'",
+                              "params": {"seller": "seller-b"}}]
     assert count(world.engine, t.orders) == 0
     ok = import_orders(world.engine, seller_a, csv_bytes(",api,OWN-1,,,,,,,,,,SKU-1,1,100"), "orders.csv")
     assert ok.committed and ok.counts["new"] == 1

@@ -69,7 +69,8 @@ ROLE_LABELS = {"admin": N_("Administrator"), "manager": N_("Manager"), "worker":
 DELIVERY_LABELS = {"courier": N_("Courier"), "pickup_point": N_("Pickup point"), "self_pickup": N_("Self pickup")}
 NOTIFY_LABELS = {"sms": N_("SMS"), "email": N_("E-mail"), "telegram": N_("Telegram"), "whatsapp": N_("WhatsApp")}
 CHANNEL_LABELS = {"api": N_("API"), "manual": N_("Manual entry"), "csv": N_("CSV import"), "xlsx": N_("XLSX import"),
-                  "kaspi": N_("Kaspi.kz"), "webhook": N_("Shop webhook"), "demo": N_("Demo")}
+                  "kaspi": N_("Kaspi.kz"), "webhook": N_("Shop webhook"), "demo": N_("Demo"),
+                  "history": N_("Imported history"), "web": N_("Online shop"), "website": N_("Online shop"), "instagram": N_("Instagram")}
 
 
 # who wrote a timeline entry when it was not a user (their e-mail is shown as it is)
