@@ -124,6 +124,25 @@ def offending(text: str, lang: str, known: set[str], languages: set[str]) -> lis
     return bad
 
 
+def _failed_import(engine) -> set[str]:
+    """Queue and run an orders import with bad rows; the words of its file (user data, shown as sent)."""
+    from qoima.db import tables as t
+    from qoima.entrypoints import importers
+    from qoima.platform import jobs
+    from qoima.platform.access import Principal
+    from qoima.platform.imports import Upload
+    with engine.connect() as conn:
+        admin = conn.execute(select(t.users.c.id).where(t.users.c.email == ADMIN[0])).scalar()
+    data = ("seller,channel,external_id,sku,quantity,unit_price,COLOUR\n"  # data in capitals: codes, no words
+            "aruzhan-home,csv,BAD-1,NO-SUCH-SKU,1,100,RED\n"
+            "aruzhan-home,csv,BAD-2,ARU-001,1,100,BLUE\n"
+            "aruzhan-home,csv,BAD-2,ARU-001,1,100,BLUE\n").encode()
+    importers.queue(engine, Principal(admin, ADMIN[0], "admin", None), "orders", Upload(data, "BAD-ROWS.csv", "text/csv"),
+                    False)
+    assert jobs.run_pending(engine) == 1
+    return {w.lower() for w in re.findall(r"[^\W\d_]+", data.decode())}
+
+
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
     import uvicorn
@@ -149,6 +168,7 @@ def demo_server(tmp_path_factory):
     sim = simulate_history(n_customers=120, start=end - timedelta(days=730), end=end, effect_days=3, seed=5)
     insert_history(engine, seller_id, sim.customers, sim.orders)
     refresh_due(engine)
+    file_words = _failed_import(engine)  # an import job with bad rows and a warning: its page is walked too
     app = create_app(engine, Settings(data_dir=tmp / "data", secret_key="one-language-secret-key"))
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
@@ -159,7 +179,7 @@ def demo_server(tmp_path_factory):
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", app, engine
+    yield f"http://127.0.0.1:{port}", app, engine, file_words
     srv.should_exit = True
     thread.join(timeout=10)
     engine.dispose()
@@ -168,10 +188,10 @@ def demo_server(tmp_path_factory):
 @pytest.mark.parametrize("lang", ["ru", "en"])
 def test_every_page_speaks_one_language(demo_server, browser, lang):  # noqa: F811
     from qoima.entrypoints.web.i18n import LANGUAGE_NAMES
-    base, app, engine = demo_server
+    base, app, engine, file_words = demo_server
     pages = web_pages(app)
     assert len(pages) >= 10, pages  # the console's pages were found
-    known = data_words(engine)
+    known = data_words(engine) | file_words
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{base}/login?lang={lang}")
     page.fill("input[name=email]", ADMIN[0])

@@ -71,7 +71,8 @@ def extra_templates() -> set[str]:
     """Templates built at run time from parts (composite messages, reasons)."""
     from qoima.platform.errors import InsufficientStock, RowErrors
     from qoima.catalog.domain.sellers import SELLER_REQUIRED
-    out = set(reasons.TEMPLATES.values()) | {InsufficientStock.LINE, RowErrors.ROW, SELLER_REQUIRED}
+    from qoima.platform.imports import UNKNOWN_COLUMNS
+    out = set(reasons.TEMPLATES.values()) | {InsufficientStock.LINE, RowErrors.ROW, SELLER_REQUIRED, UNKNOWN_COLUMNS}
     out |= {MOVE_PREFIX + "'%(from_status)s' resumes only where it was (the order was '%(resume_to)s' before)",
             MOVE_PREFIX + "'%(from_status)s' resumes only where it was (where it was is unknown)"}
     return out

@@ -68,7 +68,8 @@ def _import(engine: Engine, run: jobs.Run, upload: Upload) -> jobs.Outcome:
     problem = invalid_rows(result)
     body = problem_body(problem)
     return jobs.Outcome(report=result, failed=True,
-                        error={k: body[k] for k in ("title", "status", "detail", "field", "code", "params")})
+                        error={**{k: body[k] for k in ("title", "status", "detail", "field", "code", "params")},
+                               "template": problem.template})
 
 
 for _kind in KINDS:

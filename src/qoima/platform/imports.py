@@ -60,6 +60,9 @@ class Upload:
             yield io.BytesIO(self.data or b"")  # shares the bytes (no copy)
 
 
+UNKNOWN_COLUMNS = "ignored unknown column(s): %(columns)s"  # the one warning (the web shows it translated)
+
+
 @dataclass
 class ImportOptions:
     dry_run: bool = False
@@ -168,7 +171,7 @@ def open_rows(upload: Upload, report: Report, columns: Columns, limits: Limits |
                                  missing=col, columns=list(columns.known))
             unknown = [c for c in reader.columns if c and c not in columns.known]
             if unknown:
-                report.warnings.append(f"ignored unknown column(s): {', '.join(unknown)}")
+                report.warnings.append(UNKNOWN_COLUMNS % {"columns": ", ".join(unknown)})
             yield None if report.errors else Rows(reader, report)
 
 

@@ -213,7 +213,8 @@ def _execute(engine: Engine, run: Run, tune_interpreter: bool) -> Outcome:
             return handler(engine, run)
     except DomainError as exc:  # refused as a whole (no right, a lost race): the API's problem, in the job
         body = problem_body(exc)
-        return Outcome(failed=True, error={k: body[k] for k in ("title", "status", "detail", "field", "code", "params")})
+        return Outcome(failed=True, error={**{k: body[k] for k in ("title", "status", "detail", "field", "code", "params")},
+                                           "template": exc.template})
     except Exception:  # noqa: BLE001 - recorded on the job; the import's transaction was rolled back
         log.exception("job %s (%s) failed", run.id, run.kind)
         return Outcome(failed=True, error={"title": "Import failed", "status": 500, "field": None,

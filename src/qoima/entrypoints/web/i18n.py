@@ -103,6 +103,13 @@ def localized_rows(rows: list[dict], lang: str, headers: dict = EXPORT_HEADERS,
     return out
 
 
+# the counts of an import report, and the pseudo-columns of its row errors (the others are the file's columns)
+IMPORT_COUNT_LABELS = {"orders": N_("Orders"), "lines": N_("Lines"), "new": N_("new"), "existing": N_("already there"),
+                       "products": N_("Products"), "updated": N_("updated"), "rows": N_("Rows"),
+                       "changed": N_("changed"), "unchanged": N_("unchanged"), "units_added": N_("units added"),
+                       "units_removed": N_("units removed")}
+IMPORT_FIELD_LABELS = {"row": N_("the whole row"), "file": N_("the file")}
+
 # the params of a DomainError that are codes, translated when the error is shown (errors.localize)
 PARAM_LABELS = {"status": STATUS_LABELS, "from_status": STATUS_LABELS, "to_status": STATUS_LABELS,
                 "resume_to": STATUS_LABELS, "channel": CHANNEL_LABELS, "role": ROLE_LABELS,
@@ -121,6 +128,23 @@ def localize_error(error, lang: str) -> str:
 def localize_row(row: dict, lang: str) -> str:
     """An import row error ({line, field, message, template, params}) in a language."""
     return errors.localize_row(row, gettext_of(lang), PARAM_LABELS)
+
+
+def localize_problem(error: dict | None, lang: str) -> str:
+    """A stored problem (an import job's `error`: detail, template, params) in a language."""
+    if not error:
+        return ""
+    return localize_row({"template": error.get("template"), "params": error.get("params"),
+                         "message": error.get("detail", "")}, lang)
+
+
+def localize_warning(text: str, lang: str) -> str:
+    """An import warning ("ignored unknown column(s): a, b") in a language."""
+    from qoima.platform.imports import UNKNOWN_COLUMNS
+    prefix = UNKNOWN_COLUMNS.split("%(")[0]
+    if text.startswith(prefix):
+        return gettext_of(lang)(UNKNOWN_COLUMNS) % {"columns": text[len(prefix):]}
+    return gettext_of(lang)(text)
 
 
 def localize_reason(stored: str | None, lang: str) -> str:
