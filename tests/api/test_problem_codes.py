@@ -42,3 +42,15 @@ def test_a_validation_error_and_the_timeline_carry_codes(client, world):
     assert order["sourcing_reason_code"] is not None and order["sourcing_reason_code"].startswith("sourcing.")
     assert [e["reason_code"] for e in order["timeline"]][0] == "timeline.received"
     assert i18n.localize_reason(order["timeline"][0]["reason"], "uk") == "отримано через канал «API»"
+
+
+def test_a_rule_inside_the_schema_keeps_its_code_in_the_api_and_the_import(client, world):
+    body = order_payload("CODE-5")
+    body["customer"]["phone"] = "not a phone"
+    bad = client.post("/api/v1/orders", json=body, headers=world.headers("admin"))
+    assert bad.status_code == 422
+    item = bad.json()["errors"][0]
+    assert item["field"] == "customer.phone" and item["code"] == "contacts.bad_phone"
+    assert item["params"] == {"phone": "not a phone"}
+    assert i18n.localize_row({"template": "phone '%(phone)s' is not a phone number", **item}, "kk") == \
+        "«not a phone» телефоны телефон нөмірі емес"

@@ -73,6 +73,8 @@ def extra_templates() -> set[str]:
     from qoima.catalog.domain.sellers import SELLER_REQUIRED
     from qoima.platform.imports import UNKNOWN_COLUMNS
     out = set(reasons.TEMPLATES.values()) | {InsufficientStock.LINE, RowErrors.ROW, SELLER_REQUIRED, UNKNOWN_COLUMNS}
+    out |= {"phone '%(phone)s' is not a phone number", "phone '%(phone)s' is not a valid number",  # contacts.py
+            "e-mail '%(email)s' is not valid: %(why)s"}
     out |= {MOVE_PREFIX + "'%(from_status)s' resumes only where it was (the order was '%(resume_to)s' before)",
             MOVE_PREFIX + "'%(from_status)s' resumes only where it was (where it was is unknown)"}
     return out

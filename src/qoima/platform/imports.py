@@ -178,7 +178,8 @@ def open_rows(upload: Upload, report: Report, columns: Columns, limits: Limits |
 def pyd_errors(exc: PydanticError):
     """(location, message) of every error of a Pydantic validation."""
     for e in exc.errors():
-        yield tuple(e.get("loc", ())), e.get("msg", "invalid").removeprefix("Value error, ")
+        rule = getattr((e.get("ctx") or {}).get("error"), "domain_error", None)  # schemas.RuleValueError
+        yield tuple(e.get("loc", ())), rule if rule is not None else e.get("msg", "invalid").removeprefix("Value error, ")
 
 
 def number(value: str) -> str:

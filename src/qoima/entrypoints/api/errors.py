@@ -50,7 +50,11 @@ def install(app: FastAPI) -> None:
             msg = e.get("msg", "").removeprefix("Value error, ")
             # type: Pydantic's error type -- a limit the schema states (string_too_long, int_type, ...) or
             # value_error, a rule beyond JSON Schema (a barcode's check digit, a date range, the order total)
-            errors.append({"field": _loc(e.get("loc", ())), "message": msg, "type": e.get("type", "value_error")})
+            item = {"field": _loc(e.get("loc", ())), "message": msg, "type": e.get("type", "value_error")}
+            rule = getattr((e.get("ctx") or {}).get("error"), "domain_error", None)  # a domain rule's error
+            if rule is not None:
+                item.update(code=rule.code, params=problem_body(rule)["params"])
+            errors.append(item)
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         return problem(422, "Invalid input", f"{first['field']}: {first['message']}", field=first["field"],
                        errors=errors)
