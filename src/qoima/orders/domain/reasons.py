@@ -29,7 +29,8 @@ TEMPLATES: dict[str, str] = {
     "sourcing.depth": "stock depth after order %(depth)s",
     "timeline.received": "received via %(channel)s",
     "timeline.backorder_filled": "backorder filled: stock arrived",
-    "timeline.imported_history": "imported history",  # analytics/services/history.py (demo history)
+    "timeline.imported_history": "imported history",
+    "timeline.cancelled": "cancelled",  # the API's cancel without a reason (api/routes/orders.py)  # analytics/services/history.py (demo history)
     "timeline.resourced": "re-sourced: %(plan)s",
     "timeline.resourced_note": "re-sourced: %(plan)s (%(note)s)",
 }
