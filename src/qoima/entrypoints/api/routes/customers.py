@@ -79,7 +79,7 @@ def clv(engine: EngineDep, principal: PrincipalDep, response: Response, seller: 
 
 @router.get("/analytics/loyalty", summary="Fulfillment-to-loyalty report with confidence intervals and verdicts")
 def loyalty(engine: EngineDep, principal: PrincipalDep, response: Response, seller: SafeQuery | None = None,
-            lang: Literal["en", "ru"] = "en"):
+            lang: Literal["en", "ru", "kk", "uk"] = "en"):
     """From the newest analytics snapshot; the verdicts are worded per request in `lang`."""
     out = analytics.loyalty(engine, principal, seller, lang)
     _status_headers(response, out["status"])

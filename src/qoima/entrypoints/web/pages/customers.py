@@ -240,7 +240,7 @@ def loyalty_page(web: UserDep, seller: SafeQuery | None = None):
     code, sellers = _seller_context(web, seller)
     if code is None:
         return web.render("loyalty.html", code=None, sellers=sellers, report=None, cards=[])
-    report = analytics.loyalty(web.engine, web.principal, code, lang=web.lang if web.lang in ("en", "ru") else "en")
+    report = analytics.loyalty(web.engine, web.principal, code, lang=web.lang if web.lang in ("en", "ru", "kk", "uk") else "en")
     if report["status"] == analytics.COMPUTING:
         return web.render("loyalty.html", code=code, sellers=sellers, report=None, cards=[], computing=True)
     options = report.get("options", {})
