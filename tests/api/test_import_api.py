@@ -108,7 +108,9 @@ def test_seller_cannot_import_rows_of_another_seller(client, world):
     body = (HEAD + ",website,OWN-1,,,SKU-1,1,10\nseller-a,website,THEIRS-1,,,SKU-1,1,10\n").encode()
     job = ended(client, world, upload(client, world, "/api/v1/orders/import", body, who="seller_b"), who="seller_b")
     assert job["status"] == "failed"
-    assert job["report"]["errors"] == [{"line": 3, "field": "seller", "message": "unknown seller 'seller-a'"}]
+    assert job["report"]["errors"] == [{"line": 3, "field": "seller", "message": "unknown seller 'seller-a'",
+                                        "code": "catalog.unknown_seller", "template": "unknown seller '%(seller)s'",
+                                        "params": {"seller": "seller-a"}}]
     assert orders_count(world) == 0
 
 

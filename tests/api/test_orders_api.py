@@ -215,6 +215,8 @@ def test_get_order_has_timeline_customer_and_reservations(client, world):
         (None, "new"), ("new", "allocated"), ("allocated", "picking")]
     assert order["timeline"][-1]["actor"] == "worker@qoima.local" and order["timeline"][-1]["reason"] == "wave 7"
     assert order["timeline"][0]["reason"] == "received via api"
+    assert order["timeline"][0]["reason_code"] == "timeline.received"  # the English text plus its code
+    assert order["timeline"][0]["reason_params"] == [{"code": "timeline.received", "channel": "api"}]
     assert order["customer"]["name"] == "Aigerim" and order["customer"]["phone"] == "+77011234567"
     assert sorted((x["warehouse"], x["location"], x["quantity"]) for x in order["reservations"]) == [
         ("ALA", "A-01", 2), ("AST", "A-01", 2)]

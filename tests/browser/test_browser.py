@@ -95,7 +95,7 @@ def test_admin_walks_through_orders(server, browser, tmp_path):
     page.wait_for_url(f"{base}/orders/{ids[0]}")
     timeline = page.locator("#timeline ol.timeline li")
     assert timeline.count() == 2
-    assert "received via api" in page.locator("#timeline").inner_text()
+    assert "получен через канал «API»" in page.locator("#timeline").inner_text()  # the timeline in ru
     assert page.locator("button[name=to_status][value=picking]").is_visible()
 
     page.fill("input[name=reason]", "first wave")

@@ -229,8 +229,10 @@ def test_missing_column_is_reported_on_the_header_line(world):
     data = b"seller,channel,external_id,sku,unit_price\nseller-a,api,A-1,SKU-1,100\n"
     report = import_orders(world.engine, ADMIN, data, "orders.csv")
     assert not report.committed
-    assert report.errors == [{"line": 1, "field": "quantity",
+    assert [{k: e[k] for k in ("line", "field", "message")} for e in report.errors] == [{"line": 1, "field": "quantity",
                               "message": "missing column 'quantity' (columns: " + ", ".join(ORDER_COLUMNS) + ")"}]
+    assert report.errors[0]["code"] == "import.missing_column"  # code and params: the report in any language
+    assert report.errors[0]["params"] == {"missing": "quantity", "columns": list(ORDER_COLUMNS)}
     assert count(world.engine, t.orders) == 0
 
 
@@ -238,7 +240,9 @@ def test_seller_user_may_import_only_own_rows(world):
     seller_a = world.principals["seller_a"]
     data = csv_bytes(",api,OWN-1,,,,,,,,,,SKU-1,1,100", "seller-b,api,B-9,,,,,,,,,,SKU-1,1,100")
     report = import_orders(world.engine, seller_a, data, "orders.csv")
-    assert report.errors == [{"line": 3, "field": "seller", "message": "unknown seller 'seller-b'"}]
+    assert report.errors == [{"line": 3, "field": "seller", "message": "unknown seller 'seller-b'",
+                              "code": "catalog.unknown_seller", "template": "unknown seller '%(seller)s'",
+                              "params": {"seller": "seller-b"}}]
     assert count(world.engine, t.orders) == 0
     ok = import_orders(world.engine, seller_a, csv_bytes(",api,OWN-1,,,,,,,,,,SKU-1,1,100"), "orders.csv")
     assert ok.committed and ok.counts["new"] == 1

@@ -42,7 +42,7 @@ def find_or_create_customer(uow: UnitOfWork, seller_id: int, c: CustomerIn, acto
         match = _match(uow, seller_id, c)
         if match is None:
             raise Conflict("the customer's phone or e-mail was taken by a concurrent order; try again",
-                           field="customer")
+                           field="customer", code="customers.contact_race")
     fill = {}
     if c.email and not match.email:
         fill["email"] = c.email

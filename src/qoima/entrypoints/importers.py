@@ -12,7 +12,7 @@ from qoima.catalog.services.product_import import import_products
 from qoima.orders.services.order_import import import_orders
 from qoima.platform import jobs, roles
 from qoima.platform.access import Principal
-from qoima.platform.errors import Forbidden
+from qoima.platform.errors import Forbidden, problem_body
 from qoima.platform.imports import ImportOptions, Upload, invalid_rows
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.stock.services.stock_import import import_stock
@@ -38,7 +38,7 @@ def queue(engine: Engine, principal: Principal, kind: str, upload: Upload, dry_r
     """Queue an import job for the worker (the API and the web page); returns the job's id. `keep_checked`:
     a check-only run that finds the file valid keeps it, to be written as checked (the web page)."""
     if kind not in IMPORTERS:
-        raise Forbidden(f"unknown import '{kind}'", field="kind")
+        raise Forbidden("unknown import '%(kind)s'", field="kind", code="import.unknown_kind", kind=kind)
     principal.require(*ROLES[kind])
     with UnitOfWork(engine) as uow:
         job_id = jobs.submit(uow, principal, jobs.NewJob(f"import.{kind}", upload.data, {
@@ -69,8 +69,10 @@ def _import(engine: Engine, run: jobs.Run, upload: Upload) -> jobs.Outcome:
     if report.valid or report.dry_run:  # a dry run reports a bad file; it does not fail
         return jobs.Outcome(report=result)
     problem = invalid_rows(result)
-    return jobs.Outcome(report=result, failed=True, error={"title": problem.title, "status": problem.status,
-                                                           "detail": problem.message, "field": problem.field})
+    body = problem_body(problem)
+    return jobs.Outcome(report=result, failed=True,
+                        error={**{k: body[k] for k in ("title", "status", "detail", "field", "code", "params")},
+                               "template": problem.template})
 
 
 for _kind in KINDS:

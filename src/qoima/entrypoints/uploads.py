@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 
+from qoima.platform.errors import problem_body
 from qoima.platform.jobs import TooLarge
 
 MB = 1024 * 1024
@@ -40,9 +41,11 @@ def setting_name(kind: str | None) -> str:
 
 
 def too_large(kind: str | None, limit_mb: int) -> TooLarge:
-    what = f"a {kind} import" if kind else "an import"
-    exc = TooLarge(f"the file is larger than {limit_mb} MB, the limit of {what} ({setting_name(kind)}): "
-                   "split it into smaller files", field="file")
+    template = ("the file is larger than %(limit_mb)s MB, the limit of a %(kind)s import (%(setting)s): "
+                "split it into smaller files") if kind else ("the file is larger than %(limit_mb)s MB, the limit "
+                                                             "of an import (%(setting)s): split it into smaller files")
+    exc = TooLarge(template, field="file", code="import.too_large", limit_mb=limit_mb, kind=kind,
+                   setting=setting_name(kind))
     exc.extra.update(limit_mb=limit_mb, limit_bytes=limit_mb * MB)
     return exc
 
@@ -133,8 +136,7 @@ async def _refuse(send, kind: str | None, mb: int, web: bool) -> None:
         await send({"type": "http.response.body", "body": b""})
         return
     exc = too_large(kind, mb)
-    body = json.dumps({"type": "about:blank", "title": exc.title, "status": exc.status, "detail": exc.message,
-                       "field": exc.field, **exc.extra}).encode()
+    body = json.dumps(problem_body(exc)).encode()
     headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode()),
                (b"connection", b"close")]
     await send({"type": "http.response.start", "status": 413, "headers": headers})

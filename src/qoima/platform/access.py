@@ -27,11 +27,12 @@ class Principal:
     def check_seller(self, seller_id: int | None) -> None:
         """404 rather than 403: a seller must not learn that another seller's record exists."""
         if not self.can_see(seller_id):
-            raise NotFound("not found")
+            raise NotFound("not found", code="access.not_found")
 
     def require(self, *roles: str) -> None:
         if self.role not in roles:
-            raise Forbidden(f"this action needs the role {' or '.join(roles)}; you are {self.role}")
+            raise Forbidden("this action needs the role %(roles)s; you are %(role)s", code="access.role_needed",
+                            roles=list(roles), role=self.role)
 
 
 SYSTEM = Principal(user_id=None, email="system", role="admin")

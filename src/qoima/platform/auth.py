@@ -31,15 +31,17 @@ def create_user(uow: UnitOfWork, *, email: str, password: str | None, role: str,
                 full_name: str = "", language: str = "ru") -> int:
     email = normalize_email(email, field="email", internal=True)
     if not email:
-        raise ValidationError("a user needs an e-mail address", field="email")
+        raise ValidationError("a user needs an e-mail address", field="email", code="auth.email_required")
     if role not in ROLES:
-        raise ValidationError(f"role must be one of {', '.join(ROLES)}", field="role")
+        raise ValidationError("role must be one of %(roles)s", field="role", code="auth.unknown_role", roles=list(ROLES))
     if (role == "seller") != (seller_id is not None):
-        raise ValidationError("a seller user needs a seller; staff users have none", field="seller")
+        raise ValidationError("a seller user needs a seller; staff users have none", field="seller",
+                              code="auth.seller_mismatch")
     if password is not None and len(password) < 8:
-        raise ValidationError("password must have at least 8 characters", field="password")
+        raise ValidationError("password must have at least %(min)s characters", field="password",
+                              code="auth.password_too_short", min=8)
     if uow.execute(select(t.users.c.id).where(t.users.c.email == email)).first():
-        raise Conflict(f"user {email} already exists", field="email")
+        raise Conflict("user %(email)s already exists", field="email", code="auth.user_exists", email=email)
     return uow.execute(insert(t.users).values(
         email=email, password_hash=_hasher.hash(password) if password else None, role=role, seller_id=seller_id,
         full_name=full_name, language=language, is_active=True, created_at=utcnow()).returning(t.users.c.id)).scalar_one()
@@ -82,10 +84,11 @@ def end_sessions(uow: UnitOfWork, user_id: int) -> None:
 def set_password(uow: UnitOfWork, email: str, password: str) -> int:
     """A new password; every web session of the user ends. Returns the user id."""
     if len(password) < 8:
-        raise ValidationError("password must have at least 8 characters", field="password")
+        raise ValidationError("password must have at least %(min)s characters", field="password",
+                              code="auth.password_too_short", min=8)
     uid = uow.execute(select(t.users.c.id).where(t.users.c.email == email.strip().lower())).scalar()
     if uid is None:
-        raise NotFound(f"no user {email}", field="email")
+        raise NotFound("no user %(email)s", field="email", code="auth.no_user", email=email)
     uow.execute(update(t.users).where(t.users.c.id == uid).values(password_hash=_hasher.hash(password)))
     end_sessions(uow, uid)
     return uid
@@ -95,7 +98,7 @@ def create_token(uow: UnitOfWork, email: str, name: str = "", ttl_days: int | No
     """A new token for the user (shown once). It expires after ttl_days (QOIMA_TOKEN_TTL_DAYS; 0: never)."""
     user = uow.execute(select(t.users).where(t.users.c.email == email.strip().lower())).first()
     if user is None:
-        raise NotFound(f"no user {email}", field="email")
+        raise NotFound("no user %(email)s", field="email", code="auth.no_user", email=email)
     ttl = get_settings().token_ttl_days if ttl_days is None else ttl_days
     now = utcnow()
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -174,7 +177,8 @@ def list_tokens(uow: UnitOfWork, principal: Principal, email: str | None = None)
         q = q.where(k.c.user_id == principal.user_id)
     elif email:
         if "\x00" in email:
-            raise ValidationError("email must not contain NUL characters", field="email")
+            raise ValidationError("%(name)s must not contain NUL characters", field="email", code="input.nul",
+                                  name="email")
         q = q.where(u.c.email == email.strip().lower())
     return [_token_item(r) for r in uow.execute(q)]
 
@@ -186,7 +190,7 @@ def revoke_token(uow: UnitOfWork, principal: Principal, token_id: int) -> dict:
     q = select(k.c.id, k.c.user_id, k.c.revoked_at).where(k.c.id == token_id)
     row = uow.execute(q).first()
     if row is None or (principal.role != "admin" and row.user_id != principal.user_id):
-        raise NotFound(f"no token {token_id}", field="token_id")
+        raise NotFound("no token %(id)s", field="token_id", code="auth.no_token", id=token_id)
     if row.revoked_at is None:
         uow.execute(update(k).where(k.c.id == token_id, k.c.revoked_at.is_(None)).values(revoked_at=utcnow()))
     return _token_item(uow.execute(_tokens_query().where(k.c.id == token_id)).one())

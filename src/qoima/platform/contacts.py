@@ -26,12 +26,12 @@ def normalize_phone(raw: str | None, default_region: str = "KZ", field: str = "c
         return None
     value, problem = _phone(str(raw), default_region)
     if problem is not None:
-        raise ValidationError(problem, field=field)
+        raise ValidationError(problem[0], field=field, code="contacts.bad_phone", **problem[1])
     return value
 
 
 @lru_cache(maxsize=CACHE_SIZE)
-def _phone(raw: str, default_region: str) -> tuple[str | None, str | None]:
+def _phone(raw: str, default_region: str) -> tuple[str | None, tuple[str, dict] | None]:
     """(E.164 number or None, None) or (None, the refusal)."""
     text = raw.strip()
     if text == "":
@@ -41,9 +41,9 @@ def _phone(raw: str, default_region: str) -> tuple[str | None, str | None]:
     try:
         number = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException:
-        return None, f"phone '{raw}' is not a phone number"
+        return None, ("phone '%(phone)s' is not a phone number", {"phone": raw})
     if not phonenumbers.is_valid_number(number):
-        return None, f"phone '{raw}' is not a valid number"
+        return None, ("phone '%(phone)s' is not a valid number", {"phone": raw})
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
 
 
@@ -53,12 +53,12 @@ def normalize_email(raw: str | None, field: str = "customer.email", internal: bo
         return None
     value, problem = _email(str(raw), internal)
     if problem is not None:
-        raise ValidationError(problem, field=field)
+        raise ValidationError(problem[0], field=field, code="contacts.bad_email", **problem[1])
     return value
 
 
 @lru_cache(maxsize=CACHE_SIZE)
-def _email(raw: str, internal: bool) -> tuple[str | None, str | None]:
+def _email(raw: str, internal: bool) -> tuple[str | None, tuple[str, dict] | None]:
     text = raw.strip()
     if text == "":
         return None, None
@@ -67,7 +67,7 @@ def _email(raw: str, internal: bool) -> tuple[str | None, str | None]:
         info = validate_email(text[: text.rindex("@")] + "@example.com" if local_domain else text,
                               check_deliverability=False)
     except EmailNotValidError as exc:
-        return None, f"e-mail '{raw}' is not valid: {exc}"
+        return None, ("e-mail '%(email)s' is not valid: %(why)s", {"email": raw, "why": str(exc)})
     if local_domain:
         return (info.local_part + text[text.rindex("@"):]).lower(), None
     return info.normalized.lower(), None
@@ -76,12 +76,14 @@ def _email(raw: str, internal: bool) -> tuple[str | None, str | None]:
 def normalize_language(raw: str | None, field: str = "customer.language") -> str:
     value = (raw or "ru").strip().lower()
     if value not in LANGUAGES:
-        raise ValidationError(f"language '{raw}' is not one of {', '.join(LANGUAGES)}", field=field)
+        raise ValidationError("language '%(language)s' is not one of %(allowed)s", field=field,
+                              code="contacts.bad_language", language=raw, allowed=list(LANGUAGES))
     return value
 
 
 def normalize_channel(raw: str | None, field: str = "customer.preferred_channel") -> str:
     value = (raw or "sms").strip().lower()
     if value not in CHANNELS:
-        raise ValidationError(f"preferred channel '{raw}' is not one of {', '.join(CHANNELS)}", field=field)
+        raise ValidationError("preferred channel '%(channel)s' is not one of %(allowed)s", field=field,
+                              code="contacts.bad_channel", channel=raw, allowed=list(CHANNELS))
     return value

@@ -93,7 +93,8 @@ def check_key(key: str | None, field: str = HEADER) -> str | None:
         return None
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH or not all(" " <= c <= "~" for c in key):
-        raise ValidationError(f"{field} must be 1 to {MAX_KEY_LENGTH} visible ASCII characters", field=field)
+        raise ValidationError("%(name)s must be 1 to %(max)s visible ASCII characters", field=field,
+                              code="idempotency.bad_key", max=MAX_KEY_LENGTH, name=field)
     return key
 
 
@@ -150,8 +151,9 @@ def _claim(uow: UnitOfWork, op: Operation, key: str) -> int | Outcome:
         if existing is None:
             raise _in_progress(op)
     if existing.request_hash != digest:
-        raise KeyReused(f"{op.field} '{key}' was already used for a different request; "
-                        f"send a new key for a new request", field=op.field)
+        raise KeyReused("%(name)s '%(key)s' was already used for a different request; "
+                        "send a new key for a new request", field=op.field, code="idempotency.key_reused",
+                        key=key, name=op.field)
     if existing.status_code is None:
         raise _in_progress(op)
     return Outcome(existing.status_code, existing.response, replayed=True)
@@ -163,7 +165,8 @@ def _stored(uow: UnitOfWork, scope: str, key: str):
 
 
 def _in_progress(op: Operation) -> KeyInProgress:
-    return KeyInProgress(f"a request with this {op.field} is in progress; retry in a moment", field=op.field)
+    return KeyInProgress("a request with this %(name)s is in progress; retry in a moment", field=op.field,
+                         code="idempotency.in_progress", name=op.field)
 
 
 def purge_expired(engine: Engine, now: datetime | None = None, ttl: timedelta = TTL, batch: int = 10_000) -> int:

@@ -33,7 +33,7 @@ from typing import BinaryIO, Callable, Iterator
 
 from pydantic import ValidationError as PydanticError
 
-from qoima.platform.errors import RowErrors
+from qoima.platform.errors import DomainError, RowErrors, ValidationError, row_error
 from qoima.platform.tabular import ENCODING_NAMES, FileFormatError, Limits, TableReader, detect_format, open_table
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -58,6 +58,9 @@ class Upload:
                 yield fh
         else:
             yield io.BytesIO(self.data or b"")  # shares the bytes (no copy)
+
+
+UNKNOWN_COLUMNS = "ignored unknown column(s): %(columns)s"  # the one warning (the web shows it translated)
 
 
 @dataclass
@@ -91,8 +94,13 @@ class Report:
     def valid(self) -> bool:
         return not self.errors
 
-    def error(self, line: int, column: str, message: str) -> None:
-        self.errors.append({"line": line, "field": column, "message": message})
+    def error(self, line: int, column: str, message: "str | DomainError", *, code: str | None = None,
+              **params) -> None:
+        """A bad row: `message` an English template with its params and code (or a DomainError), so the
+        report can be shown in any language (errors.localize_row)."""
+        if isinstance(message, str) and (code or params):
+            message = ValidationError(message, field=column, code=code or "import.row", **params)
+        self.errors.append(row_error(line, column, message))
 
     def as_dict(self) -> dict:
         errors = sorted(self.errors, key=lambda e: e["line"])
@@ -111,7 +119,7 @@ def invalid_rows(report: dict) -> RowErrors:
     exc = RowErrors(report["errors"])
     exc.extra.update(error_count=report["error_count"], counts=report["counts"], kind=report["kind"])
     if report["error_count"] > len(report["errors"]):
-        exc.message = f"{report['error_count']} invalid row(s); the first {len(report['errors'])} are listed"
+        exc.reword("%(error_count)s invalid row(s); the first %(listed)s are listed", listed=len(report["errors"]))
     return exc
 
 
@@ -159,17 +167,19 @@ def open_rows(upload: Upload, report: Report, columns: Columns, limits: Limits |
             report.encoding = ENCODING_NAMES.get(reader.encoding or "", reader.encoding)
             for col in columns.required:
                 if col not in reader.columns:
-                    report.error(1, col, f"missing column '{col}' (columns: {', '.join(columns.known)})")
+                    report.error(1, col, "missing column '%(missing)s' (columns: %(columns)s)", code="import.missing_column",
+                                 missing=col, columns=list(columns.known))
             unknown = [c for c in reader.columns if c and c not in columns.known]
             if unknown:
-                report.warnings.append(f"ignored unknown column(s): {', '.join(unknown)}")
+                report.warnings.append(UNKNOWN_COLUMNS % {"columns": ", ".join(unknown)})
             yield None if report.errors else Rows(reader, report)
 
 
 def pyd_errors(exc: PydanticError):
     """(location, message) of every error of a Pydantic validation."""
     for e in exc.errors():
-        yield tuple(e.get("loc", ())), e.get("msg", "invalid").removeprefix("Value error, ")
+        rule = getattr((e.get("ctx") or {}).get("error"), "domain_error", None)  # schemas.RuleValueError
+        yield tuple(e.get("loc", ())), rule if rule is not None else e.get("msg", "invalid").removeprefix("Value error, ")
 
 
 def number(value: str) -> str:

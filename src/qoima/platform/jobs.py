@@ -30,7 +30,7 @@ from sqlalchemy import Engine, or_, select, update
 
 from qoima.db import tables as t
 from qoima.platform.access import Principal
-from qoima.platform.errors import Conflict, DomainError, NotFound
+from qoima.platform.errors import Conflict, DomainError, NotFound, problem_body
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
 log = logging.getLogger("qoima.jobs")
@@ -114,7 +114,7 @@ def get(engine: Engine, principal: Principal, job_id: int) -> dict:
             found = uow.execute(select(*_VIEW_COLUMNS).where(t.jobs.c.id == job_id)).first()
         row = dict(found._mapping) if found is not None else None
     if row is None or not _visible(principal, row):
-        raise NotFound(f"no job {job_id}", field="job_id")
+        raise NotFound("no job %(id)s", field="job_id", code="jobs.no_job", id=job_id)
     return view(row)
 
 
@@ -212,8 +212,9 @@ def _execute(engine: Engine, run: Run, tune_interpreter: bool) -> Outcome:
         with bulk_interpreter() if tune_interpreter else nullcontext():
             return handler(engine, run)
     except DomainError as exc:  # refused as a whole (no right, a lost race): the API's problem, in the job
-        return Outcome(failed=True, error={"title": exc.title, "status": exc.status, "detail": exc.message,
-                                           "field": exc.field})
+        body = problem_body(exc)
+        return Outcome(failed=True, error={**{k: body[k] for k in ("title", "status", "detail", "field", "code", "params")},
+                                           "template": exc.template})
     except Exception:  # noqa: BLE001 - recorded on the job; the import's transaction was rolled back
         log.exception("job %s (%s) failed", run.id, run.kind)
         return Outcome(failed=True, error={"title": "Import failed", "status": 500, "field": None,

@@ -36,8 +36,8 @@ class LoginThrottled(DomainError):
     title = "Too many sign-in attempts"
 
     def __init__(self, retry_after: int):
-        super().__init__(f"too many failed sign-in attempts: try again in {retry_after} s", field="password",
-                         retry_after=retry_after)
+        super().__init__("too many failed sign-in attempts: try again in %(retry_after)s s", field="password",
+                         code="auth.throttled", retry_after=retry_after)
         self.retry_after = retry_after
         self.headers = {"Retry-After": str(retry_after)}
 
@@ -139,7 +139,8 @@ def authenticate(engine, throttle: Throttle, email: str, password: str, address:
     from qoima.platform import auth
     for field, value in (("email", email), ("password", password)):
         if "\x00" in (value or ""):  # PostgreSQL text cannot hold it: a clear 422, not a 500
-            raise ValidationError(f"{field} must not contain NUL characters", field=field)
+            raise ValidationError("%(name)s must not contain NUL characters", field=field, code="input.nul",
+                                  name=field)
     keys = begin_attempt(engine, throttle, email, address)
     with UnitOfWork(engine) as uow:
         principal = auth.authenticate(uow, email, password)

@@ -10,11 +10,20 @@ from qoima.platform.bounds import Text
 from qoima.platform.errors import ValidationError as RuleError
 
 
+class RuleValueError(ValueError):
+    """A domain rule's error inside Pydantic: its message, and the error itself (code, params) for the
+    import's row errors (imports.pyd_errors)."""
+
+    def __init__(self, error: RuleError):
+        super().__init__(error.message)
+        self.domain_error = error
+
+
 def _rule(fn, value, field):
     try:
         return fn(value, field=field)
     except RuleError as exc:
-        raise ValueError(exc.message) from None
+        raise RuleValueError(exc) from None
 
 
 class UserIn(BaseModel):

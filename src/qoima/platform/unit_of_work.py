@@ -122,8 +122,8 @@ def run(engine: Engine, fn: Callable[[UnitOfWork], T], attempts: int | None = No
             state = sqlstate(exc)
             if attempt == attempts:
                 log.warning("giving up after %s attempts (SQLSTATE %s): %s", attempt, state, exc.orig)
-                raise Busy(f"the database is busy (SQLSTATE {state}); nothing was changed, please retry",
-                           field=None, sqlstate=state) from exc
+                raise Busy("the database is busy (SQLSTATE %(sqlstate)s); nothing was changed, please retry",
+                           field=None, code="db.busy", sqlstate=state) from exc
             log.info("retrying after SQLSTATE %s (attempt %s of %s)", state, attempt, attempts)
             time.sleep(retry_delay(attempt))
     raise AssertionError("unreachable")

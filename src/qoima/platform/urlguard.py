@@ -60,8 +60,8 @@ def http_hosts(settings: Settings) -> set[str]:
     return {h.strip().lower() for h in settings.webhook_http_hosts.split(",") if h.strip()}
 
 
-def _refuse(message: str, cls=UnsafeUrl) -> None:
-    raise cls(message, field="webhook_url")
+def _refuse(message: str, cls=UnsafeUrl, **params) -> None:
+    raise cls(message, field="webhook_url", code="webhooks.unsafe_url", **params)
 
 
 def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -74,32 +74,32 @@ def check(url: str, settings: Settings | None = None) -> Target:
     """The URL's checked target, or UnsafeUrl (a ValidationError naming `webhook_url`) saying why not."""
     settings = settings or get_settings()
     if len(url) > MAX_URL:
-        _refuse(f"the webhook URL is longer than {MAX_URL} characters")
+        _refuse("the webhook URL is longer than %(max)s characters", max=MAX_URL)
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as exc:
-        _refuse(f"the webhook URL is not a valid URL: {exc}")
+        _refuse("the webhook URL is not a valid URL: %(why)s", why=str(exc))
     scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
     if scheme not in ("https", "http"):
-        _refuse(f"the webhook URL must be https (got '{scheme or 'no scheme'}:')")
+        _refuse("the webhook URL must be https (got '%(scheme)s:')", scheme=scheme or "no scheme")
     if not host:
         _refuse("the webhook URL has no host")
     if parts.username or parts.password:
         _refuse("the webhook URL must not carry a user name or password")
     if scheme == "http" and host not in http_hosts(settings):
-        _refuse(f"the webhook URL must be https; plain http is allowed only to the hosts in "
-                f"QOIMA_WEBHOOK_HTTP_HOSTS, and '{host}' is not one")
+        _refuse("the webhook URL must be https; plain http is allowed only to the hosts in "
+                "QOIMA_WEBHOOK_HTTP_HOSTS, and '%(host)s' is not one", host=host)
     try:
         infos = socket.getaddrinfo(host, port or (443 if scheme == "https" else 80), type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        _refuse(f"the webhook host '{host}' does not resolve: {exc}", Unresolvable)
+        _refuse("the webhook host '%(host)s' does not resolve: %(why)s", Unresolvable, host=host, why=str(exc))
     addresses = tuple(dict.fromkeys(info[4][0].split("%", 1)[0] for info in infos))
     if not addresses:
-        _refuse(f"the webhook host '{host}' does not resolve", Unresolvable)
+        _refuse("the webhook host '%(host)s' does not resolve", Unresolvable, host=host)
     if not settings.webhook_allow_private:
         for address in addresses:
             if not _is_public(ipaddress.ip_address(address)):
-                _refuse(f"the webhook host '{host}' resolves to {address}, a private, loopback or link-local "
-                        f"address (allowed only with QOIMA_WEBHOOK_ALLOW_PRIVATE=true)")
+                _refuse("the webhook host '%(host)s' resolves to %(address)s, a private, loopback or link-local "
+                        "address (allowed only with QOIMA_WEBHOOK_ALLOW_PRIVATE=true)", host=host, address=str(address))
     return Target(url.strip(), host, addresses)

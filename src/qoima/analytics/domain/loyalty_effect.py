@@ -331,24 +331,40 @@ _PHRASES = {  # comparison -> lang -> (subject A, after A, after B, topic)
                "orders shipped later", "same-day shipping"),
         "ru": ("Покупатели, чей заказ отгрузили в тот же день", "заказов, отгруженных в тот же день",
                "заказов, отгруженных позже", "отгрузка в тот же день"),
+        "kk": ("Тапсырысы сол күні жөнелтілген сатып алушылар", "сол күні жөнелтілген тапсырыстардан",
+               "кейін жөнелтілген тапсырыстардан", "сол күні жөнелту"),
+        "uk": ("Покупці, чиє замовлення відвантажили того ж дня", "замовлень, відвантажених того ж дня",
+               "замовлень, відвантажених пізніше", "відвантаження того ж дня"),
     },
     "on_time_delivery": {
         "en": ("Buyers whose order arrived on time", "on-time deliveries", "late deliveries",
                "on-time delivery"),
         "ru": ("Покупатели, получившие заказ вовремя", "доставки вовремя", "доставки с опозданием",
                "доставка вовремя"),
+        "kk": ("Тапсырысын уақытында алған сатып алушылар", "уақытында жеткізуден", "кешіккен жеткізуден",
+               "уақытында жеткізу"),
+        "uk": ("Покупці, які отримали замовлення вчасно", "доставки вчасно", "доставки із запізненням",
+               "доставка вчасно"),
     },
     "correct_item": {
         "en": ("Buyers who received the right items", "correct orders", "orders with a picking error",
                "exact picking"),
         "ru": ("Покупатели, получившие правильный товар", "заказов без ошибок",
                "заказов с ошибкой комплектации", "точная комплектация"),
+        "kk": ("Дұрыс тауар алған сатып алушылар", "қатесіз тапсырыстардан", "жинақтау қатесі бар тапсырыстардан",
+               "дәл жинақтау"),
+        "uk": ("Покупці, які отримали правильний товар", "замовлень без помилок",
+               "замовлень з помилкою комплектації", "точна комплектація"),
     },
     "fast_return": {
         "en": ("Buyers whose return was processed within {t} days", "returns processed within {t} days",
                "slower returns", "fast return processing"),
         "ru": ("Покупатели, чей возврат обработали за {t} дн.", "возвратов, обработанных за {t} дн.",
                "более долгих возвратов", "быстрая обработка возвратов"),
+        "kk": ("Қайтаруы {t} күнде өңделген сатып алушылар", "{t} күнде өңделген қайтарулардан",
+               "ұзағырақ қайтарулардан", "қайтаруды жылдам өңдеу"),
+        "uk": ("Покупці, чиє повернення обробили за {t} дн.", "повернень, оброблених за {t} дн.",
+               "довших повернень", "швидка обробка повернень"),
     },
 }
 
@@ -381,12 +397,42 @@ _TEMPLATES = {
                            "повторных заказов {events_a} и {events_b}, нужно не меньше {min_events} "
                            "в каждой группе.",
     },
+    "kk": {
+        "sooner": "{subject} жаңа тапсырысқа тезірек оралды: медиана бойынша {days} күн ерте "
+                  "(95% СА {lower}–{upper}, n = {n_a} және {n_b}).",
+        "later": "{subject} жаңа тапсырысқа баяуырақ оралды: медиана бойынша {days} күн кеш "
+                 "(95% СА {lower}–{upper}, n = {n_a} және {n_b}).",
+        "more_often": "{subject} {window} күн ішінде жиірек оралды: {rate_a}, ал екіншілері {rate_b} "
+                      "(айырмашылық {diff} п. т., 95% СА {lower}–{upper}, n = {n_a} және {n_b}).",
+        "less_often": "{subject} {window} күн ішінде сиректеу оралды: {rate_a}, ал екіншілері {rate_b} "
+                      "(айырмашылық {diff} п. т., 95% СА {lower}–{upper}, n = {n_a} және {n_b}).",
+        "no_difference": "Айқын айырмашылық жоқ: сатып алушылар {after_a} кейін де, {after_b} кейін де "
+                         "шамамен бірдей оралды (log-rank p = {p}, n = {n_a} және {n_b}).",
+        "too_little_data": "{topic} сатып алушылардың оралуына әсер ете ме, түсіну үшін деректер әлі аз: "
+                           "қайталама тапсырыстар {events_a} және {events_b}, әр топта кемінде {min_events} "
+                           "қажет.",
+    },
+    "uk": {
+        "sooner": "{subject}, поверталися по нове замовлення швидше: за медіаною на {days} дн. раніше "
+                  "(95% ДІ {lower}–{upper}, n = {n_a} і {n_b}).",
+        "later": "{subject}, поверталися по нове замовлення повільніше: за медіаною на {days} дн. пізніше "
+                 "(95% ДІ {lower}–{upper}, n = {n_a} і {n_b}).",
+        "more_often": "{subject}, частіше поверталися протягом {window} дн.: {rate_a} проти {rate_b} "
+                      "(різниця {diff} в. п., 95% ДІ {lower}–{upper}, n = {n_a} і {n_b}).",
+        "less_often": "{subject}, рідше поверталися протягом {window} дн.: {rate_a} проти {rate_b} "
+                      "(різниця {diff} в. п., 95% ДІ {lower}–{upper}, n = {n_a} і {n_b}).",
+        "no_difference": "Явної різниці немає: покупці поверталися приблизно однаково — що після "
+                         "{after_a}, що після {after_b} (log-rank p = {p}, n = {n_a} і {n_b}).",
+        "too_little_data": "Поки замало даних, щоб зрозуміти, чи впливає {topic} на повернення покупців: "
+                           "повторних замовлень {events_a} і {events_b}, потрібно щонайменше {min_events} "
+                           "у кожній групі.",
+    },
 }
 
 
 def _fmt(x: float, digits: int, lang: str) -> str:
     s = f"{x:,.{digits}f}"
-    if lang == "ru":
+    if lang in ("ru", "kk", "uk"):  # a space between thousands, a decimal comma
         s = s.replace(",", "\u00a0").replace(".", ",")
     return s.replace("-", "−")
 
@@ -398,15 +444,15 @@ def _fmt_p(p: float, lang: str) -> str:
 
 
 def render_verdict(verdict: Verdict | dict, lang: str = "en") -> str:
-    """Render a verdict (`Verdict` or its dict) as a sentence in "en" or "ru"."""
+    """Render a verdict (`Verdict` or its dict) as a sentence in "en", "ru", "kk" or "uk"."""
     key = verdict.key if isinstance(verdict, Verdict) else verdict["key"]
     prm = verdict.params if isinstance(verdict, Verdict) else verdict["params"]
     if lang not in _TEMPLATES:
-        raise ValueError(f"unsupported language {lang!r}; use 'en' or 'ru'")
+        raise ValueError(f"unsupported language {lang!r}; use one of {', '.join(_TEMPLATES)}")
     thr = prm.get("threshold_days")
     thr_s = _fmt(thr, 0 if float(thr).is_integer() else 1, lang) if thr is not None else ""
     subject, after_a, after_b, topic = (x.format(t=thr_s) for x in _PHRASES[prm["comparison"]][lang])
-    pct = " %" if lang == "ru" else "%"
+    pct = "%" if lang == "en" else " %"
     values = {
         "subject": subject, "after_a": after_a, "after_b": after_b, "topic": topic,
         "n_a": _fmt(prm["n_a"], 0, lang), "n_b": _fmt(prm["n_b"], 0, lang),

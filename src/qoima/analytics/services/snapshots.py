@@ -42,11 +42,11 @@ def seller_for(engine: Engine, principal: Principal, code: str | None) -> tuple[
         if not principal.is_staff:
             row = uow.execute(q.where(t.sellers.c.id == principal.seller_id)).one()
             if code and code != row.code:
-                raise NotFound(f"seller '{code}' not found", field="seller")
+                raise NotFound("seller '%(seller)s' not found", field="seller", code="catalog.seller_not_found", seller=code)
             return row.id, row.code
         row = uow.execute(q.where(t.sellers.c.code == code) if code else q.order_by(t.sellers.c.id).limit(1)).first()
     if row is None:
-        raise ValidationError(f"unknown seller '{code}'", field="seller")
+        raise ValidationError("unknown seller '%(seller)s'", field="seller", code="catalog.unknown_seller", seller=code)
     return row.id, row.code
 
 
@@ -169,7 +169,7 @@ def customer_list(engine: Engine, principal: Principal, query: CustomerQuery = C
     if table is None or table.height == 0:
         return CustomerList([], 0, code, read.status, read.computed_at, _meta(code, read))
     if query.sort not in table.columns:
-        raise ValidationError(f"cannot sort by '{query.sort}'", field="sort")
+        raise ValidationError("cannot sort by '%(sort)s'", field="sort", code="analytics.bad_sort", sort=query.sort)
     if query.segment:
         table = table.filter(pl.col("segment") == query.segment)
     if query.q:
@@ -206,4 +206,4 @@ def export(rows: list[dict], fmt: str) -> tuple[bytes, str]:
         return export_safety.csv_bytes(frame), export_safety.CSV_MEDIA
     if fmt == "xlsx":
         return export_safety.xlsx_bytes(frame.columns, frame.iter_rows(), "customers"), export_safety.XLSX_MEDIA
-    raise ValidationError("format must be csv or xlsx", field="format")
+    raise ValidationError("format must be csv or xlsx", field="format", code="analytics.bad_format")

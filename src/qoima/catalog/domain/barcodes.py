@@ -23,20 +23,21 @@ def normalize_barcode(code: str, field: str = "barcode") -> str:
     """Return the barcode without spaces or dashes, or raise a ValidationError saying what is wrong."""
     raw = (code or "").strip().replace(" ", "").replace("-", "")  # the separators stdnum also accepts
     if not raw:
-        raise ValidationError("barcode is empty", field=field)
+        raise ValidationError("barcode is empty", field=field, code="catalog.barcode_empty")
     try:
         value = ean.validate(raw)
     except InvalidChecksum:
         expected = check_digit(raw[:-1]) if raw[:-1].isdigit() else "?"
         raise ValidationError(
-            f"barcode {raw} has a wrong check digit (expected {expected}, got {raw[-1]})", field=field
-        ) from None
+            "barcode %(barcode)s has a wrong check digit (expected %(expected)s, got %(got)s)", field=field,
+            code="catalog.barcode_check_digit", barcode=raw, expected=expected, got=raw[-1]) from None
     except InvalidLength:
         raise ValidationError(
-            f"barcode {raw} has {len(raw)} digits; EAN-13 has 13, GTIN-14 has 14 (EAN-8 8, UPC-A 12)", field=field
-        ) from None
+            "barcode %(barcode)s has %(digits)s digits; EAN-13 has 13, GTIN-14 has 14 (EAN-8 8, UPC-A 12)",
+            field=field, code="catalog.barcode_length", barcode=raw, digits=len(raw)) from None
     except (InvalidFormat, StdnumError):
-        raise ValidationError(f"barcode {raw} must contain digits only", field=field) from None
+        raise ValidationError("barcode %(barcode)s must contain digits only", field=field,
+                              code="catalog.barcode_digits", barcode=raw) from None
     return value
 
 

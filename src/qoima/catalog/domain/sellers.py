@@ -23,7 +23,7 @@ def seller_problem(code: str | None, found_id: int | None, allowed: bool,
     that code (None when there is none; for a left-out code, the principal's own seller id, None
     for staff); allowed: whether the principal may act for that seller."""
     if not code:
-        return ValidationError(SELLER_REQUIRED, field=field) if found_id is None else None
+        return ValidationError(SELLER_REQUIRED, field=field, code="catalog.seller_required") if found_id is None else None
     if found_id is None or not allowed:  # one answer for both: no seller enumeration
-        return ValidationError(unknown_seller(code), field=field)
+        return ValidationError("unknown seller '%(seller)s'", field=field, code="catalog.unknown_seller", seller=code)
     return None

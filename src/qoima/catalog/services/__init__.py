@@ -22,7 +22,7 @@ def create_seller(uow: UnitOfWork, principal: Principal, code: str, name: str, w
     if webhook_url:
         webhook_url = urlguard.check(webhook_url).url  # no private, loopback or file: targets (SSRF)
     if uow.execute(select(t.sellers.c.id).where(t.sellers.c.code == code)).first():
-        raise Conflict(f"seller '{code}' already exists", field="code")
+        raise Conflict("seller '%(seller)s' already exists", field="code", code="catalog.seller_exists", seller=code)
     return uow.execute(insert(t.sellers).values(code=code, name=name, webhook_url=webhook_url, created_at=utcnow(),
                                                 webhook_secret=secret_box.seal(secret_box.new_webhook_secret()))
                        .returning(t.sellers.c.id)).scalar_one()
@@ -36,7 +36,7 @@ def rotate_webhook_secret(uow: UnitOfWork, principal: Principal, seller_id: int)
     n = uow.execute(update(t.sellers).where(t.sellers.c.id == seller_id)
                     .values(webhook_secret=secret_box.seal(plain))).rowcount
     if not n:
-        raise NotFound(f"no seller #{seller_id}", field="seller")
+        raise NotFound("no seller #%(id)s", field="seller", code="catalog.no_seller_id", id=seller_id)
     return plain
 
 
@@ -48,14 +48,17 @@ def create_warehouse(uow: UnitOfWork, principal: Principal, *, code: str, name: 
     try:
         ZoneInfo(timezone)
     except Exception:
-        raise ValidationError(f"unknown time zone '{timezone}'", field="timezone") from None
+        raise ValidationError("unknown time zone '%(timezone)s'", field="timezone", code="catalog.unknown_timezone",
+                              timezone=timezone) from None
     for field, value in (("cutoff_time", cutoff_time), ("handover_time", handover_time)):
         try:
             parse_hhmm(value)
         except Exception:
-            raise ValidationError(f"{field} must be HH:MM, got '{value}'", field=field) from None
+            raise ValidationError("%(name)s must be HH:MM, got '%(value)s'", field=field, code="catalog.bad_time",
+                                  value=value, name=field) from None
     if not working_days or any(c not in "1234567" for c in working_days):
-        raise ValidationError("working_days are ISO weekday digits, e.g. 12345", field="working_days")
+        raise ValidationError("working_days are ISO weekday digits, e.g. 12345", field="working_days",
+                              code="catalog.bad_working_days")
     return uow.execute(insert(t.warehouses).values(
         code=code, name=name, city=city, timezone=timezone, cutoff_time=cutoff_time, handover_time=handover_time,
         working_days=working_days, lat=lat, lon=lon, created_at=utcnow()).returning(t.warehouses.c.id)).scalar_one()
@@ -88,7 +91,8 @@ def upsert_product(uow: UnitOfWork, principal: Principal, data: ProductIn) -> tu
         other = uow.execute(select(t.products.c.sku).join(t.barcodes).where(
             t.barcodes.c.seller_id == seller.id, t.barcodes.c.code == code)).first()
         if other is not None:
-            raise Conflict(f"barcode {code} already belongs to SKU '{other.sku}'", field="barcodes")
+            raise Conflict("barcode %(barcode)s already belongs to SKU '%(sku)s'", field="barcodes",
+                           code="catalog.barcode_taken", barcode=code, sku=other.sku)
         uow.execute(insert(t.barcodes).values(seller_id=seller.id, product_id=pid, code=code))
     return pid, row is None
 

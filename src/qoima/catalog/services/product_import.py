@@ -58,7 +58,8 @@ def validate_products(uow: UnitOfWork, principal: Principal, rows: Rows, report:
             continue
         key = (sid, row.get("sku", ""))
         if key in seen:
-            report.error(line, "sku", f"SKU '{key[1]}' is also on line {seen[key]}")
+            report.error(line, "sku", "SKU '%(sku)s' is also on line %(other)s", code="import.duplicate_sku",
+                         sku=key[1], other=seen[key])
             continue
         seen[key] = line
         payload: dict = {"seller": code}
@@ -78,7 +79,8 @@ def validate_products(uow: UnitOfWork, principal: Principal, rows: Rows, report:
         for bc in dict.fromkeys(product.barcodes):
             other = barcode_line.get((sid, bc))
             if other is not None and other[1] != product.sku:
-                report.error(line, "barcodes", f"barcode {bc} is also given to SKU '{other[1]}' on line {other[0]}")
+                report.error(line, "barcodes", "barcode %(barcode)s is also given to SKU '%(sku)s' on line %(other)s",
+                             code="import.barcode_twice", barcode=bc, sku=other[1], other=other[0])
                 clash = True
             barcode_line.setdefault((sid, bc), (line, product.sku))
         if not clash:
@@ -106,7 +108,8 @@ def _barcodes_in_db(uow: UnitOfWork, good, in_file: set, report: Report) -> None
         for bc in p.barcodes:
             o = owner.get((sid, bc))
             if o is not None and o[1] != p.sku and o not in in_file:
-                report.error(line, "barcodes", f"barcode {bc} already belongs to SKU '{o[1]}'")
+                report.error(line, "barcodes", "barcode %(barcode)s already belongs to SKU '%(sku)s'",
+                             code="catalog.barcode_taken", barcode=bc, sku=o[1])
 
 
 def import_products(engine: Engine, principal: Principal, upload: Upload,

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qoima.platform.errors import DomainError
+from qoima.platform.errors import DomainError, problem_body
 
 PROBLEM = "application/problem+json"
 
@@ -30,8 +30,8 @@ def _loc(loc) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_req: Request, exc: DomainError):
-        extra = {k: v for k, v in exc.extra.items() if v is not None}
-        resp = problem(exc.status, exc.title, exc.message, field=exc.field, **extra)
+        body = problem_body(exc)
+        resp = JSONResponse(body, status_code=exc.status, media_type=PROBLEM)
         resp.headers.update(getattr(exc, "headers", None) or {})  # e.g. Retry-After of a 429
         return resp
 
@@ -50,7 +50,11 @@ def install(app: FastAPI) -> None:
             msg = e.get("msg", "").removeprefix("Value error, ")
             # type: Pydantic's error type -- a limit the schema states (string_too_long, int_type, ...) or
             # value_error, a rule beyond JSON Schema (a barcode's check digit, a date range, the order total)
-            errors.append({"field": _loc(e.get("loc", ())), "message": msg, "type": e.get("type", "value_error")})
+            item = {"field": _loc(e.get("loc", ())), "message": msg, "type": e.get("type", "value_error")}
+            rule = getattr((e.get("ctx") or {}).get("error"), "domain_error", None)  # a domain rule's error
+            if rule is not None:
+                item.update(code=rule.code, params=problem_body(rule)["params"])
+            errors.append(item)
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         return problem(422, "Invalid input", f"{first['field']}: {first['message']}", field=first["field"],
                        errors=errors)
@@ -98,11 +102,15 @@ PROBLEM_SCHEMA = {
     "type": "object", "required": ["type", "title", "status", "detail"],
     "properties": {
         "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"},
+        "detail": {"type": "string", "description": "what is wrong, in English"},
+        "code": {"type": "string", "description": "stable dotted code of the error (e.g. orders.invalid_transition)"},
+        "params": {"type": "object", "description": "the values of the message, to render it in another language"},
         "field": {"type": ["string", "null"], "description": "the input that is wrong (e.g. lines[0].quantity)"},
         "errors": {"type": "array", "description": "every wrong field (invalid input)",
                    "items": {"type": "object", "properties": {"field": {"type": "string"},
                                                               "message": {"type": "string"},
+                                                              "code": {"type": "string"},
+                                                              "params": {"type": "object"},
                                                               "type": {"type": "string"}}}},
     },
     "additionalProperties": True,

@@ -89,10 +89,11 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
 
 
 def _svg(width: float, height: float, kind: str, title: str, body: list[str]) -> Markup:
-    label = escape(title or kind)
+    label = escape(title)  # no title: the page's heading names the chart (the kind is no text for a reader)
+    named = f' role="img" aria-label="{label}"' if title else ""
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{kind}" viewBox="0 0 {_f(width)} {_f(height)}" '
-            f'width="{_f(width)}" height="{_f(height)}" role="img" aria-label="{label}" {FONT} font-size="11">')
-    parts = [head, f"<title>{label}</title>"]
+            f'width="{_f(width)}" height="{_f(height)}"{named} {FONT} font-size="11">')
+    parts = [head] + ([f"<title>{label}</title>"] if title else [])
     if title:
         parts.append(f'<text class="chart-title" x="0" y="14" font-size="13" font-weight="600" fill="#111827">'
                      f"{escape(title)}</text>")

@@ -74,7 +74,9 @@ def environment(lang: str) -> Environment:
         num=lambda v, digits=None: i18n.fmt_number(v, lang, digits), money=lambda v, cur="KZT": i18n.fmt_money(v, lang, cur),
         pct=lambda v, digits=1: i18n.fmt_percent(v, lang, digits), status_label=label(i18n.STATUS_LABELS),
         role_label=label(i18n.ROLE_LABELS), delivery_label=label(i18n.DELIVERY_LABELS),
-        channel_label=label(i18n.CHANNEL_LABELS), notify_label=label(i18n.NOTIFY_LABELS))
+        channel_label=label(i18n.CHANNEL_LABELS), notify_label=label(i18n.NOTIFY_LABELS),
+        problem_text=lambda e: i18n.localize_problem(e, lang), warning_text=lambda w: i18n.localize_warning(w, lang),
+        count_label=label(i18n.IMPORT_COUNT_LABELS), segment_label=label(i18n.SEGMENT_LABELS), actor_label=label(i18n.ACTOR_LABELS), reason=lambda v: i18n.localize_reason(v, lang), row_error=lambda row: i18n.localize_row(row, lang))
     env.globals.update(lang=lang, languages=i18n.available_languages(), language_names=i18n.LANGUAGE_NAMES)
     return env
 
@@ -106,6 +108,10 @@ class Web:
     def _(self, message: str, **params) -> str:
         text = i18n.get_translations(self.lang).gettext(message)
         return text % params if params else text
+
+    def error(self, exc) -> str:
+        """A DomainError's message in the page's language."""
+        return i18n.localize_error(exc, self.lang)
 
     def ngettext(self, singular: str, plural: str, n: int, **params) -> str:
         text = i18n.get_translations(self.lang).ngettext(singular, plural, n)
@@ -259,6 +265,14 @@ ERROR_TEXTS = {403: i18n.N_("You do not have access to this page."),
                400: i18n.N_("The address has an invalid parameter.")}
 
 
+def web_lang(request: Request) -> str:
+    web = getattr(request.state, "web", None)
+    if web is not None:
+        return web.lang
+    session = request.session if "session" in request.scope else {}
+    return i18n.choose_language(session.get("lang"), None, request.headers.get("accept-language"))
+
+
 def error_page(request: Request, status: int, detail: str = "") -> Response:
     web = getattr(request.state, "web", None)
     if web is None:
@@ -291,7 +305,7 @@ class PageRoute(APIRoute):
             except PageError as exc:
                 return error_page(request, exc.status, exc.message)
             except DomainError as exc:
-                detail = exc.message if exc.status not in (403, 404) else ""
+                detail = i18n.localize_error(exc, web_lang(request)) if exc.status not in (403, 404) else ""
                 return error_page(request, exc.status, detail)
             except RequestValidationError:
                 return error_page(request, 400)

@@ -28,6 +28,9 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
+from qoima.orders.domain import reasons
+from qoima.platform import errors
+
 LOCALE_DIR = Path(__file__).resolve().parents[2] / "locale"
 DEFAULT_LANGUAGE = "ru"
 WAREHOUSE_TZ = ZoneInfo("Asia/Almaty")
@@ -66,7 +69,87 @@ ROLE_LABELS = {"admin": N_("Administrator"), "manager": N_("Manager"), "worker":
 DELIVERY_LABELS = {"courier": N_("Courier"), "pickup_point": N_("Pickup point"), "self_pickup": N_("Self pickup")}
 NOTIFY_LABELS = {"sms": N_("SMS"), "email": N_("E-mail"), "telegram": N_("Telegram"), "whatsapp": N_("WhatsApp")}
 CHANNEL_LABELS = {"api": N_("API"), "manual": N_("Manual entry"), "csv": N_("CSV import"), "xlsx": N_("XLSX import"),
-                  "kaspi": N_("Kaspi.kz"), "webhook": N_("Shop webhook"), "demo": N_("Demo")}
+                  "kaspi": N_("Kaspi.kz"), "webhook": N_("Shop webhook"), "demo": N_("Demo"),
+                  "history": N_("Imported history"), "web": N_("Online shop"), "website": N_("Online shop"), "instagram": N_("Instagram")}
+
+
+# who wrote a timeline entry when it was not a user (their e-mail is shown as it is)
+ACTOR_LABELS = {"sourcing": N_("Sourcing"), "system": N_("System"), "demo": N_("Demo")}
+SEGMENT_LABELS = {"Champions": N_("Champions"), "Loyal": N_("Loyal"), "Potential loyalist": N_("Potential loyalist"),
+                  "New customers": N_("New customers"), "Promising": N_("Promising"),
+                  "Need attention": N_("Need attention"), "About to sleep": N_("About to sleep"),
+                  "At risk": N_("At risk"), "Cannot lose them": N_("Cannot lose them"),
+                  "Hibernating": N_("Hibernating"), "Lost": N_("Lost")}
+# the columns of the customer export (CSV / XLSX) in the reader's language; the API gives these English
+# machine names unless it is asked for a language (`lang=`), the web export always passes the user's
+EXPORT_HEADERS = {"customer_id": N_("Customer ID"), "name": N_("Customer name"), "phone": N_("Phone"),
+                  "email": N_("E-mail"), "frequency": N_("Number of orders"), "monetary": N_("Revenue"),
+                  "recency_days": N_("Days since last order"), "r_score": N_("R score"), "f_score": N_("F score"),
+                  "m_score": N_("M score"), "segment": N_("Segment"), "p_alive": N_("P(alive)"),
+                  "expected_purchases": N_("Expected purchases"), "clv": N_("CLV"),
+                  "first_order_at": N_("First order"), "last_order_at": N_("Last order")}
+
+
+def localized_rows(rows: list[dict], lang: str, headers: dict = EXPORT_HEADERS,
+                   labels: dict | None = None) -> list[dict]:
+    """Export rows with their column names and coded values (segments) in a language."""
+    tr = gettext_of(lang)
+    labels = {"segment": SEGMENT_LABELS} if labels is None else labels
+    names = {k: tr(v) for k, v in headers.items()}
+    out = []
+    for row in rows:
+        out.append({names.get(k, k): (tr(labels[k][v]) if k in labels and v in labels[k] else v)
+                    for k, v in row.items()})
+    return out
+
+
+# the counts of an import report, and the pseudo-columns of its row errors (the others are the file's columns)
+IMPORT_COUNT_LABELS = {"orders": N_("Orders"), "lines": N_("Lines"), "new": N_("new"), "existing": N_("already there"),
+                       "products": N_("Products"), "updated": N_("updated"), "rows": N_("Rows"),
+                       "changed": N_("changed"), "unchanged": N_("unchanged"), "units_added": N_("units added"),
+                       "units_removed": N_("units removed")}
+IMPORT_FIELD_LABELS = {"row": N_("the whole row"), "file": N_("the file")}
+
+# the params of a DomainError that are codes, translated when the error is shown (errors.localize)
+PARAM_LABELS = {"status": STATUS_LABELS, "from_status": STATUS_LABELS, "to_status": STATUS_LABELS,
+                "resume_to": STATUS_LABELS, "channel": CHANNEL_LABELS, "role": ROLE_LABELS,
+                "roles": ROLE_LABELS, "segment": SEGMENT_LABELS}
+
+
+def gettext_of(lang: str):
+    return get_translations(lang).gettext
+
+
+def localize_error(error, lang: str) -> str:
+    """A DomainError in a language (its template translated, its code params labelled)."""
+    return errors.localize(error, gettext_of(lang), PARAM_LABELS)
+
+
+def localize_row(row: dict, lang: str) -> str:
+    """An import row error ({line, field, message, template, params}) in a language."""
+    return errors.localize_row(row, gettext_of(lang), PARAM_LABELS)
+
+
+def localize_problem(error: dict | None, lang: str) -> str:
+    """A stored problem (an import job's `error`: detail, template, params) in a language."""
+    if not error:
+        return ""
+    return localize_row({"template": error.get("template"), "params": error.get("params"),
+                         "message": error.get("detail", "")}, lang)
+
+
+def localize_warning(text: str, lang: str) -> str:
+    """An import warning ("ignored unknown column(s): a, b") in a language."""
+    from qoima.platform.imports import UNKNOWN_COLUMNS
+    prefix = UNKNOWN_COLUMNS.split("%(")[0]
+    if text.startswith(prefix):
+        return gettext_of(lang)(UNKNOWN_COLUMNS) % {"columns": text[len(prefix):]}
+    return gettext_of(lang)(text)
+
+
+def localize_reason(stored: str | None, lang: str) -> str:
+    """A sourcing reason or timeline entry Qoima wrote, in a language (free text as it was typed)."""
+    return reasons.localize(stored, gettext_of(lang), PARAM_LABELS)
 
 
 def available_languages() -> list[str]:

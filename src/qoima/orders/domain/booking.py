@@ -51,7 +51,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
 
 from qoima.catalog.domain.calendar import Calendar, ship_by
-from qoima.orders.domain import replay, sourcing
+from qoima.orders.domain import reasons, replay, sourcing
 from qoima.orders.domain.status import Status
 from qoima.platform.errors import ValidationError
 
@@ -77,7 +77,8 @@ OUTBOX_COLUMNS = ("topic", "aggregate_id", "seller_id", "payload", "status", "at
 
 def unknown_sku(sku: str, index: int) -> ValidationError:
     """An order line whose SKU the seller does not have (the same message on every path)."""
-    return ValidationError(f"unknown SKU '{sku}' for this seller", field=f"lines[{index}].sku")
+    return ValidationError("unknown SKU '%(sku)s' for this seller", field=f"lines[{index}].sku",
+                           code="orders.unknown_sku", sku=sku)
 
 
 # ---------------------------------------------------------------- the snapshot
@@ -367,7 +368,7 @@ def _ship_by(received: datetime, cal: Calendar) -> datetime:
 
 @lru_cache(maxsize=256)
 def _received_reason(channel: str) -> str:
-    return f"received via {channel}"[:500]
+    return reasons.text("timeline.received", channel=channel)[:500]
 
 
 def _row_id(r: StockRow) -> int:

@@ -64,11 +64,13 @@ def check(order_id: int, *, key: str | None, stored_key: str | None, stored_fing
     """Raise when the request is not a replay of the stored order (see the module's rules)."""
     if key is not None and stored_key == key:
         if stored_fingerprint is not None and stored_fingerprint != request_fingerprint:
-            raise KeyReused(f"Idempotency-Key '{key}' was used for a different request (order {order_id}): "
-                            "use a new key for a new request", field="Idempotency-Key", order_id=order_id)
+            raise KeyReused("Idempotency-Key '%(key)s' was used for a different request (order %(order_id)s): "
+                            "use a new key for a new request", field="Idempotency-Key",
+                            code="orders.idempotency_key_reused", key=key, order_id=order_id)
         return
     if differences:
         what = "; ".join(f"line {d['line']} {d['field']}: {d['stored']} stored, {d['requested']} requested"
                          for d in differences[:5])
-        raise Conflict(f"order {order_id} exists with this channel and external id and other lines: {what}",
-                       field="lines", order_id=order_id, differences=differences)
+        raise Conflict("order %(order_id)s exists with this channel and external id and other lines: %(what)s",
+                       field="lines", code="orders.replay_differs", order_id=order_id, what=what,
+                       differences=differences)

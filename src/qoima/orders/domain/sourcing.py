@@ -15,6 +15,8 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
+from qoima.orders.domain import reasons
+
 MAX_EXACT_WAREHOUSES = 8  # subsets are enumerated up to this many candidate warehouses
 
 
@@ -89,7 +91,7 @@ def choose(lines: list[Line], stock: list[WarehouseStock], lat=None, lon=None) -
     total_need = sum(need.values())
     candidates = [w for w in stock if any(w.available.get(p, 0) > 0 for p in need)]
     if not candidates:
-        return Plan(backorder=dict(need), reason="no warehouse has any of the ordered items: backordered")
+        return Plan(backorder=dict(need), reason=reasons.text("sourcing.none_in_stock"))
 
     def depth(ws) -> int:
         return sum(w.available.get(p, 0) for w in ws for p in need) - total_need
@@ -113,20 +115,21 @@ def choose(lines: list[Line], stock: list[WarehouseStock], lat=None, lon=None) -
     short = sum(missing.values())
     if not missing:
         return Plan(picks=picks, warehouses=[w.code for w in used],
-                    reason=f"{len(used)} parcels from {'+'.join(w.code for w in used)} (nearest first)")
+                    reason=reasons.text("sourcing.split", parcels=len(used), codes="+".join(w.code for w in used)))
     return Plan(picks=picks, backorder=missing, warehouses=[w.code for w in used],
-                reason=f"no warehouse set has all items; reserved {total_need - short} of {total_need} units "
-                       f"from {', '.join(w.code for w in used) or 'none'} (nearest first), {short} backordered")
+                reason=reasons.text("sourcing.partial", reserved=total_need - short, total=total_need,
+                                    codes=", ".join(w.code for w in used) or "none", short=short))
 
 
 def _reason(best, sets, lat, lon, depth_left: int) -> str:
     codes = "+".join(w.code for w in best)
     parcels = len(best)
-    parts = [f"{parcels} parcel{'s' if parcels > 1 else ''} from {codes}"]
+    parts = [reasons.text("sourcing.parcels", parcels=parcels, codes=codes) if parcels > 1
+             else reasons.text("sourcing.one_parcel", codes=codes)]
     if len(sets) > 1:
-        parts.append(f"{len(sets)} option(s) with {parcels} parcel(s)")
+        parts.append(reasons.text("sourcing.options", options=len(sets), parcels=parcels))
         dist = sum(_dist(w, lat, lon) for w in best)
         if lat is not None and lon is not None:
-            parts.append(f"nearest to customer ({dist:.0f} km)")
-        parts.append(f"stock depth after order {depth_left}")
-    return "; ".join(parts)
+            parts.append(reasons.text("sourcing.nearest", km=f"{dist:.0f}"))
+        parts.append(reasons.text("sourcing.depth", depth=depth_left))
+    return reasons.joined(parts)

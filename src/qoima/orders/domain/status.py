@@ -100,9 +100,9 @@ def parse_status(value: str) -> Status:
     try:
         return Status(value)
     except ValueError:
-        raise ValidationError(
-            f"unknown status '{value}'; one of: {', '.join(s.value for s in Status)}", field="status"
-        ) from None
+        raise ValidationError("unknown status '%(status)s'; one of: %(allowed)s", field="status",
+                              code="orders.unknown_status", status=value,
+                              allowed=", ".join(s.value for s in Status)) from None
 
 
 def check_transition(current: str, target: str) -> Status:
@@ -129,11 +129,10 @@ class OrderFacts:
 class MoveRefused(InvalidTransition):
     """A move the state machine has, refused for this order: the message says why; from and to are named."""
 
-    def __init__(self, from_status: str, to_status: str, why: str, **extra):
+    def __init__(self, from_status: str, to_status: str, why: str, code: str = "orders.move_refused", **extra):
         super().__init__(from_status, to_status)
-        self.message = f"cannot move order from '{from_status}' to '{to_status}': {why}"
-        self.args = (self.message,)
-        self.extra.update(extra)
+        self.code = code  # `why` is a template of its own params (extra), appended to the transition's
+        self.reword("cannot move order from '%(from_status)s' to '%(to_status)s': " + why, **extra)
 
 
 def _resume_targets(facts: OrderFacts) -> set[Status]:
@@ -155,19 +154,22 @@ def refusal(facts: OrderFacts, target: Status, is_staff: bool) -> DomainError | 
     if target not in TRANSITIONS[src]:
         return InvalidTransition(src.value, target.value)
     if not is_staff and target not in SELLER_MAY:
-        return Forbidden(f"a seller may only cancel or hold an order, not move it from '{src.value}' to "
-                         f"'{target.value}'", field="status", from_status=src.value, to_status=target.value)
+        return Forbidden("a seller may only cancel or hold an order, not move it from '%(from_status)s' to "
+                         "'%(to_status)s'", field="status", code="orders.seller_move_forbidden",
+                         from_status=src.value, to_status=target.value)
     if target in SYSTEM_SET:
-        return MoveRefused(src.value, target.value, f"'{target.value}' is set by sourcing only (on intake, when a "
-                           "backorder fills, or when staff re-source the order)", system_only=True)
+        return MoveRefused(src.value, target.value, "'%(to_status)s' is set by sourcing only (on intake, when a "
+                           "backorder fills, or when staff re-source the order)", code="orders.set_by_sourcing",
+                           system_only=True)
     if src in PAUSED and target not in _resume_targets(facts):
-        where = f"the order was '{facts.was.value}' before" if facts.was else "where it was is unknown"
-        return MoveRefused(src.value, target.value, f"'{src.value}' resumes only where it was ({where})",
+        why = ("'%(from_status)s' resumes only where it was (the order was '%(resume_to)s' before)" if facts.was
+               else "'%(from_status)s' resumes only where it was (where it was is unknown)")
+        return MoveRefused(src.value, target.value, why, code="orders.resume_only_where_it_was",
                            resume_to=facts.was.value if facts.was else None)
     needs_stock = target == S.PICKING or (target in TAKES_GOODS and not facts.goods_taken)
     if needs_stock and facts.short:
-        return MoveRefused(src.value, target.value, f"not every line is reserved, short: {', '.join(facts.short)}",
-                           short_skus=list(facts.short))
+        return MoveRefused(src.value, target.value, "not every line is reserved, short: %(short_skus)s",
+                           code="orders.lines_not_reserved", short_skus=list(facts.short))
     return None
 
 
@@ -188,15 +190,15 @@ def user_moves(facts: OrderFacts, is_staff: bool) -> list[Status]:
 def resource_refusal(facts: OrderFacts, is_staff: bool) -> DomainError | None:
     """Why this user may not re-source this order now (None when they may)."""
     if not is_staff:
-        return Forbidden("only staff may re-source an order", field="status")
+        return Forbidden("only staff may re-source an order", field="status", code="orders.resource_staff_only")
     src = facts.status
     if src in RESOURCE_FROM:
         return None
     if src in PAUSED and (facts.was is None or facts.was in RESOURCE_FROM_PAUSED) and not facts.goods_taken:
         return None
-    return Conflict(f"cannot re-source an order in '{src.value}': only new, backordered or allocated orders, and "
-                    "orders on hold or in exception before the pick, are re-sourced", field="status",
-                    from_status=src.value)
+    return Conflict("cannot re-source an order in '%(from_status)s': only new, backordered or allocated orders, "
+                    "and orders on hold or in exception before the pick, are re-sourced", field="status",
+                    code="orders.resource_refused", from_status=src.value)
 
 
 def may_resource(facts: OrderFacts, is_staff: bool) -> bool:

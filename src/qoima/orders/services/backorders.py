@@ -19,6 +19,7 @@ from collections import defaultdict
 from sqlalchemy import Engine, bindparam, select, update
 
 from qoima.db import tables as t
+from qoima.orders.domain import reasons
 from qoima.orders.domain.status import Status
 from qoima.orders.services import shipments
 from qoima.orders.services.records import record_transition
@@ -27,7 +28,7 @@ from qoima.platform.unit_of_work import Busy, UnitOfWork, run, utcnow
 from qoima.stock.services.events import TOPIC as STOCK_CHANGED, touched
 from qoima.stock.services.reserve import apply_reservations, lock_stock_rows
 
-REASON = "backorder filled: stock arrived"
+REASON = reasons.text("timeline.backorder_filled")
 
 
 def fill_backorders(uow: UnitOfWork, product_ids: list[int], actor: str) -> list[int]:

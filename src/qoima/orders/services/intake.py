@@ -121,7 +121,7 @@ def write_customer(uow: UnitOfWork, plan: bk.CustomerPlan) -> int | None:
                                   by_phone, by_email, new["created_at"])
         if plan.action == "create":
             raise Conflict("the customer's phone or e-mail was taken by a concurrent order; try again",
-                           field="customer")
+                           field="customer", code="customers.contact_race")
     if plan.fill:
         uow.execute(update(t.customers).where(t.customers.c.id == plan.match.id).values(**plan.fill))
     return plan.customer_id
@@ -199,7 +199,7 @@ def order_summary(uow: UnitOfWork, order_id: int) -> dict:
     o = uow.execute(select(t.orders, t.sellers.c.code.label("seller")).join(t.sellers)
                     .where(t.orders.c.id == order_id)).first()
     if o is None:
-        raise NotFound(f"order {order_id} not found")
+        raise NotFound("order %(id)s not found", code="orders.not_found", id=order_id)
     lines = uow.execute(select(t.order_lines).where(t.order_lines.c.order_id == order_id)
                         .order_by(t.order_lines.c.id)).all()
     ships = uow.execute(select(t.shipments.c.status, t.warehouses.c.code).join(t.warehouses)

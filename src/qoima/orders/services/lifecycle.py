@@ -33,7 +33,7 @@ def load_order(uow: UnitOfWork, principal: Principal, order_id: int, lock: bool 
         q = q.with_for_update(key_share=True)
     row = uow.execute(q).first()
     if row is None or not principal.can_see(row.seller_id):
-        raise NotFound(f"order {order_id} not found", field="id")
+        raise NotFound("order %(id)s not found", field="id", code="orders.not_found", id=order_id)
     return row
 
 

@@ -99,8 +99,9 @@ class _OrderRows:
                 self.late = self.late or {}
                 self.late[column] = line
             else:
-                report.error(line, column, f"'{value}' contradicts '{merged[i]}' on line {self.line_of(column)} "
-                                           "of the same order")
+                report.error(line, column, "'%(value)s' contradicts '%(other)s' on line %(other_line)s "
+                                           "of the same order", code="import.contradiction", value=value,
+                             other=merged[i], other_line=self.line_of(column))
         self.head = tuple(merged)
 
     def duplicate_of(self, item: tuple) -> int | None:
@@ -164,7 +165,8 @@ def _group_orders(uow: UnitOfWork, principal: Principal, rows: Rows, report: Rep
     shared: dict[tuple, tuple] = {}  # one (sku, quantity, unit_price) tuple for all the lines that repeat it
     for i, (line, row) in enumerate(rows):
         if "__extra__" in row:
-            report.error(line, "row", f"{row.pop('__extra__')} value(s) more than there are columns")
+            report.error(line, "row", "%(extra)s value(s) more than there are columns", code="import.extra_values",
+                         extra=row.pop("__extra__"))
         seller, channel, external_id = key_of(row)
         item = line_of(row)
         item = shared.setdefault(item, item) if len(shared) < CACHE_MAX else item
@@ -181,8 +183,9 @@ def _group_orders(uow: UnitOfWork, principal: Principal, rows: Rows, report: Rep
         if g is None:
             groups[key] = _OrderRows(key, code, [line], [item], head_of(row))
         elif (first := g.duplicate_of(item)) is not None:
-            report.error(line, "row", f"duplicate of line {first} (same order, SKU, quantity and "
-                                      "price); give the total quantity on one row")
+            report.error(line, "row", "duplicate of line %(other)s (same order, SKU, quantity and "
+                                      "price); give the total quantity on one row", code="import.duplicate_line",
+                         other=first)
         else:
             g.add(line, item)
             head = head_of(row)
@@ -286,7 +289,8 @@ def _validate_order(g: _OrderRows, pids: dict, report: Report, customers: dict |
     for i, item in enumerate(g.rows):
         sku = item[0]
         if sku and (sid, sku) not in pids:
-            report.error(g.lines[i], "sku", f"unknown SKU '{sku}' for seller '{h['seller']}'")
+            report.error(g.lines[i], "sku", "unknown SKU '%(sku)s' for seller '%(seller)s'", code="import.unknown_sku",
+                         sku=sku, seller=h["seller"])
             ok = False
     try:
         order = OrderIn.model_validate(payload, strict=False)
@@ -295,7 +299,8 @@ def _validate_order(g: _OrderRows, pids: dict, report: Report, customers: dict |
             if loc and loc[0] == "lines" and len(loc) >= 3 and isinstance(loc[1], int):
                 report.error(g.lines[loc[1]], str(loc[2]), msg)
             elif loc and loc[0] == "lines":
-                report.error(g.lines[0], "sku", f"order {g.key[2]}: {msg}")
+                report.error(g.lines[0], "sku", "order %(order)s: %(why)s", code="import.order_invalid", order=g.key[2],
+                             why=msg)
             else:
                 column = _ORDER_FIELDS.get(loc[:2], loc[0] if loc else "row")
                 line = g.line_of(column)
@@ -393,10 +398,11 @@ class _Writer:
             unique = isinstance(self.error, IntegrityError) or getattr(self.error, "sqlstate", None) == "23505"
             if unique and "uq_orders" in str(getattr(self.error, "orig", self.error)):
                 raise Conflict("an order of the file was created by someone else meanwhile; nothing was imported, "
-                               "run the import again", field="file") from None
+                               "run the import again", field="file", code="import.order_race") from None
             if unique and "customer_contacts" in str(getattr(self.error, "orig", self.error)):
                 raise Conflict("a buyer of the file was created by an order that arrived meanwhile; nothing was "
-                               "imported, run the import again (it will reuse that customer)", field="file") from None
+                               "imported, run the import again (it will reuse that customer)", field="file",
+                               code="import.customer_race") from None
             raise self.error
         return self.result
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select
 
 from qoima.db import tables as t
+from qoima.orders.domain import reasons
 from qoima.orders.domain.redaction import redact_order
 from qoima.orders.domain.search import classify
 from qoima.orders.domain.status import OPEN, Status
@@ -147,8 +148,8 @@ def list_orders(uow: UnitOfWork, principal: Principal, f: OrderFilter | None = N
 
 def get_order(uow: UnitOfWork, principal: Principal, order_id: int) -> dict:
     order = load_order(uow, principal, order_id)
-    data = order_summary(uow, order.id)
-    data["timeline"] = [dict(e._mapping) for e in uow.execute(
+    data = reasons.with_code(order_summary(uow, order.id), "sourcing_reason")
+    data["timeline"] = [reasons.with_code(dict(e._mapping), "reason") for e in uow.execute(
         select(t.order_events.c.from_status, t.order_events.c.to_status, t.order_events.c.actor,
                t.order_events.c.reason, t.order_events.c.created_at)
         .where(t.order_events.c.order_id == order.id).order_by(t.order_events.c.id))]

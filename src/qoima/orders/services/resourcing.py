@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import bindparam, or_, select, update
 
 from qoima.db import tables as t
-from qoima.orders.domain import booking as bk
+from qoima.orders.domain import booking as bk, reasons
 from qoima.orders.domain.status import Status, check_resource
 from qoima.orders.services import intake, shipments
 from qoima.orders.services.lifecycle import load_order, order_facts
@@ -75,7 +75,8 @@ def resource(uow: UnitOfWork, principal: Principal, order_id: int, note: str = "
         values["ship_by"] = plan.ship_by
     uow.execute(update(t.orders).where(t.orders.c.id == order.id).values(**values))
     shipments.replace(uow, order.id, plan.warehouse_ids, status.value)
-    why = f"re-sourced: {plan.reason}" + (f" ({note.strip()})" if note.strip() else "")
+    why = (reasons.text("timeline.resourced_note", plan=plan.reason, note=note.strip()) if note.strip()
+           else reasons.text("timeline.resourced", plan=plan.reason))
     record_transition(uow, order.id, order.seller_id, order.status, status.value, principal.email, why)
     freed = _freed_products(held, takes, rows)
     if freed:  # stock this order no longer holds may fill others' backorders, as after a cancel

@@ -26,7 +26,8 @@ from qoima.platform.unit_of_work import UnitOfWork, utcnow
 def _warehouse(uow: UnitOfWork, code: str, field: str):
     row = uow.execute(select(t.warehouses).where(t.warehouses.c.code == code)).first()
     if row is None:
-        raise ValidationError(f"unknown warehouse '{code}'", field=field)
+        raise ValidationError("unknown warehouse '%(warehouse)s'", field=field, code="stock.unknown_warehouse",
+                              warehouse=code)
     return row
 
 
@@ -43,8 +44,9 @@ def receive(uow: UnitOfWork, principal: Principal, data: ReceiptIn, asn_id: int 
     for i, line in enumerate(data.lines):
         product = product_by_code(uow, principal, seller.id, line.sku, field=f"lines[{i}].sku")
         if product.id in seen:
-            raise ValidationError(f"SKU '{product.sku}' appears twice (lines {seen[product.id] + 1} and {i + 1})",
-                                  field=f"lines[{i}].sku", code="stock.duplicate_sku", sku=product.sku)
+            raise ValidationError("SKU '%(sku)s' appears twice (lines %(first)s and %(line)s)",
+                                  field=f"lines[{i}].sku", code="stock.duplicate_sku", sku=product.sku,
+                                  first=seen[product.id] + 1, line=i + 1)
         seen[product.id] = i
         products.append(product)
     if not any(line.received for line in data.lines):
@@ -58,9 +60,10 @@ def receive(uow: UnitOfWork, principal: Principal, data: ReceiptIn, asn_id: int 
     for i, (product, line) in enumerate(zip(products, data.lines)):
         row = locked.get((product.id, loc.id))
         if row is not None and row.on_hand + line.received > INT32_MAX:  # a 32-bit column
-            raise ValidationError(f"{product.sku}: {row.on_hand} on hand at {loc.code} and {line.received} received "
-                                  f"would pass {INT32_MAX}, the most one location holds",
-                                  field=f"lines[{i}].received")
+            raise ValidationError("%(sku)s: %(on_hand)s on hand at %(location)s and %(received)s received "
+                                  "would pass %(max)s, the most one location holds",
+                                  field=f"lines[{i}].received", code="stock.receipt_overflow", sku=product.sku,
+                                  on_hand=row.on_hand, location=loc.code, received=line.received, max=INT32_MAX)
     now = utcnow()
     rid = uow.execute(insert(t.receipts).values(
         seller_id=seller.id, warehouse_id=wh.id, supplier=data.supplier, reference=data.reference,
@@ -93,7 +96,8 @@ def start_transfer(uow: UnitOfWork, principal: Principal, data: TransferIn) -> d
     src = _warehouse(uow, data.from_warehouse, "from_warehouse")
     dst = _warehouse(uow, data.to_warehouse, "to_warehouse")
     if src.id == dst.id:
-        raise ValidationError("a transfer needs two different warehouses", field="to_warehouse")
+        raise ValidationError("a transfer needs two different warehouses", field="to_warehouse",
+                              code="stock.transfer_same_warehouse")
     picks = [(product_row(uow, principal, line.sku, seller.id, field=f"lines[{i}].sku"),
               location_row(uow, code=line.from_location, warehouse_code=src.code, field=f"lines[{i}].from_location"))
              for i, line in enumerate(data.lines)]
@@ -116,9 +120,10 @@ def receive_transfer(uow: UnitOfWork, principal: Principal, transfer_id: int, lo
     q = select(t.transfers).where(t.transfers.c.id == transfer_id)
     tr = uow.execute(q.with_for_update() if uow.is_postgres else q).first()
     if tr is None or not principal.can_see(tr.seller_id):
-        raise NotFound(f"transfer {transfer_id} not found")
+        raise NotFound("transfer %(id)s not found", code="stock.no_transfer", id=transfer_id)
     if tr.status != "in_transit":
-        raise Conflict(f"transfer {transfer_id} is already {tr.status}", field="status")
+        raise Conflict("transfer %(id)s is already %(transfer_status)s", field="status", code="stock.transfer_done",
+                       id=transfer_id, transfer_status=tr.status)
     dst = uow.execute(select(t.warehouses).where(t.warehouses.c.id == tr.to_warehouse_id)).one()
     loc = location_row(uow, code=location_code, warehouse_code=dst.code, field="location")
     lines = uow.execute(select(t.transfer_lines).where(t.transfer_lines.c.transfer_id == tr.id)).all()

@@ -35,11 +35,11 @@ def location_row(uow: UnitOfWork, location_id: int | None = None, code: str | No
             q = q.where(t.warehouses.c.code == warehouse_code)
     rows = uow.execute(q).all()
     if not rows:
-        tmpl = "unknown location '%(location)s'"
-        raise ValidationError(tmpl % {"location": code or location_id}, field=field, code="stock.unknown_location",
-                              template=tmpl, location=code or location_id)
+        raise ValidationError("unknown location '%(location)s'", field=field, code="stock.unknown_location",
+                              location=code or location_id)
     if len(rows) > 1:
-        raise ValidationError(f"location '{code}' exists in several warehouses; name the warehouse", field=field)
+        raise ValidationError("location '%(location)s' exists in several warehouses; name the warehouse", field=field,
+                              code="stock.ambiguous_location", location=code)
     return rows[0]
 
 
@@ -47,8 +47,7 @@ def product_row(uow: UnitOfWork, principal: Principal, sku: str, seller_id: int,
     principal.check_seller(seller_id)
     row = uow.execute(select(t.products).where(t.products.c.seller_id == seller_id, t.products.c.sku == sku)).first()
     if row is None:
-        tmpl = "unknown SKU '%(sku)s'"
-        raise ValidationError(tmpl % {"sku": sku}, field=field, code="stock.unknown_sku", template=tmpl, sku=sku)
+        raise ValidationError("unknown SKU '%(sku)s'", field=field, code="stock.unknown_sku", sku=sku)
     return row
 
 
@@ -93,13 +92,14 @@ def add_on_hand(uow: UnitOfWork, *, product_id: int, location_id: int, warehouse
                 kind: str, actor: str, reason: str, reference: str) -> None:
     _ensure_stock(uow, product_id, location_id, warehouse_id)
     if not 0 < quantity <= INT32_MAX:
-        raise ValidationError(f"quantity must be between 1 and {INT32_MAX}", field="quantity")
+        raise ValidationError("quantity must be between 1 and %(max)s", field="quantity", code="stock.bad_quantity",
+                              max=INT32_MAX)
     done = uow.execute(update(t.stock).where(t.stock.c.product_id == product_id, t.stock.c.location_id == location_id,
                                              t.stock.c.on_hand <= INT32_MAX - quantity)
                        .values(on_hand=t.stock.c.on_hand + quantity))
     if done.rowcount != 1:  # on_hand is a 32-bit column: refuse what would pass it (PostgreSQL: a 500 before)
-        raise ValidationError(f"on hand at this location would pass {INT32_MAX} (the most one location holds)",
-                              field="quantity")
+        raise ValidationError("on hand at this location would pass %(max)s (the most one location holds)",
+                              field="quantity", code="stock.location_full", max=INT32_MAX)
     _ledger(uow, kind, product_id, None, location_id, quantity, actor, reason, reference)
     touched(uow, product_id, warehouse_id, actor)
 
@@ -109,9 +109,8 @@ def remove_on_hand(uow: UnitOfWork, *, product_id: int, location_id: int, quanti
     row = _lock_stock(uow, product_id, location_id)
     free = 0 if row is None else (row.on_hand if from_reserved else row.on_hand - row.reserved)
     if row is None or free < quantity:
-        tmpl = "only %(free)s unit(s) of %(sku)s free at this location, %(quantity)s asked"
-        params = {"free": free, "sku": sku or product_id, "quantity": quantity}
-        raise Conflict(tmpl % params, field="quantity", code="stock.not_enough_free", template=tmpl, **params)
+        raise Conflict("only %(free)s unit(s) of %(sku)s free at this location, %(asked)s asked",
+                       field="quantity", code="stock.not_enough_free", free=free, sku=sku or product_id, asked=quantity)
     values = {"on_hand": t.stock.c.on_hand - quantity}
     if from_reserved:
         values["reserved"] = t.stock.c.reserved - quantity
@@ -138,11 +137,10 @@ def move(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, fro
     src, dst = location_row(uow, from_location, field="from_location"), location_row(uow, to_location, field="to_location")
     if src.warehouse_id != dst.warehouse_id:
         raise ValidationError("locations are in different warehouses: use a transfer", field="to_location",
-                              code="stock.move_other_warehouse")
+                              code="stock.move_across_warehouses")
     if src.id == dst.id:
-        tmpl = "the goods are already at %(location)s"
-        raise ValidationError(tmpl % {"location": dst.code}, field="to_location", code="stock.move_same_location",
-                              template=tmpl, location=dst.code)
+        raise ValidationError("the goods are already at %(location)s", field="to_location",
+                              code="stock.move_same_location", location=dst.code)
     kind = "putaway" if src.kind == "receiving" else "move"
     ref = f"move:{src.code}->{dst.code}"
     carry = _lock_carried_orders(uow, product.id, src.id) if _reservable(uow, dst.id) else set()
@@ -230,9 +228,9 @@ def adjust(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, l
     """Stock count correction (+/-) or scrap (always down); a reason is required."""
     principal.require("admin", "manager", "worker")
     if not reason.strip():
-        raise ValidationError("an adjustment needs a reason", field="reason")
+        raise ValidationError("an adjustment needs a reason", field="reason", code="stock.reason_required")
     if delta == 0:
-        raise ValidationError("delta must not be zero", field="delta")
+        raise ValidationError("delta must not be zero", field="delta", code="stock.zero_delta")
     product = product_row(uow, principal, sku, seller_id)
     loc = location_row(uow, location_id)
     kind = "scrap" if scrap else "adjustment"
@@ -241,8 +239,9 @@ def adjust(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, l
     if delta > 0:  # waiting orders are filled from the stock.changed event
         row = lock_rows(uow, adds=[(product.id, loc.id, loc.warehouse_id)]).get((product.id, loc.id))
         if row is not None and row.on_hand + delta > INT32_MAX:
-            raise ValidationError(f"{row.on_hand} on hand and {delta} more would pass {INT32_MAX}, the most one "
-                                  "location holds", field="delta")
+            raise ValidationError("%(on_hand)s on hand and %(delta)s more would pass %(max)s, the most one "
+                                  "location holds", field="delta", code="stock.adjust_overflow", on_hand=row.on_hand,
+                                  delta=delta, max=INT32_MAX)
         add_on_hand(uow, product_id=product.id, location_id=loc.id, warehouse_id=loc.warehouse_id, quantity=delta,
                     kind=kind, actor=principal.email, reason=reason, reference=f"{kind}:{loc.code}")
     else:
@@ -253,7 +252,8 @@ def adjust(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, l
 
 def _positive(quantity: int, field: str = "quantity") -> None:
     if quantity is None or quantity <= 0:
-        raise ValidationError(f"quantity must be a positive whole number, got {quantity}", field=field)
+        raise ValidationError("quantity must be a positive whole number, got %(quantity)s", field=field,
+                              code="stock.not_positive", quantity=quantity)
 
 
 def stock_levels(uow: UnitOfWork, principal: Principal, *, seller_id: int | None = None, warehouse: str | None = None,

@@ -77,15 +77,18 @@ def validate_stock(uow: UnitOfWork, principal: Principal, rows: Rows, report: Re
             continue
         wid = warehouses.get(item.warehouse)
         if wid is None:
-            report.error(line, "warehouse", f"unknown warehouse '{item.warehouse}'")
+            report.error(line, "warehouse", "unknown warehouse '%(warehouse)s'", code="stock.unknown_warehouse",
+                         warehouse=item.warehouse)
             continue
         lid = locations.get((wid, item.location))
         if lid is None:
-            report.error(line, "location", f"unknown location '{item.location}' in warehouse {item.warehouse}")
+            report.error(line, "location", "unknown location '%(location)s' in warehouse %(warehouse)s",
+                         code="import.unknown_location", location=item.location, warehouse=item.warehouse)
             continue
         key = (sid, item.sku, wid, lid)
         if key in seen:
-            report.error(line, "row", f"the same SKU and location is counted on line {seen[key]}")
+            report.error(line, "row", "the same SKU and location is counted on line %(other)s", code="import.counted_twice",
+                         other=seen[key])
             continue
         seen[key] = line
         parsed.append((line, sid, item, wid, lid))
@@ -94,7 +97,8 @@ def validate_stock(uow: UnitOfWork, principal: Principal, rows: Rows, report: Re
     for line, sid, item, wid, lid in parsed:
         pid = pids.get((sid, item.sku))
         if pid is None:
-            report.error(line, "sku", f"unknown SKU '{item.sku}' for seller '{sellers.code_of[sid]}'")
+            report.error(line, "sku", "unknown SKU '%(sku)s' for seller '%(seller)s'", code="import.unknown_sku",
+                         sku=item.sku, seller=sellers.code_of[sid])
             continue
         counts.append(StockCount(line, sid, item.sku, pid, wid, lid, item.location, item.quantity, 0, 0))
     _read_current(uow, counts)
@@ -148,8 +152,10 @@ def _read_current(uow: UnitOfWork, counts: list[StockCount], lock: bool = False)
 def _check_reserved(counts: list[StockCount], report: Report) -> None:
     for c in counts:
         if c.counted < c.reserved:
-            report.error(c.line, "quantity", f"counted {c.counted} but {c.reserved} unit(s) of {c.sku} are "
-                                             f"reserved for orders at {c.location_code}; release them first")
+            report.error(c.line, "quantity", "counted %(counted)s but %(reserved)s unit(s) of %(sku)s are "
+                                             "reserved for orders at %(location)s; release them first",
+                         code="import.count_below_reserved", counted=c.counted, reserved=c.reserved, sku=c.sku,
+                         location=c.location_code)
 
 
 def _tally(counts: list[StockCount], report: Report) -> list[StockCount]:
@@ -168,7 +174,8 @@ def import_stock(engine: Engine, principal: Principal, upload: Upload, options: 
     progress = options.progress
     report = Report("stock", options.dry_run)
     if not principal.is_staff:
-        raise Forbidden("importing stock counts needs a staff role (admin, manager or worker)")
+        raise Forbidden("importing stock counts needs a staff role (admin, manager or worker)",
+                        code="stock.import_staff_only")
     with open_rows(upload, report, COLUMNS, options.limits) as rows:
         if rows is None:
             return report

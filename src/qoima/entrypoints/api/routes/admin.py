@@ -45,7 +45,7 @@ def rotate_webhook_secret(code: Text(40), engine: EngineDep, principal: Principa
     with UnitOfWork(engine) as uow:
         sid = uow.execute(select(t.sellers.c.id).where(t.sellers.c.code == code)).scalar()
         if sid is None:
-            raise NotFound(f"no seller '{code}'", field="code")
+            raise NotFound("no seller '%(seller)s'", field="code", code="catalog.no_seller", seller=code)
         secret = catalog.rotate_webhook_secret(uow, principal, sid)
         uow.commit()
     return {"seller": code, "webhook_secret": secret}
@@ -67,7 +67,8 @@ def create_user(data: UserIn, engine: EngineDep, principal: PrincipalDep):
             seller_id = uow.execute(select(t.sellers.c.id).where(t.sellers.c.code == data.seller)).scalar()
             if seller_id is None:
                 from qoima.platform.errors import ValidationError
-                raise ValidationError(f"unknown seller '{data.seller}'", field="seller")
+                raise ValidationError("unknown seller '%(seller)s'", field="seller", code="catalog.unknown_seller",
+                                      seller=data.seller)
         uid = auth.create_user(uow, email=data.email, password=data.password, role=data.role, seller_id=seller_id,
                                full_name=data.full_name)
         uow.commit()

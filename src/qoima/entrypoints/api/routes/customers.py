@@ -12,6 +12,7 @@ from qoima.customers.services import merge_duplicates
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 from qoima.entrypoints.api.errors import COMMON
+from qoima.entrypoints.web import i18n
 from qoima.platform.bounds import Offset, SafeQuery
 
 router = APIRouter(prefix="/api/v1", tags=["customers"], responses=COMMON)
@@ -35,13 +36,18 @@ def _status_headers(response: Response, status: str) -> None:
 def customers(engine: EngineDep, principal: PrincipalDep, response: Response, seller: SafeQuery | None = None,
               segment: SafeQuery | None = None, q: SafeQuery | None = None, sort: SafeQuery = "clv",
               limit: Annotated[int, Query(ge=1, le=100_000)] = 50, offset: Offset = 0,
-              format: Literal["json", "csv", "xlsx"] = "json"):
+              format: Literal["json", "csv", "xlsx"] = "json",
+              lang: Annotated[Literal["ru", "en", "kk", "uk"] | None, Query(
+                  description="exports only: column names and segment names in this language (the web "
+                              "console's export); without it the columns keep their stable English machine "
+                              "names (customer_id, segment...) and segments their English names")] = None):
     """Read from the newest analytics snapshot (`computed_at`); `status` is "computing" (and the list
     empty) until the worker has computed the seller's first snapshot."""
     query = analytics.CustomerQuery(seller, segment, q, sort, limit, offset)
     if format != "json":  # exports take the whole (filtered) list
         found = analytics.customer_list(engine, principal, replace(query, limit=None, offset=0))
-        body, media = analytics.export(found.rows, format)
+        rows = i18n.localized_rows(found.rows, lang) if lang else found.rows
+        body, media = analytics.export(rows, format)
         name = f"customers-{segment or 'all'}.{format}".replace(" ", "-").lower()
         headers = {"Content-Disposition": f'attachment; filename="{name}"', "X-Analytics-Status": found.status}
         if found.computed_at:
@@ -73,7 +79,7 @@ def clv(engine: EngineDep, principal: PrincipalDep, response: Response, seller: 
 
 @router.get("/analytics/loyalty", summary="Fulfillment-to-loyalty report with confidence intervals and verdicts")
 def loyalty(engine: EngineDep, principal: PrincipalDep, response: Response, seller: SafeQuery | None = None,
-            lang: Literal["en", "ru"] = "en"):
+            lang: Literal["en", "ru", "kk", "uk"] = "en"):
     """From the newest analytics snapshot; the verdicts are worded per request in `lang`."""
     out = analytics.loyalty(engine, principal, seller, lang)
     _status_headers(response, out["status"])

@@ -65,5 +65,6 @@ def outbox_list(engine: EngineDep, principal: PrincipalDep, status: SafeQuery | 
 def outbox_replay(event_id: Id64, engine: EngineDep, principal: PrincipalDep):
     principal.require("admin")
     if not outbox.replay(engine, event_id):
-        raise NotFound(f"no dead outbox event #{event_id} (only dead events are replayed)", field="event_id")
+        raise NotFound("no dead outbox event #%(id)s (only dead events are replayed)", field="event_id",
+                       code="outbox.no_dead_event", id=event_id)
     return {"ok": True}

@@ -50,7 +50,7 @@ def change_password(web: UserDep, _csrf: CsrfDep, current: Annotated[str, Form()
             version = auth.session_version(uow, web.principal.user_id)
             uow.commit()
     except DomainError as exc:
-        return _page(web, exc.message, 422)
+        return _page(web, web.error(exc), 422)
     web.request.session["sv"] = version  # this browser stays signed in; every other session has ended
     web.flash("success", web._("Password changed. You were signed out everywhere else."))
     return web.redirect("/account")

@@ -43,9 +43,10 @@ FIELD_LABELS = {"code": N_("Code"), "name": N_("Name"), "webhook_url": N_("Webho
 def _why(web: Web, exc: DomainError) -> str:
     """The refusal with the name of its field, translated ("Password: ...")."""
     field = (exc.field or "").split(".")[-1]
+    reason = web.error(exc)
     if field in FIELD_LABELS and not exc.message.startswith(f"{field}:"):
-        return web._("%(field)s: %(reason)s", field=web._(FIELD_LABELS[field]), reason=exc.message)
-    return exc.message
+        return web._("%(field)s: %(reason)s", field=web._(FIELD_LABELS[field]), reason=reason)
+    return reason
 
 
 def _sellers_page(web: Web, form: dict | None = None, error: str | None = None, status: int = 200,

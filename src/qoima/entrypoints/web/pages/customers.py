@@ -220,7 +220,8 @@ def customer_list(web: UserDep, seller: SafeQuery | None = None, segment: SafeQu
         rows, total = found.rows, found.total
         computing, as_of = found.status == analytics.COMPUTING, as_of_text(web, found.computed_at)
     filters = {"segment": segment, "q": query, "sort": sort}
-    export = {fmt: _url(web, "/api/v1/customers", code, format=fmt, segment=segment, q=query, sort=sort)
+    export = {fmt: _url(web, "/api/v1/customers", code, format=fmt, segment=segment, q=query, sort=sort,
+                        lang=web.lang)
               for fmt in ("csv", "xlsx")} if code else {}
     return web.render("customer_list.html", code=code, sellers=sellers, rows=rows, total=total, filters=filters,
                       page=page_no, pages=max(1, ceil(total / PAGE_SIZE)), page_size=PAGE_SIZE, export=export,
@@ -239,7 +240,7 @@ def loyalty_page(web: UserDep, seller: SafeQuery | None = None):
     code, sellers = _seller_context(web, seller)
     if code is None:
         return web.render("loyalty.html", code=None, sellers=sellers, report=None, cards=[])
-    report = analytics.loyalty(web.engine, web.principal, code, lang=web.lang if web.lang in ("en", "ru") else "en")
+    report = analytics.loyalty(web.engine, web.principal, code, lang=web.lang if web.lang in ("en", "ru", "kk", "uk") else "en")
     if report["status"] == analytics.COMPUTING:
         return web.render("loyalty.html", code=code, sellers=sellers, report=None, cards=[], computing=True)
     options = report.get("options", {})

@@ -88,7 +88,7 @@ def start_import(web: UserDep, _csrf: CsrfDep, file: Annotated[UploadFile, File(
         return _page(web, form_error=_too_large(web, exc.extra.get("limit_mb")), status=413, kind=kind,
                      seller=seller)
     except DomainError as exc:
-        return _page(web, form_error=web._("The import was not started: %(reason)s", reason=exc.message),
+        return _page(web, form_error=web._("The import was not started: %(reason)s", reason=web.error(exc)),
                      status=422 if exc.status < 500 else exc.status, kind=kind, seller=seller)
     return web.redirect(f"/imports/{job_id}")
 

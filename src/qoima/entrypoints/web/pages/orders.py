@@ -156,7 +156,7 @@ def order_transition(web: UserDep, _csrf: CsrfDep, order_id: Id64, to_status: An
     except NotFound:
         raise
     except DomainError as exc:
-        web.flash("error", web._("The status was not changed: %(reason)s", reason=exc.message))
+        web.flash("error", web._("The status was not changed: %(reason)s", reason=web.error(exc)))
     else:
         web.flash("success", web._("Order moved to “%(status)s”.", status=web._(target) if target else to_status))
     return web.redirect(f"/orders/{order_id}")
@@ -171,9 +171,9 @@ def order_resource(web: UserDep, _csrf: CsrfDep, order_id: Id64, reason: Annotat
     except NotFound:
         raise
     except DomainError as exc:
-        web.flash("error", web._("The order was not re-sourced: %(reason)s", reason=exc.message))
+        web.flash("error", web._("The order was not re-sourced: %(reason)s", reason=web.error(exc)))
     else:
         label = i18n.STATUS_LABELS.get(done.status)
         web.flash("success", web._("Order re-sourced, now “%(status)s”: %(reason)s",
-                                   status=web._(label) if label else done.status, reason=done.reason))
+                                   status=web._(label) if label else done.status, reason=i18n.localize_reason(done.reason, web.lang)))
     return web.redirect(f"/orders/{order_id}")
