@@ -1,0 +1,1 @@
+"""Warehouse-floor adapters: shipping labels (ZPL, PDF), packing slips, manifests."""

@@ -1,0 +1,1 @@
+"""Pure warehouse-floor rules: pick routing, batching, scans, box choice (no I/O)."""
