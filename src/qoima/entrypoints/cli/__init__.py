@@ -250,6 +250,7 @@ _optional("qoima.entrypoints.cli.imports", "import")
 _optional("qoima.entrypoints.cli.bench", "bench")
 _optional("qoima.entrypoints.cli.clv", "clv")
 _optional("qoima.entrypoints.cli.simulate", "simulate")
+_optional("qoima.entrypoints.cli.route", "route")
 
 
 def main() -> None:
