@@ -15,6 +15,7 @@ from qoima.catalog.domain.barcodes import check_digit
 from qoima.orders.domain.status import Status
 from qoima.platform import auth
 from qoima.catalog import services as catalog
+from qoima.floor.services import layouts
 from qoima.stock.services import inbound
 from qoima.orders.services import lifecycle
 from qoima.platform.access import SYSTEM, Principal
@@ -76,7 +77,12 @@ def seed(engine: Engine, orders: int = 200, rng_seed: int = 7) -> bool:
                 for pos in range(1, 9):
                     catalog.create_location(uow, SYSTEM, warehouse_id=wid, code=f"A-{aisle:02d}-{pos:02d}-1",
                                             zone="A", aisle=f"{aisle:02d}", position=f"{pos:02d}", level="1",
-                                            x=aisle * 3.0, y=pos * 1.5)
+                                            x=aisle - 1, y=pos * 1.5)  # x: aisle index, y: metres along it
+            # the floor's layout: 4 aisles of 13.5 m, 3 m apart, the depot at the first one, a cross aisle
+            # half-way; carts of 6 totes; waves released by hand (set a lead time on /floor/settings)
+            layouts.save_settings(uow, wid, layouts.FloorSettings(
+                aisles=4, aisle_length=13.5, aisle_spacing=3.0, depot_aisle=0, cross_aisles=(6.75,),
+                cart_capacity=6, auto_release_minutes=None))
         n = 0
         for seller, names in GOODS.items():
             for i, name in enumerate(names):
