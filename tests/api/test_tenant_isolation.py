@@ -386,7 +386,31 @@ def delete_token(ctx):
     assert ctx.client.get("/api/v1/orders", headers=ctx.world.headers("seller_a")).status_code == 200
 
 
+def _floor(method: str, path: str, **kwargs) -> Callable[[Ctx], None]:
+    """The floor is none of a seller's business: every route refuses seller B (403), on A's order too."""
+    def check(ctx: Ctx) -> None:
+        url = (path.replace("{order_id}", str(ctx.a_order)).replace("{task_id}", "1").replace("{parcel_id}", "1")
+               .replace("{manifest_id}", "1").replace("{warehouse}", "ALA").replace("{code}", "M"))
+        _refused(ctx, method, url, allowed=(403,), **kwargs)
+    return check
+
+
+_FLOOR_ROUTES = [
+    ("GET", "/api/v1/floor/waves"), ("POST", "/api/v1/floor/waves"), ("POST", "/api/v1/floor/tasks/next"),
+    ("GET", "/api/v1/floor/tasks/{task_id}"), ("POST", "/api/v1/floor/tasks/{task_id}/scans"),
+    ("POST", "/api/v1/floor/tasks/{task_id}/undo"), ("POST", "/api/v1/floor/tasks/{task_id}/short"),
+    ("GET", "/api/v1/floor/settings/{warehouse}"), ("PUT", "/api/v1/floor/settings/{warehouse}"),
+    ("GET", "/api/v1/floor/boxes"), ("PUT", "/api/v1/floor/boxes/{code}"), ("GET", "/api/v1/floor/pack"),
+    ("POST", "/api/v1/floor/pack/{order_id}/scans"), ("POST", "/api/v1/floor/pack/{order_id}/close"),
+    ("GET", "/api/v1/floor/parcels/{parcel_id}/label.pdf"), ("GET", "/api/v1/floor/parcels/{parcel_id}/label.zpl"),
+    ("GET", "/api/v1/floor/orders/{order_id}/slip.pdf"), ("POST", "/api/v1/floor/manifests"),
+    ("GET", "/api/v1/floor/manifests/{manifest_id}"), ("POST", "/api/v1/floor/manifests/{manifest_id}/scans"),
+    ("POST", "/api/v1/floor/manifests/{manifest_id}/close"),
+    ("GET", "/api/v1/floor/manifests/{manifest_id}/manifest.pdf"),
+]
+
 CHECKS: dict[tuple[str, str], Callable[[Ctx], None]] = {
+    **{route: _floor(*route) for route in _FLOOR_ROUTES},
     ("POST", "/api/v1/auth/token"): post_auth_token,
     ("GET", "/api/v1/tokens"): get_tokens,
     ("DELETE", "/api/v1/tokens/{token_id}"): delete_token,
