@@ -99,7 +99,8 @@ def test_marking_code_required_seen_twice_refused_and_gs_lost_is_rebuilt(client,
     r = scan(client, world, tid, marking_code("5ZYXWVUTSRQPO", gs=False), quantity=1)
     assert r["ok"], r
     assert _count(world.engine, t.marking_codes) == 2
-    codes = {c for (c,) in world.engine.connect().execute(select(t.marking_codes.c.code))}
+    with world.engine.connect() as conn:
+        codes = set(conn.execute(select(t.marking_codes.c.code)).scalars())
     assert all("\x1d" in c for c in codes)
     assert order_status(world.engine, order) == "picked"
     assert_ledger_consistent(world.engine)

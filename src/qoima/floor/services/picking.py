@@ -120,13 +120,13 @@ def short(engine: Engine, principal: Principal, task_id: int, op_id: str, found:
     return run_once(engine, op, lambda uow: _short(uow, principal, task_id, op_id, found))
 
 
-def _lock_task(uow: UnitOfWork, principal: Principal, task_id: int):
+def _lock_task(uow: UnitOfWork, principal: Principal, task_id: int, done_ok: bool = False):
     principal.require("admin", "manager", "worker")
     q = select(t.pick_tasks).where(t.pick_tasks.c.id == task_id)
     task = uow.execute(q.with_for_update() if uow.is_postgres else q).first()
     if task is None or task.kind != "pick":
         raise NotFound(f"pick task {task_id} not found", field="task_id", code="floor.unknown_task")
-    if task.status not in ("open", "in_progress"):
+    if task.status not in ("open", "in_progress") and not (done_ok and task.status == "done"):
         raise Conflict(f"pick task {task_id} is {task.status}", field="task_id", code="floor.task_closed")
     if task.status == "open":
         uow.execute(update(t.pick_tasks).where(t.pick_tasks.c.id == task.id).values(
@@ -149,7 +149,7 @@ def _answer(uow: UnitOfWork, task_id: int, ok: bool, code: str, message: str, **
 
 
 def _scan(uow: UnitOfWork, principal: Principal, task_id: int, data: ScanIn) -> dict:
-    task = _lock_task(uow, principal, task_id)
+    task = _lock_task(uow, principal, task_id, done_ok=True)  # a late scan of a done walk: refused, not an error
     line = next((ln for ln in _lines(uow, task.id) if _open(ln) > 0), None)
     raw = (data.raw or "")[:500]
     if line is None:
