@@ -186,6 +186,11 @@ def _check(layout: Layout, picks: Sequence[Pick], method: str) -> None:
         seen.add(p.id)
 
 
+def check_picks(layout: Layout, picks: Sequence[Pick]) -> None:
+    """The checks `route` makes on a layout and its picks (ValidationError naming the field)."""
+    _check(layout, picks, "best")
+
+
 # ---------------------------------------------------------------- distances
 
 def cross_positions(layout: Layout) -> tuple[float, ...]:
@@ -279,6 +284,9 @@ def _s_shape(layout: Layout, picks: Sequence[Pick], from_right: bool) -> Route:
         first = aisles[-1] if from_right else aisles[0]
         top_block = max(_block_of(ys, pos) for lst in w.left.values() for pos, _ in lst)
         w.horiz(first)
+        if len(aisles) == 1:  # one pick aisle: in from the front to its farthest pick and out
+            w.vert(max(pos for pos, _ in w.left.get(first, [(0.0, "")])))
+            return w.finish("s-shape")
         w.vert(ys[top_block + 1])
         for b in range(top_block, -1, -1):
             lo_y, hi_y = ys[b], ys[b + 1]
@@ -370,7 +378,7 @@ def _exact(layout: Layout, picks: Sequence[Pick], name: str = "exact") -> Route:
     if len(at_point) == (1 if depot_ids else 0):
         return Route(name, 0.0, tuple(depot_ids))
     inner = [sorted(s) for s in interior]
-    best, lo, configs, gaps = rr.solve(n, length, layout.aisle_spacing, k, inner, req_front, req_back)
+    best, lo, configs, gaps = rr.solve(rr.Problem(n, length, layout.aisle_spacing, k, inner, req_front, req_back))
     edges = rr.tour_edges(lo, configs, gaps, inner, length)
     # edge lengths: vertical |dy|, horizontal W
     circuit = rr.euler_circuit(edges, (k, 0.0))

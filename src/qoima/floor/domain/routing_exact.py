@@ -31,6 +31,7 @@ circuit first meets them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 EMPTY = "E"
@@ -156,55 +157,88 @@ def _largest_gap(q: list[float]) -> tuple[int, float]:
     return best_i, best
 
 
-def solve(n: int, length: float, spacing: float, depot: int, interior: list[list[float]],
-          req_front: list[bool], req_back: list[bool]):
-    """The optimal tour: (length, [(aisle config) per aisle], [(x, y) per gap]).
+def _all_states():
+    out = [EMPTY, CLOSED]
+    for da in (0, 1, 2):
+        for db in (0, 1, 2):
+            for same in (False, True):
+                if same and not (da and db):
+                    continue
+                out.append((da, db, same))
+    return out
 
-    interior[j]: sorted distinct pick positions strictly inside aisle j; req_front/back[j]: a_j/b_j
-    must be visited (the depot is req_front[depot]). At least one required vertex besides the
-    depot is expected (the caller answers the trivial case)."""
-    req_front = list(req_front)
+
+STATES = _all_states()
+_SID = {st: i for i, st in enumerate(STATES)}
+# feasible transitions as index tables, built once: the program itself only adds costs
+V_TABLE = {cfg: [(i, _SID[ns]) for i, st in enumerate(STATES) if (ns := vertical(st, cfg)) is not None]
+           for cfg in VERTICAL}
+H_TABLE = {(ra, rb): [(i, _SID[ns], x, y) for i, st in enumerate(STATES) for x, y in HORIZONTAL
+                      if (ns := horizontal(st, x, y, ra, rb)) is not None]
+           for ra in (False, True) for rb in (False, True)}
+_INF = float("inf")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """interior[j]: sorted distinct pick positions strictly inside aisle j; req_front/back[j]:
+    a_j/b_j must be visited (the depot is added to req_front)."""
+
+    n: int
+    length: float
+    spacing: float
+    depot: int
+    interior: list[list[float]]
+    req_front: list[bool]
+    req_back: list[bool]
+
+
+def solve(problem: Problem):
+    """The optimal tour: (length, first aisle, [config per aisle], [(x, y) per gap]). At least one
+    required vertex besides the depot is expected (the caller answers the trivial case)."""
+    n, length, spacing, depot = problem.n, problem.length, problem.spacing, problem.depot
+    interior, req_back = problem.interior, problem.req_back
+    req_front = list(problem.req_front)
     req_front[depot] = True
-    lo = min([depot] + [j for j in range(n) if interior[j] or req_front[j] or req_back[j]])
-    hi = max([depot] + [j for j in range(n) if interior[j] or req_front[j] or req_back[j]])
+    used = [j for j in range(n) if interior[j] or req_front[j] or req_back[j]]
+    lo, hi = min(used), max(used)
     # aisles outside [lo, hi] are never worth using: the sweep covers lo..hi only
-    layer = {EMPTY: 0.0}
-    back: list[dict] = []
+    ns_count = len(STATES)
+    layer = [_INF] * ns_count
+    layer[_SID[EMPTY]] = 0.0
+    back: list[list] = []
+    best_state, best = None, _INF
     for j in range(lo, hi + 1):
-        vcost = {cfg: _vertical_cost(cfg, interior[j], length) for cfg in VERTICAL}
-        plus: dict = {}
-        choice_v: dict = {}
-        for st, c in layer.items():
-            for cfg in VERTICAL:
-                vc = vcost[cfg]
-                if vc is None:
+        plus = [_INF] * ns_count
+        choice_v: list = [None] * ns_count
+        for cfg in VERTICAL:
+            vc = _vertical_cost(cfg, interior[j], length)
+            if vc is None:
+                continue
+            for s, t in V_TABLE[cfg]:
+                c = layer[s]
+                if c == _INF:
                     continue
-                ns = vertical(st, cfg)
-                if ns is None:
-                    continue
-                tot = c + vc
-                if tot < plus.get(ns, float("inf")) - 1e-12:
-                    plus[ns] = tot
-                    choice_v[ns] = (st, cfg)
-        if j == hi:
-            back.append(choice_v)
-            best_state, best = None, float("inf")
-            for st, c in plus.items():
-                if final_ok(st, req_front[j], req_back[j]) and c < best - 1e-12:
-                    best_state, best = st, c
-            break
-        nxt: dict = {}
-        choice_h: dict = {}
-        for st, c in plus.items():
-            for x, y in HORIZONTAL:
-                ns = horizontal(st, x, y, req_front[j], req_back[j])
-                if ns is None:
-                    continue
-                tot = c + (x + y) * spacing
-                if tot < nxt.get(ns, float("inf")) - 1e-12:
-                    nxt[ns] = tot
-                    choice_h[ns] = (st, (x, y))
+                c += vc
+                if c < plus[t] - 1e-12:
+                    plus[t] = c
+                    choice_v[t] = (s, cfg)
         back.append(choice_v)
+        if j == hi:
+            for t in range(ns_count):
+                if plus[t] < best - 1e-12 and final_ok(STATES[t], req_front[j], req_back[j]):
+                    best_state, best = t, plus[t]
+            break
+        nxt = [_INF] * ns_count
+        choice_h: list = [None] * ns_count
+        for s, t, x, y in H_TABLE[(req_front[j], req_back[j])]:
+            c = plus[s]
+            if c == _INF:
+                continue
+            c += (x + y) * spacing
+            if c < nxt[t] - 1e-12:
+                nxt[t] = c
+                choice_h[t] = (s, (x, y))
         back.append(choice_h)
         layer = nxt
     if best_state is None:  # pragma: no cover - a tour always exists
