@@ -29,6 +29,9 @@ def test_s10_tracking_numbers_carry_their_check_digit():
 
 def test_pick_pack_label_handover_ships_the_order(client, world):
     h = world.headers("worker")
+    box = {"code": "M", "length_mm": 350, "width_mm": 250, "height_mm": 150, "max_weight_g": 10000}
+    assert client.put("/api/v1/floor/boxes/M", json=box, headers=h).status_code == 403  # the office sets boxes
+    assert client.put("/api/v1/floor/boxes/M", json=box, headers=world.headers("manager")).status_code == 200
     a = place(client, world, "P-1", [("SKU-1", 2), ("SKU-3", 1)])
     b = place(client, world, "P-2", [("SKU-1", 1)])
     release(client, world)
@@ -39,7 +42,7 @@ def test_pick_pack_label_handover_ships_the_order(client, world):
     r = client.get("/api/v1/floor/pack", params={"code": f"T{task['id']}-{tote}"}, headers=h)
     assert r.status_code == 200 and r.json()["order"] == "P-1", r.text
     pack = r.json()
-    assert pack["box"] is not None and not pack["complete"]
+    assert pack["box"] is not None and not pack["complete"]  # a box that holds the items
     url = f"/api/v1/floor/pack/{a}"
     closing = {"op_id": op(), "parcels": [{"weight_g": 900}]}
     r = client.post(f"{url}/close?lang=en", json=closing, headers=h)
