@@ -24,11 +24,10 @@ def boxes_for_suggestion(uow: UnitOfWork) -> list[Box]:
             for b in list_boxes(uow, active_only=True)]
 
 
-def save_box(uow: UnitOfWork, code: str, length_mm: int, width_mm: int, height_mm: int, max_weight_g: int,
-             active: bool = True) -> None:
+def save_box(uow: UnitOfWork, box: Box, active: bool = True) -> None:
     """Create or change a box by its code (the CHECK constraints hold the bounds too)."""
-    values = {"code": code.strip().upper(), "length_mm": length_mm, "width_mm": width_mm, "height_mm": height_mm,
-              "max_weight_g": max_weight_g, "active": active}
+    values = {"code": box.code.strip().upper(), "length_mm": box.length_mm, "width_mm": box.width_mm,
+              "height_mm": box.height_mm, "max_weight_g": box.max_weight_g, "active": active}
     ins = pg_insert if uow.is_postgres else sqlite_insert
     uow.execute(ins(t.box_sizes).values(**values).on_conflict_do_update(
         index_elements=["code"], set_={k: v for k, v in values.items() if k != "code"}))

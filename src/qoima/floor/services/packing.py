@@ -87,9 +87,11 @@ def scan(engine: Engine, principal: Principal, order_id: int, op_id: str, raw: s
     return run_once(engine, op, lambda uow: _scan(uow, principal, order_id, op_id, raw))
 
 
-def _record(uow, principal, op_id, order_id, line_id, raw, answer, kind="item") -> None:
+def _record(uow, principal, op_id, where: tuple, answer) -> None:
+    """where: (order id, order line id or None, what was scanned)."""
+    order_id, line_id, raw = where
     uow.execute(insert(t.floor_scans).values(
-        actor=principal.email[:254], op_id=op_id[:200], stage="pack", kind=kind, order_id=order_id,
+        actor=principal.email[:254], op_id=op_id[:200], stage="pack", kind="item", order_id=order_id,
         order_line_id=line_id, raw=raw[:500], quantity=1 if answer["ok"] else 0, accepted=answer["ok"],
         code=answer["code"], response=answer, created_at=utcnow()))
 
@@ -106,7 +108,7 @@ def _scan(uow: UnitOfWork, principal: Principal, order_id: int, op_id: str, raw:
 
     def answer(ok, code, message, **params):
         a = {"ok": ok, "code": code, "message": message, "params": params}
-        _record(uow, principal, op_id, order.id, line.id if line is not None else None, s.marking_code or raw, a)
+        _record(uow, principal, op_id, (order.id, line.id if line is not None else None, s.marking_code or raw), a)
         a["pack"] = view(uow, principal, order.id)
         return a
     if line is None:

@@ -134,8 +134,20 @@ def _lock_task(uow: UnitOfWork, principal: Principal, task_id: int, done_ok: boo
     return task
 
 
-def _record(uow: UnitOfWork, principal: Principal, op_id: str, kind: str, task, line, answer: dict,
-            raw: str = "", quantity: int = 0) -> int:
+@dataclass(frozen=True)
+class _Entry:
+    """One scan as the scans table keeps it."""
+    kind: str
+    task: object
+    line: object
+    answer: dict
+    raw: str = ""
+    quantity: int = 0
+
+
+def _record(uow: UnitOfWork, principal: Principal, op_id: str, entry: _Entry) -> int:
+    kind, task, line, answer, raw, quantity = (entry.kind, entry.task, entry.line, entry.answer, entry.raw,
+                                               entry.quantity)
     return uow.execute(insert(t.floor_scans).values(
         actor=principal.email[:254], op_id=op_id[:200], stage="pick", kind=kind, task_id=task.id,
         line_id=line.id if line is not None else None, order_id=line.order_id if line is not None else None,
@@ -154,14 +166,14 @@ def _scan(uow: UnitOfWork, principal: Principal, task_id: int, data: ScanIn) -> 
     raw = (data.raw or "")[:500]
     if line is None:
         answer = _answer(uow, task.id, False, "floor.task_done", "this task is done: take the next one")
-        _record(uow, principal, data.op_id, "item", task, None, answer, raw)
+        _record(uow, principal, data.op_id, _Entry("item", task, None, answer, raw))
         return answer
     if not line.at_location:
         answer, kind = _at_location(uow, task, line, raw), "location"
     else:
         answer, kind = _item(uow, principal, task, line, raw, data), "item"
     units, code = answer.pop("_units", 0), answer.pop("_marking", None)
-    scan_id = _record(uow, principal, data.op_id, kind, task, line, answer, raw, quantity=units)
+    scan_id = _record(uow, principal, data.op_id, _Entry(kind, task, line, answer, raw, quantity=units))
     if code:  # claimed by _item; now it knows its scan (an undo frees it again)
         uow.execute(update(t.marking_codes).where(t.marking_codes.c.code == code[:200]).values(scan_id=scan_id))
     return answer
@@ -305,7 +317,7 @@ def _undo(uow: UnitOfWork, principal: Principal, task_id: int, op_id: str) -> di
         fs.stage == "pick", fs.kind.in_(("location", "item"))).order_by(fs.id.desc()).limit(1)).first()
     if last is None:
         answer = _answer(uow, task.id, False, "floor.nothing_to_undo", "nothing to undo")
-        _record(uow, principal, op_id, "undo", task, None, answer)
+        _record(uow, principal, op_id, _Entry("undo", task, None, answer))
         return answer
     line = next(ln for ln in _lines(uow, task.id) if ln.id == last.line_id)
     if last.kind == "location":
@@ -317,7 +329,7 @@ def _undo(uow: UnitOfWork, principal: Principal, task_id: int, op_id: str) -> di
     uow.execute(update(t.floor_scans).where(fs.id == last.id).values(undone=True))
     answer = _answer(uow, task.id, True, "floor.undone", "undone: %(what)s", what=(
         line.location if last.kind == "location" else f"{last.quantity} × {line.name}"))
-    _record(uow, principal, op_id, "undo", task, line, answer, quantity=last.quantity)
+    _record(uow, principal, op_id, _Entry("undo", task, line, answer, quantity=last.quantity))
     return answer
 
 
@@ -340,7 +352,7 @@ def _short(uow: UnitOfWork, principal: Principal, task_id: int, op_id: str, foun
         answer = _answer(uow, task.id, False, "floor.not_short",
                          "nothing to report short here" if line is None else
                          "%(found)s found: scan them instead of reporting a short pick", found=found)
-        _record(uow, principal, op_id, "short", task, line, answer)
+        _record(uow, principal, op_id, _Entry("short", task, line, answer))
         return answer
     missing = _open(line) - found
     load_order(uow, principal, line.order_id, lock=True)
@@ -373,7 +385,7 @@ def _short(uow: UnitOfWork, principal: Principal, task_id: int, op_id: str, foun
     answer = _answer(uow, task.id, True, "floor.short_recorded",
                      "short pick recorded: %(missing)s missing, %(resourced)s found elsewhere (%(stops)s)",
                      missing=missing, resourced=got, stops=", ".join(added) or "-")
-    _record(uow, principal, op_id, "short", task, line, answer, quantity=missing)
+    _record(uow, principal, op_id, _Entry("short", task, line, answer, quantity=missing))
     return answer
 
 

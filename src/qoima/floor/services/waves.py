@@ -103,7 +103,7 @@ def release(uow: UnitOfWork, principal: Principal, req: ReleaseRequest) -> dict:
         by_group.setdefault((r.ship_by, carrier_of(r.delivery_type)), []).append(r)
     layout = layout_of(uow, wh)
     for (ship_by, carrier), group in by_group.items():
-        waves.append(_make_wave(uow, principal, wh, layout, ship_by, carrier, group, req.automatic))
+        waves.append(_make_wave(uow, principal, (wh, layout), _Wave(ship_by, carrier, group, req.automatic)))
     return {"waves": waves, "released": len(taken), "refused": refused}
 
 
@@ -129,7 +129,18 @@ def _reserved_picks(uow: UnitOfWork, order_id: int, warehouse_id: int):
                        .order_by(rv.id)).all()
 
 
-def _make_wave(uow, principal, wh, layout, ship_by, carrier, group, automatic) -> dict:
+@dataclass(frozen=True)
+class _Wave:
+    ship_by: datetime | None
+    carrier: str
+    group: list
+    automatic: bool
+
+
+def _make_wave(uow, principal, where: tuple, wave: _Wave) -> dict:
+    """where: (warehouse row, its layout)."""
+    wh, layout = where
+    ship_by, carrier, group, automatic = wave.ship_by, wave.carrier, wave.group, wave.automatic
     now = utcnow()
     picks_of: dict[int, list] = {}
     orders: list[OrderPicks] = []

@@ -18,6 +18,7 @@ from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 from qoima.entrypoints.api.errors import COMMON, problems
 from qoima.entrypoints.web import i18n
 from qoima.floor import schemas as fs
+from qoima.floor.domain.boxes import Box
 from qoima.floor.services import boxes, documents, handover, layouts, packing, picking, waves
 from qoima.platform.bounds import Id64, Text
 from qoima.platform.idempotency import Outcome
@@ -149,8 +150,8 @@ def list_boxes(engine: EngineDep, principal: PrincipalDep):
 
 @router.put("/boxes/{code}", summary="Create or change a box size")
 def put_box(code: Text(20, min_length=1), data: fs.BoxIn, engine: EngineDep, principal: PrincipalDep):
-    run(engine, lambda uow: boxes.save_box(uow, code, data.length_mm, data.width_mm, data.height_mm,
-                                           data.max_weight_g, data.active))
+    box = Box(code, data.length_mm, data.width_mm, data.height_mm, data.max_weight_g)
+    run(engine, lambda uow: boxes.save_box(uow, box, data.active))
     with UnitOfWork(engine) as uow:
         return _json({"items": boxes.list_boxes(uow)})
 

@@ -121,8 +121,9 @@ def save_box_page(web: StaffDep, _csrf: CsrfDep, warehouse: Annotated[str, Form(
     except (ValueError, PydanticError) as exc:
         field = exc.errors()[0]["loc"][0] if isinstance(exc, PydanticError) else ""
         return _settings_page(web, warehouse, web._("Check the numbers: %(field)s", field=field or "-"), status=422)
-    web.run(lambda uow: boxes.save_box(uow, box.code, box.length_mm, box.width_mm, box.height_mm, box.max_weight_g,
-                                       box.active))
+    from qoima.floor.domain.boxes import Box
+    size = Box(box.code, box.length_mm, box.width_mm, box.height_mm, box.max_weight_g)
+    web.run(lambda uow: boxes.save_box(uow, size, box.active))
     web.flash("success", web._("Box %(code)s saved.", code=box.code.upper()))
     return web.redirect(f"/floor/settings?warehouse={warehouse}")
 
