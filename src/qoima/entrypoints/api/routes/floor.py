@@ -148,7 +148,7 @@ def list_boxes(engine: EngineDep, principal: PrincipalDep):
         return _json({"items": boxes.list_boxes(uow)})
 
 
-@router.put("/boxes/{code}", summary="Create or change a box size")
+@router.put("/boxes/{code}", summary="Create or change a box size", responses=problems(404))
 def put_box(code: Text(20, min_length=1), data: fs.BoxIn, engine: EngineDep, principal: PrincipalDep):
     box = Box(code, data.length_mm, data.width_mm, data.height_mm, data.max_weight_g)
     run(engine, lambda uow: boxes.save_box(uow, box, data.active))
