@@ -60,11 +60,12 @@ def _open(line) -> int:
     return line.quantity - line.picked - line.short
 
 
-def task_view(uow: UnitOfWork, task_id: int) -> dict:
+def task_view(uow: UnitOfWork, task_id: int, lines=None) -> dict:
+    """The task as the scanner shows it (`lines`: its lines when the caller has just read them)."""
     task = uow.execute(select(t.pick_tasks).where(t.pick_tasks.c.id == task_id)).first()
     if task is None:
         raise NotFound(f"pick task {task_id} not found", field="task_id", code="floor.unknown_task")
-    lines = _lines(uow, task_id)
+    lines = _lines(uow, task_id) if lines is None else lines
     current = next((ln for ln in lines if _open(ln) > 0), None)
     return {
         "id": task.id, "kind": task.kind, "status": task.status, "assignee": task.assignee, "wave_id": task.wave_id,
@@ -213,9 +214,11 @@ def _item(uow: UnitOfWork, principal: Principal, task, line, raw: str, data: Sca
                        "marking code already seen: this unit was scanned before, take another one")
     _take(uow, principal, line, qty)
     done = line.picked + qty
-    finished = _finish_if_done(uow, principal, task)
-    answer = _answer(uow, task.id, True, "floor.picked", "%(done)s of %(want)s × %(name)s into tote %(tote)s",
-                     done=done, want=line.quantity - line.short, name=line.name, tote=line.tote)
+    lines = _lines(uow, task.id)
+    finished = _finish_if_done(uow, principal, task, lines)
+    answer = {"ok": True, "code": "floor.picked", "message": "%(done)s of %(want)s × %(name)s into tote %(tote)s",
+              "params": {"done": done, "want": line.quantity - line.short, "name": line.name, "tote": line.tote},
+              "task": task_view(uow, task.id, lines)}
     answer["_units"] = qty
     if s.marking_code:
         answer["_marking"] = s.marking_code
@@ -253,12 +256,13 @@ def _item_refusal(uow: UnitOfWork, task, line, raw: str, data: ScanIn) -> Refusa
 
 def _take(uow: UnitOfWork, principal: Principal, line, qty: int) -> None:
     """qty units of the line leave their location: out of the order's reservation there, a ledger pick."""
-    rows = lock_rows(uow, removes=[(line.product_id, line.location_id)])
-    stock = rows[(line.product_id, line.location_id)]
+    # the order is locked (so are its reservations: cancel and re-sourcing lock it first); remove_on_hand
+    # locks the one stock row
     rv = t.reservations.c
     left = qty
-    for r in uow.execute(select(rv.id, rv.quantity).where(rv.order_line_id == line.order_line_id,
-                                                         rv.stock_id == stock.id).order_by(rv.id)).all():
+    for r in uow.execute(select(rv.id, rv.quantity).join(t.stock, t.stock.c.id == rv.stock_id)
+                         .where(rv.order_line_id == line.order_line_id, t.stock.c.product_id == line.product_id,
+                                t.stock.c.location_id == line.location_id).order_by(rv.id)).all():
         use = min(left, r.quantity)
         if use == r.quantity:
             uow.execute(t.reservations.delete().where(rv.id == r.id))
@@ -276,19 +280,21 @@ def _take(uow: UnitOfWork, principal: Principal, line, qty: int) -> None:
     uow.execute(update(t.pick_task_lines).where(t.pick_task_lines.c.id == line.id)
                 .values(picked=t.pick_task_lines.c.picked + qty))
     _timeline(uow, line.order_id, principal.email,
-              f"picked {qty} x {line.sku} from {line.location} into tote {line.tote}")
+              f"picked {qty} x {line.sku} from {line.location} into tote {line.tote}", Status.PICKING.value)
 
 
-def _timeline(uow: UnitOfWork, order_id: int, actor: str, reason: str) -> None:
-    status = uow.execute(select(t.orders.c.status).where(t.orders.c.id == order_id)).scalar()
+def _timeline(uow: UnitOfWork, order_id: int, actor: str, reason: str, status: str | None = None) -> None:
+    """A timeline entry that is no move (a unit picked, a pick undone, a short pick)."""
+    if status is None:
+        status = uow.execute(select(t.orders.c.status).where(t.orders.c.id == order_id)).scalar()
     uow.execute(insert(t.order_events).values(order_id=order_id, from_status=status, to_status=status,
                                               actor=actor[:254], reason=reason[:500], created_at=utcnow()))
 
 
-def _finish_if_done(uow: UnitOfWork, principal: Principal, task) -> bool:
+def _finish_if_done(uow: UnitOfWork, principal: Principal, task, lines=None) -> bool:
     """Every stop of the task done: it is closed, and each of its orders whose every line (in every
     task) is picked moves to `picked`. Returns whether the task closed."""
-    lines = _lines(uow, task.id)
+    lines = _lines(uow, task.id) if lines is None else lines
     if any(_open(ln) > 0 for ln in lines):
         return False
     now = utcnow()
