@@ -83,6 +83,20 @@ def test_wrong_location_wrong_item_retry_over_pick_and_undo(client, world):
     assert_ledger_consistent(world.engine)
     refused = _count(world.engine, t.floor_scans, t.floor_scans.c.accepted.is_(False))
     assert refused == 5
+    # every pick and the undo are timeline entries of the order, by the worker
+    with world.engine.connect() as conn:
+        notes = conn.execute(select(t.order_events.c.reason).where(
+            t.order_events.c.order_id == order, t.order_events.c.actor == "worker@qoima.local")
+            .order_by(t.order_events.c.id)).scalars().all()
+    assert [n.split(":")[0].split(" ")[0] for n in notes[:3]] == ["picked", "pick", "picked"], notes
+    # the board counts them: scans refused, lines picked per picker
+    from qoima.floor.services import board
+    from qoima.platform.unit_of_work import UnitOfWork
+    with UnitOfWork(world.engine) as uow:
+        b = board.board(uow, world.warehouses["ALA"])
+    assert b["scans_refused"] == 5 and b["pickers"][0]["actor"] == "worker@qoima.local"
+    assert b["pickers"][0]["lines"] == 1 and b["pick_accuracy"] == 1.0
+    assert b["waves"][0]["picked"] == 2 and b["states"]["picked"]["due"] + b["states"]["picked"]["late"] == 1
 
 
 def test_marking_code_required_seen_twice_refused_and_gs_lost_is_rebuilt(client, world):

@@ -21,12 +21,13 @@ def board(uow: UnitOfWork, warehouse_id: int | None = None, now: datetime | None
     since = now - timedelta(hours=hours)
     o, s = t.orders.c, t.shipments.c
     scope = [s.warehouse_id == warehouse_id] if warehouse_id is not None else []
-    base = (select(o.status, (o.ship_by < now).label("late"), func.count(func.distinct(o.id)).label("n"))
+    base = (select(o.status, func.count(func.distinct(o.id)).label("n"),
+                   func.count(func.distinct(case((o.ship_by < now, o.id)))).label("late"))
             .join(t.shipments, s.order_id == o.id).where(o.status.in_(FLOOR_STATES), *scope)
-            .group_by(o.status, (o.ship_by < now)))
+            .group_by(o.status))
     states = {st: {"due": 0, "late": 0} for st in FLOOR_STATES}
     for r in uow.execute(base):
-        states[r.status]["late" if r.late else "due"] += r.n
+        states[r.status] = {"due": r.n - r.late, "late": r.late}
     risk = [dict(r._mapping) for r in uow.execute(
         select(o.id, o.external_id, o.status, o.ship_by).join(t.shipments, s.order_id == o.id)
         .where(o.status.in_(FLOOR_STATES), o.ship_by < now + AT_RISK, *scope)
