@@ -6,7 +6,8 @@ from __future__ import annotations
 from test_browser import CHROMIUM, browser, pytestmark, server  # noqa: F401 - the fixtures and marks
 
 PAGES = ["/", "/account", "/orders", "/stock", "/products", "/receipts", "/customers", "/customers/list", "/loyalty",
-         "/imports", "/admin/sellers", "/admin/users", "/admin/tokens"]
+         "/imports", "/admin/sellers", "/admin/users", "/admin/tokens", "/floor", "/floor/waves", "/floor/scan",
+         "/floor/pack", "/floor/handover", "/floor/settings"]
 
 
 def test_no_csp_violation_on_any_page(server, browser):  # noqa: F811
