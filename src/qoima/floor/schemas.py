@@ -77,7 +77,7 @@ class BoxIn(BaseModel):
     width_mm: strict_int(ge=1, le=5000)
     height_mm: strict_int(ge=1, le=5000)
     max_weight_g: strict_int(ge=1, le=1000000)
-    active: bool = True
+    active: Annotated[bool, Field(strict=True)] = True
 
 
 class PackScanIn(BaseModel):

@@ -69,7 +69,8 @@ def _json(value, status_code: int = 200) -> JSONResponse:
 
 # --- waves ----------------------------------------------------------------------------------------------------
 
-@router.get("/waves", summary="Shipments waiting for a wave (by ship-by and carrier) and recent waves")
+@router.get("/waves", summary="Shipments waiting for a wave (by ship-by and carrier) and recent waves",
+            responses=problems(404))
 def list_waves(engine: EngineDep, principal: PrincipalDep, warehouse: Annotated[Text(20), Query()]):
     with UnitOfWork(engine) as uow:
         wh = layouts.warehouse_row(uow, warehouse)
@@ -88,7 +89,7 @@ def release_wave(data: fs.ReleaseIn, engine: EngineDep, principal: PrincipalDep)
 
 # --- picking --------------------------------------------------------------------------------------------------
 
-@router.post("/tasks/next", summary="Take the next pick task (or the one in progress)")
+@router.post("/tasks/next", summary="Take the next pick task (or the one in progress)", responses=problems(404))
 def next_task(data: fs.NextTaskIn, engine: EngineDep, principal: PrincipalDep, lang: Lang = None):
     def use_case(uow):
         wid = layouts.warehouse_row(uow, data.warehouse).id if data.warehouse else None
