@@ -136,6 +136,11 @@ def test_short_pick_writes_off_the_shelf_resources_elsewhere_and_opens_an_except
     assert body["params"]["missing"] == 2 and body["params"]["resourced"] == 2 and body["params"]["stops"] == other
     assert on_hand(world.engine, "seller-a", "SKU-3", "ALA", stop)[0] == 0
     assert _count(world.engine, t.pick_tasks, t.pick_tasks.c.kind == "exception") == 1
+    from qoima.floor.services import board
+    from qoima.platform.unit_of_work import UnitOfWork
+    with UnitOfWork(world.engine) as uow:  # on the board, for the shift lead
+        assert board.board(uow, world.warehouses["ALA"])["exceptions"][0]["note"].startswith(
+            "short pick: 2 x SKU-3 missing at")
     with world.engine.connect() as conn:
         reasons = conn.execute(select(t.stock_movements.c.reason).where(
             t.stock_movements.c.kind == "adjustment")).scalars().all()

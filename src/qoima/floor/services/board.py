@@ -55,6 +55,11 @@ def board(uow: UnitOfWork, warehouse_id: int | None = None, now: datetime | None
     cycles = [(r.shipped_at - r.received_at).total_seconds() / 3600 for r in uow.execute(
         select(o.received_at, o.shipped_at).where(o.shipped_at.is_not(None), o.shipped_at >= now - timedelta(days=7))
         .limit(50000))]
+    pt = t.pick_tasks.c
+    exceptions = [dict(r._mapping) for r in uow.execute(
+        select(pt.id, pt.note, pt.created_at).where(pt.kind == "exception", pt.status == "open",
+                                                    *([pt.warehouse_id == warehouse_id] if warehouse_id else []))
+        .order_by(pt.id).limit(50))]
     picks = int(scans.picks or 0)
     errors = int(scans.pack_err or 0) + int(shipped.reported or 0)
     return {
@@ -64,5 +69,5 @@ def board(uow: UnitOfWork, warehouse_id: int | None = None, now: datetime | None
         "pick_accuracy": None if picks == 0 else max(0.0, 1 - errors / picks),
         "cycle_hours": None if not cycles else round(sum(cycles) / len(cycles), 1),
         "same_day_rate": None if not shipped.n else int(shipped.same) / int(shipped.n),
-        "shipped_7d": int(shipped.n or 0), "window_hours": hours,
+        "shipped_7d": int(shipped.n or 0), "window_hours": hours, "exceptions": exceptions,
     }
