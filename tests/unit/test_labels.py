@@ -5,19 +5,17 @@ printer gets once; PDF pages are rasterised with pypdfium2 and their text extrac
 
 from __future__ import annotations
 
+import pypdfium2
 import pytest
+import zplkit
+import zxingcpp
+from PIL import Image
+from zplkit.rendering import Limits
 
-pypdfium2 = pytest.importorskip("pypdfium2")
-zxingcpp = pytest.importorskip("zxingcpp")
-zplkit = pytest.importorskip("zplkit")
-
-from PIL import Image  # noqa: E402
-from zplkit.rendering import Limits  # noqa: E402
-
-from qoima.floor.adapters.labels import (  # noqa: E402
+from qoima.floor.adapters.labels import (
     FONT_REGULAR, LabelData, ManifestDoc, ManifestParcel, PackingSlip, SlipLine, manifest_pdf,
     packing_slip_pdf, printer_font_zpl, shipping_label_pdf, shipping_label_zpl)
-from qoima.platform.errors import ValidationError  # noqa: E402
+from qoima.platform.errors import ValidationError
 
 LABEL = LabelData(
     tracking="KZ1234567890123", order_number="QO-000123", carrier="Kaspi Доставка",

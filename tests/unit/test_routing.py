@@ -156,7 +156,13 @@ def test_multi_block_uses_the_middle_cross_aisle():
     # up aisle 0 to the middle cross aisle (20, takes a), along it to aisle 1 (3), through aisle 1's
     # front block (20, takes c), along the front to aisle 3 (6), in to b and out (36), home (9)
     assert (s.length, s.sequence) == (94.0, ("a", "c", "b"))
-    assert brute_force(layout, picks) == 62.0  # via the middle cross aisle: the heuristics are not optimal
+    assert brute_force(layout, picks) == 62.0
+    # multi-block largest gap: up aisle 0 to the middle cross aisle (20, a), along it to aisle 3
+    # (9), the block's last sub-aisle, walked through (20, b), back along the front to aisle 1 (6),
+    # in to c and out (4), home (3)
+    lg = route(layout, picks, "largest-gap")
+    assert (lg.length, lg.sequence) == (62.0, ("a", "b", "c"))
+    assert route(layout, picks, "best") == lg
 
 
 def test_layout_from_json_errors_name_the_field():
@@ -220,3 +226,26 @@ def test_large_instance_is_fast():
     for m in METHODS:
         assert_valid(layout, picks, route(layout, picks, m))
     assert time.perf_counter() - t < 2
+
+
+def test_the_derived_classes_are_the_papers_seven():
+    from qoima.floor.domain import routing_exact as rr
+
+    seen, frontier = {rr.EMPTY}, [rr.EMPTY]
+    while frontier:
+        state = frontier.pop()
+        for cfg in rr.VERTICAL:
+            v = rr.vertical(state, cfg)
+            if v is None:
+                continue
+            for nxt in [v] + [rr.horizontal(v, x, y, ra, rb) for x, y in rr.HORIZONTAL
+                              for ra in (False, True) for rb in (False, True)]:
+                if nxt is not None and nxt not in seen:
+                    seen.add(nxt)
+                    frontier.append(nxt)
+    # (U,U,1C), (E,0,1C), (0,E,1C), (E,E,1C), (E,E,2C), (0,0,0C) and (0,0,1C)
+    assert seen == {(1, 1, True), (2, 0, False), (0, 2, False), (2, 2, True), (2, 2, False), rr.EMPTY, rr.CLOSED}
+    # and the feasible gap moves are the five of the paper
+    moves = {(x, y) for s in seen for x, y in rr.HORIZONTAL for ra in (False, True) for rb in (False, True)
+             if s not in (rr.EMPTY, rr.CLOSED) and rr.horizontal(s, x, y, ra, rb) is not None}
+    assert moves == {(0, 0), (1, 1), (2, 0), (0, 2), (2, 2)}

@@ -77,6 +77,10 @@ def test_short_tail_and_tobacco_pack():
 def test_gs1_128_and_text():
     s = parse_scan(f"]C101046012345678931725123110LOT-7{GS}21SER42")
     assert (s.kind, s.gtin, s.serial, s.marking_code, s.symbology) == ("gs1", GTIN, "SER42", None, "]C1")
+    sscc = parse_scan("]C100046012345000000012")
+    assert (sscc.kind, sscc.gtin, sscc.symbology) == ("gs1", None, "]C1")
+    assert parse_scan("00046012345000000012").kind == "text"  # without a GS1 prefix: digits only
+    assert parse_scan("]C100046012345000000016").kind == "text"  # wrong check digit
     for raw in ("A-01-02-3", "TOTE-0042", "", "   ", "4601234567890", "01046012345678", "ÿ\x00", "01" + "9" * 40):
         assert parse_scan(raw).kind == "text"
     assert parse_scan("x" * 5000).kind == "text"
@@ -117,3 +121,30 @@ def test_round_trip_short_tail(gtin, serial, short):
 def test_never_raises(text):
     s = parse_scan(text)
     assert s.kind in ("gtin", "marking", "gs1", "text") and s.raw == text
+
+
+def test_real_symbols_printed_and_decoded_with_zxing():
+    """Print a GS1 DataMatrix, a GS1-128 and an EAN-13 with zxing-cpp, decode them as a scanner
+    would (symbology identifier + data), and parse what comes out."""
+    import zxingcpp
+
+    def scan(content: str, fmt, **kw) -> str:
+        img = zxingcpp.create_barcode(content, fmt, **kw).to_image(scale=4)
+        (b,) = zxingcpp.read_barcodes(img, text_mode=zxingcpp.TextMode.Plain)
+        return b.symbology_identifier + b.text
+
+    crypto = "dGVzdGNyeXB0b3RhaWxmb3JjaGVzdG55em5ha2tvZGU+"  # 44 characters of a crypto tail
+    sent = scan(f"(01){GTIN}(21)5Kq3E;%p9Ej5(91)EE10(92){crypto}", zxingcpp.BarcodeFormat.DataMatrix, gs1=True)
+    # zxing-cpp reports the modifier it saw (]d2, or ]d8 for some encodations): any Data Matrix prefix
+    assert sent.startswith("]d") and GS in sent
+    expected = marking_code(GTIN, "5Kq3E;%p9Ej5", key="EE10", crypto=crypto)
+    for raw, sub in ((sent, None), (sent.replace(GS, ""), None), (sent.replace(GS, "<GS>"), "<GS>")):
+        s = parse_scan(raw, gs_substitute=sub)
+        assert (s.kind, s.gtin, s.serial, s.marking_code, s.symbology) == (
+            "marking", GTIN, "5Kq3E;%p9Ej5", expected, sent[:3])
+    sent = scan(f"(01){GTIN}(17)271231(10)LOT-7", zxingcpp.BarcodeFormat.Code128, gs1=True)
+    s = parse_scan(sent)
+    assert (s.kind, s.gtin, s.symbology) == ("gs1", GTIN, "]C1")
+    sent = scan("4601234567893", zxingcpp.BarcodeFormat.EAN13)
+    s = parse_scan(sent)
+    assert (s.kind, s.gtin, s.symbology) == ("gtin", GTIN, "]E0")

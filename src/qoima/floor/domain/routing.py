@@ -21,8 +21,11 @@ Methods:
 - ``largest-gap``: the leftmost and rightmost pick aisles are walked through; every aisle between
   them is entered from the front up to its largest gap (the largest distance between two adjacent
   picks, or a pick and an end) and from the back down to it. With one pick aisle it is a return
-  visit. On a multi-block layout the same walk is made (it uses only the front and back cross
-  aisles and so is valid there too).
+  visit. On a multi-block layout: the shorter of Roodbergen and de Koster's multi-block version
+  (block by block from the farthest: sub-aisles entered from the block's back cross aisle up to
+  their largest gap, the farthest one walked through, the others entered from the block's front
+  cross aisle; started from either side) and the single-block walk (which uses only the front and
+  back cross aisles, so it is valid there too).
 - ``best``: the shortest of those applicable: the exact tour on a single block; on a multi-block
   layout the shortest of s-shape, largest-gap and ``aisle-dp`` (the exact program of the layout
   without its middle cross aisles: a valid walk, not always optimal with them).
@@ -358,6 +361,66 @@ def _largest_gap(layout: Layout, picks: Sequence[Pick]) -> Route:
     return w.finish("largest-gap")
 
 
+def _block_split(lo_y: float, hi_y: float, positions: list[float]) -> tuple[float | None, float | None]:
+    """Largest gap of a (sub-)aisle between lo_y and hi_y: (deepest pick reached from lo_y,
+    lowest pick reached from hi_y); None where that side has nothing to take."""
+    pts = [lo_y] + sorted(positions) + [hi_y]
+    gi = max(range(len(pts) - 1), key=lambda i: (pts[i + 1] - pts[i], -i))
+    front = pts[gi] if gi > 0 else None
+    back = pts[gi + 1] if gi + 1 < len(pts) - 1 else None
+    return front, back
+
+
+def _largest_gap_blocks(layout: Layout, picks: Sequence[Pick], from_right: bool) -> Route:
+    """Multi-block largest gap: up the outermost pick aisle to the back of the farthest block
+    with picks, then block by block towards the front: along the block's back cross aisle, each
+    sub-aisle entered from the back up to its largest gap; the farthest sub-aisle walked through;
+    back along the block's front cross aisle, each sub-aisle entered from the front up to its
+    largest gap."""
+    w = _Walk(layout, picks)
+    if w.left:
+        ys = w.cross
+        aisles = sorted(w.left)
+        first = aisles[-1] if from_right else aisles[0]
+        top_block = max(_block_of(ys, pos) for lst in w.left.values() for pos, _ in lst)
+        w.horiz(first)
+        if len(aisles) == 1:
+            w.vert(max(pos for pos, _ in w.left.get(first, [(0.0, "")])))
+            return w.finish("largest-gap")
+        w.vert(ys[top_block + 1])
+        for b in range(top_block, -1, -1):
+            lo_y, hi_y = ys[b], ys[b + 1]
+            subs = [a for a in sorted(w.left) if w.remaining(a, lo_y, hi_y)]
+            if not subs:
+                w.vert(lo_y)
+                continue
+            if abs(w.x - subs[-1]) < abs(w.x - subs[0]):
+                subs.reverse()
+            *others, last = subs
+            fronts = {}
+            for a in others:
+                w.horiz(a)
+                rest = w.remaining(a, lo_y, hi_y)
+                if not rest:
+                    continue
+                front, back = _block_split(lo_y, hi_y, rest)
+                if back is not None:
+                    w.vert(back)
+                    w.vert(hi_y)
+                if front is not None:
+                    fronts[a] = front
+            w.horiz(last)
+            w.vert(lo_y)
+            for a in reversed(others):
+                if a in fronts and w.remaining(a, lo_y, hi_y):
+                    w.horiz(a)
+                    rest = w.remaining(a, lo_y, hi_y)  # a pick on the cross aisle is taken on arrival
+                    if rest:
+                        w.vert(max(rest))
+                        w.vert(lo_y)
+    return w.finish("largest-gap")
+
+
 # ---------------------------------------------------------------- exact
 
 def _exact(layout: Layout, picks: Sequence[Pick], name: str = "exact") -> Route:
@@ -401,9 +464,13 @@ def route(layout: Layout, picks: Sequence[Pick], method: str = "best") -> Route:
     if method == "s-shape":
         return min((_s_shape(layout, picks, False), _s_shape(layout, picks, True)), key=lambda r: r.length)
     if method == "largest-gap":
-        return _largest_gap(layout, picks)
+        if not multi:
+            return _largest_gap(layout, picks)
+        return min((_largest_gap(layout, picks), _largest_gap_blocks(layout, picks, False),
+                    _largest_gap_blocks(layout, picks, True)), key=lambda r: r.length)
     if not multi:
         return _exact(layout, picks)
     flat = Layout(layout.aisles, layout.aisle_length, layout.aisle_spacing, layout.depot_aisle)
-    candidates = [route(layout, picks, "s-shape"), _largest_gap(layout, picks), _exact(flat, picks, "aisle-dp")]
+    candidates = [route(layout, picks, "s-shape"), route(layout, picks, "largest-gap"),
+                  _exact(flat, picks, "aisle-dp")]
     return min(candidates, key=lambda r: r.length)

@@ -18,8 +18,8 @@ all of them:
 `biip` parses the GS1 element strings (check digits, AI table) once the GS are where they belong.
 Kinds: ``gtin`` (EAN-8/UPC-A/EAN-13/GTIN-14 digits with a valid check digit), ``marking`` (a GS1
 string with a serial and a crypto tail: `marking_code` is its canonical form, GS between fields,
-no symbology prefix), ``gs1`` (another GS1 element string with a GTIN, e.g. GS1-128 with lot and
-expiry), ``text`` (a location barcode, a tote label, anything else).
+no symbology prefix), ``gs1`` (another GS1 element string, e.g. GS1-128 with GTIN, lot and expiry,
+or an SSCC with a GS1 symbology prefix: then `gtin` is None), ``text`` (a location barcode, a tote label, anything else).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ GS = "\x1d"
 MAX_SCAN_LENGTH = 512
 _SYMBOLOGY = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
 _KEY_LEN, _CRYPTO_LEN, _SHORT_LEN = 4, 44, 4
+GS1_SYMBOLOGIES = ("]C1", "]d2", "]Q3", "]e0", "]J1")  # GS1-128, GS1 DataMatrix, GS1 QR, DataBar, DotCode
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,8 @@ def _biip_elements(text: str) -> dict[str, str] | None:
         return None
     out: dict[str, str] = {}
     for es in msg.element_strings:
+        if es.sscc_error or es.gtin_error:  # a wrong check digit: not a code we can trust
+            return None
         out.setdefault(es.ai.ai, es.value)
     return out
 
@@ -152,6 +155,12 @@ def parse_scan(raw: str, gs_substitute: str | None = None) -> Scan:
     if gtin is not None:
         return Scan(raw, "gtin", gtin, None, None, symbology)
     if not (len(text) > 16 and text.startswith("01") and text[2:16].isdigit()):
+        if symbology in GS1_SYMBOLOGIES or GS in text:  # e.g. an SSCC on a GS1-128 pallet label
+            elements = _biip_elements(text)
+            if elements and "01" not in elements:
+                return Scan(raw, "gs1", None, elements.get("21"), None, symbology)
+            if elements:
+                return _from_elements(raw, elements, symbology)
         return _text(raw, symbology)
     if GS not in text and text[16:18] == "21":
         split = _split_without_gs(text[18:])
