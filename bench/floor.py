@@ -108,7 +108,8 @@ def _scanner(port: int, token: str, task_id: int, location: str, t_measure: floa
         while time.perf_counter() < t_end:
             n += 1
             t0 = time.perf_counter()
-            r = c.post(f"/api/v1/floor/tasks/{task_id}/scans", json={"op_id": f"{task_id}-{n}", "raw": "4870000009015"})
+            r = c.post(f"/api/v1/floor/tasks/{task_id}/scans?lang=en",  # as the scanner page sends it
+                       json={"op_id": f"{task_id}-{n}", "raw": "4870000009015"})
             dt = time.perf_counter() - t0
             if r.status_code != 200 or not r.json().get("ok"):
                 out.append(("error", r.status_code))
