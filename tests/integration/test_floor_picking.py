@@ -74,7 +74,7 @@ def test_wrong_location_wrong_item_retry_over_pick_and_undo(client, world):
     assert_ledger_consistent(world.engine)
     u = client.post(f"/api/v1/floor/tasks/{tid}/undo?lang=en", headers=world.headers("worker"), json={"op_id": op()})
     assert u.status_code == 200 and u.json()["ok"], u.text
-    assert on_hand(world.engine, "seller-a", "SKU-1", "ALA", "A-01") == before
+    assert on_hand(world.engine, "seller-a", "SKU-1", "ALA", "A-01") == (before[0], 0)  # all back, none held
     assert movements(world.engine, "return", f"order:{order}") == 1
     assert_ledger_consistent(world.engine)
     r = scan(client, world, tid, "4870000009015", quantity=2)
@@ -173,3 +173,23 @@ def test_a_seller_sees_nothing_of_the_floor(client, world):
                                ("POST", f"/api/v1/floor/tasks/{tid}/scans", {"op_id": "x", "raw": "A-01"})):
         r = client.request(method, path, json=body, headers=world.headers("seller_a"))
         assert r.status_code == 403, (path, r.text)
+
+
+def test_cancel_after_a_partial_pick_puts_the_picked_units_back_once(client, world):
+    order = place(client, world, "W-8", [("SKU-1", 3)])
+    before = on_hand(world.engine, "seller-a", "SKU-1", "ALA", "A-01")
+    release(client, world)
+    tid = take(client, world)["id"]
+    assert scan(client, world, tid, "A-01")["ok"]
+    assert scan(client, world, tid, "4870000009015", quantity=2)["ok"]
+    u = client.post(f"/api/v1/floor/tasks/{tid}/undo", headers=world.headers("worker"), json={"op_id": op()})
+    assert u.json()["ok"]  # one of the two back on the shelf already
+    r = client.post(f"/api/v1/orders/{order}/cancel", headers=world.headers("manager"), json={"reason": "test"})
+    assert r.status_code == 200, r.text
+    assert order_status(world.engine, order) == "cancelled"
+    assert on_hand(world.engine, "seller-a", "SKU-1", "ALA", "A-01") == (before[0], 0)  # all back, none held
+    assert movements(world.engine, "pick", f"order:{order}") == 2
+    assert movements(world.engine, "return", f"order:{order}") == 2  # the undo's one and the cancel's one
+    assert_ledger_consistent(world.engine)
+    r = scan(client, world, tid, "4870000009015")
+    assert not r["ok"] and r["code"] == "floor.order_not_picking"
