@@ -16,6 +16,7 @@ from qoima.catalog.domain.barcodes import check_digit
 from qoima.orders.domain.status import Status
 from qoima.platform import auth
 from qoima.catalog import services as catalog
+from qoima.floor.services import layouts
 from qoima.stock.services import asn, inbound, stock_work
 from qoima.orders.services import lifecycle
 from qoima.platform.access import SYSTEM, Principal
@@ -78,6 +79,11 @@ def seed(engine: Engine, orders: int = 200, rng_seed: int = 7) -> bool:
             for cell in patterns.expand(patterns.parse("A-01..04-01..08-1"), bay_width=1.5):
                 catalog.create_location(uow, SYSTEM, warehouse_id=wid, code=cell.code, zone=cell.zone,
                                         aisle=cell.aisle, position=cell.position, level=cell.level, x=cell.x, y=cell.y)
+            # the floor's layout: 4 aisles of 13.5 m, 3 m apart, the depot at the first one, a cross aisle
+            # half-way; carts of 6 totes; waves released by hand (set a lead time on /floor/settings)
+            layouts.save_settings(uow, wid, layouts.FloorSettings(
+                aisles=4, aisle_length=13.5, aisle_spacing=3.0, depot_aisle=0, cross_aisles=(6.75,),
+                cart_capacity=6, auto_release_minutes=None))
         n = 0
         for seller, names in GOODS.items():
             for i, name in enumerate(names):

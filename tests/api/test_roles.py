@@ -185,7 +185,8 @@ NAV = re.compile(r'<aside class="sidebar".*?</aside>', re.S)
 
 def test_navigation_shows_only_what_the_role_may_open(client, world):
     everything = {"/", "/orders", "/stock", "/stock/putaway", "/products", "/inbound", "/receipts", "/imports", "/alerts", "/customers", "/loyalty",
-                  "/admin/warehouses", "/admin/sellers", "/admin/users", "/admin/tokens"}
+                  "/admin/warehouses", "/admin/sellers", "/admin/users", "/admin/tokens",
+                  "/floor", "/floor/waves", "/floor/scan", "/floor/pack", "/floor/handover", "/floor/settings"}
     for who, role in (("admin", "admin"), ("manager", "manager"), ("worker", "worker"), ("seller_a", "seller")):
         web = signed_in(client, who)
         nav = NAV.search(web.get("/").text).group(0)

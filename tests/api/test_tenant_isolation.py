@@ -457,7 +457,31 @@ def delete_token(ctx):
     assert ctx.client.get("/api/v1/orders", headers=ctx.world.headers("seller_a")).status_code == 200
 
 
+def _floor(method: str, path: str, **kwargs) -> Callable[[Ctx], None]:
+    """The floor is none of a seller's business: every route refuses seller B (403), on A's order too."""
+    def check(ctx: Ctx) -> None:
+        url = (path.replace("{order_id}", str(ctx.a_order)).replace("{task_id}", "1").replace("{parcel_id}", "1")
+               .replace("{manifest_id}", "1").replace("{warehouse}", "ALA").replace("{code}", "M"))
+        _refused(ctx, method, url, allowed=(403,), **kwargs)
+    return check
+
+
+_FLOOR_ROUTES = [
+    ("GET", "/api/v1/floor/waves"), ("POST", "/api/v1/floor/waves"), ("POST", "/api/v1/floor/tasks/next"),
+    ("GET", "/api/v1/floor/tasks/{task_id}"), ("POST", "/api/v1/floor/tasks/{task_id}/scans"),
+    ("POST", "/api/v1/floor/tasks/{task_id}/undo"), ("POST", "/api/v1/floor/tasks/{task_id}/short"),
+    ("GET", "/api/v1/floor/settings/{warehouse}"), ("PUT", "/api/v1/floor/settings/{warehouse}"),
+    ("GET", "/api/v1/floor/boxes"), ("PUT", "/api/v1/floor/boxes/{code}"), ("GET", "/api/v1/floor/pack"),
+    ("POST", "/api/v1/floor/pack/{order_id}/scans"), ("POST", "/api/v1/floor/pack/{order_id}/close"),
+    ("GET", "/api/v1/floor/parcels/{parcel_id}/label.pdf"), ("GET", "/api/v1/floor/parcels/{parcel_id}/label.zpl"),
+    ("GET", "/api/v1/floor/orders/{order_id}/slip.pdf"), ("POST", "/api/v1/floor/manifests"),
+    ("GET", "/api/v1/floor/manifests/{manifest_id}"), ("POST", "/api/v1/floor/manifests/{manifest_id}/scans"),
+    ("POST", "/api/v1/floor/manifests/{manifest_id}/close"),
+    ("GET", "/api/v1/floor/manifests/{manifest_id}/manifest.pdf"),
+]
+
 CHECKS: dict[tuple[str, str], Callable[[Ctx], None]] = {
+    **{route: _floor(*route) for route in _FLOOR_ROUTES},
     ("POST", "/api/v1/auth/token"): post_auth_token,
     ("GET", "/api/v1/tokens"): get_tokens,
     ("DELETE", "/api/v1/tokens/{token_id}"): delete_token,
@@ -800,6 +824,38 @@ PROBES: dict[tuple[str, str], Probe] = {
                                               params={"seller": "seller-a"}),
     ("GET", "/api/v1/outbox"): _api("GET", "/api/v1/outbox"),
     ("POST", "/api/v1/outbox/{event_id}/replay"): _api("POST", "/api/v1/outbox/999999/replay"),
+    # the floor (nothing of it is a seller's): harmless calls, refused by the rules or by the input
+    ("GET", "/api/v1/floor/waves"): _api("GET", "/api/v1/floor/waves", params={"warehouse": "ALA"}),
+    ("POST", "/api/v1/floor/waves"): _api("POST", "/api/v1/floor/waves", json={"warehouse": "NOWHERE"}),
+    ("POST", "/api/v1/floor/tasks/next"): _api("POST", "/api/v1/floor/tasks/next", json={"warehouse": "NOWHERE"}),
+    ("GET", "/api/v1/floor/tasks/{task_id}"): _api("GET", "/api/v1/floor/tasks/999999"),
+    ("POST", "/api/v1/floor/tasks/{task_id}/scans"): _api("POST", "/api/v1/floor/tasks/999999/scans",
+                                                          json={"op_id": "matrix", "raw": "A-01"}),
+    ("POST", "/api/v1/floor/tasks/{task_id}/undo"): _api("POST", "/api/v1/floor/tasks/999999/undo",
+                                                         json={"op_id": "matrix-undo"}),
+    ("POST", "/api/v1/floor/tasks/{task_id}/short"): _api("POST", "/api/v1/floor/tasks/999999/short",
+                                                          json={"op_id": "matrix-short"}),
+    ("GET", "/api/v1/floor/settings/{warehouse}"): _api("GET", "/api/v1/floor/settings/ALA"),
+    ("PUT", "/api/v1/floor/settings/{warehouse}"): _api("PUT", "/api/v1/floor/settings/NOWHERE", json={}),
+    ("GET", "/api/v1/floor/boxes"): _api("GET", "/api/v1/floor/boxes"),
+    ("PUT", "/api/v1/floor/boxes/{code}"): _api("PUT", "/api/v1/floor/boxes/M", json={}),
+    ("GET", "/api/v1/floor/pack"): _api("GET", "/api/v1/floor/pack", params={"code": "NO-SUCH-ORDER"}),
+    ("POST", "/api/v1/floor/pack/{order_id}/scans"): _api("POST", "/api/v1/floor/pack/999999/scans",
+                                                          json={"op_id": "matrix-pack", "raw": "1"}),
+    ("POST", "/api/v1/floor/pack/{order_id}/close"): _api("POST", "/api/v1/floor/pack/999999/close",
+                                                          json={"op_id": "matrix-close", "parcels": []}),
+    ("GET", "/api/v1/floor/parcels/{parcel_id}/label.pdf"): _api("GET", "/api/v1/floor/parcels/999999/label.pdf"),
+    ("GET", "/api/v1/floor/parcels/{parcel_id}/label.zpl"): _api("GET", "/api/v1/floor/parcels/999999/label.zpl"),
+    ("GET", "/api/v1/floor/orders/{order_id}/slip.pdf"): _api("GET", "/api/v1/floor/orders/999999/slip.pdf"),
+    ("POST", "/api/v1/floor/manifests"): _api("POST", "/api/v1/floor/manifests",
+                                              json={"warehouse": "NOWHERE", "carrier": "courier"}),
+    ("GET", "/api/v1/floor/manifests/{manifest_id}"): _api("GET", "/api/v1/floor/manifests/999999"),
+    ("POST", "/api/v1/floor/manifests/{manifest_id}/scans"): _api("POST", "/api/v1/floor/manifests/999999/scans",
+                                                                  json={"op_id": "matrix-hand", "raw": "X"}),
+    ("POST", "/api/v1/floor/manifests/{manifest_id}/close"): _api("POST", "/api/v1/floor/manifests/999999/close",
+                                                                  json={"op_id": "matrix-hand-close"}),
+    ("GET", "/api/v1/floor/manifests/{manifest_id}/manifest.pdf"): _api(
+        "GET", "/api/v1/floor/manifests/999999/manifest.pdf"),
     # --- web pages -----------------------------------------------------------------------------------------
     ("GET", "/login"): _page("GET", "/login"),
     ("POST", "/login"): _page("POST", "/login", new_session=True, email=EMAILS.get, password="password123"),
@@ -890,6 +946,15 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/account/password"): _page("POST", "/account/password", new_session=True, current="wrong-one",
                                          new="another-password-1", repeat="another-password-1"),
     ("POST", "/account/logout-everywhere"): Probe(lambda ctx, who: _ends_sessions(ctx, who, "/account/logout-everywhere")),
+    ("GET", "/floor"): _page("GET", "/floor"),
+    ("GET", "/floor/scan"): _page("GET", "/floor/scan"),
+    ("GET", "/floor/pack"): _page("GET", "/floor/pack"),
+    ("GET", "/floor/handover"): _page("GET", "/floor/handover"),
+    ("GET", "/floor/waves"): _page("GET", "/floor/waves"),
+    ("POST", "/floor/waves"): _page("POST", "/floor/waves", warehouse="NOWHERE"),
+    ("GET", "/floor/settings"): _page("GET", "/floor/settings"),
+    ("POST", "/floor/settings"): _page("POST", "/floor/settings", warehouse="ALA", aisles="x"),
+    ("POST", "/floor/boxes"): _page("POST", "/floor/boxes", code="", length_mm="x"),
 }
 
 

@@ -7,7 +7,8 @@ from test_browser import CHROMIUM, browser, pytestmark, server  # noqa: F401 - t
 
 PAGES = ["/", "/account", "/orders", "/stock", "/products", "/inbound", "/receipts", "/customers", "/customers/list", "/loyalty",
          "/imports", "/admin/sellers", "/admin/users", "/admin/tokens", "/products/new", "/alerts",
-         "/admin/warehouses", "/admin/warehouses/ALA", "/admin/warehouses/ALA/locations"]
+         "/admin/warehouses", "/admin/warehouses/ALA", "/admin/warehouses/ALA/locations",
+         "/floor", "/floor/waves", "/floor/scan", "/floor/pack", "/floor/handover", "/floor/settings"]
 
 
 def test_no_csp_violation_on_any_page(server, browser):  # noqa: F811

@@ -73,9 +73,24 @@ def assert_ledger_consistent(engine) -> None:
     for r in res_wh:
         if r.warehouse_id != r.stock_wh:
             problems.append(f"reservation warehouse {r.warehouse_id} != stock warehouse {r.stock_wh}")
+    # picking on the floor takes units off the shelf one scan at a time (floor/services/picking.py): while an
+    # order is picking, each of its products is covered by what is still reserved plus what the ledger picked
+    picking = {ln.order_id for ln in lines if ln.status == Status.PICKING.value}
+    product_of = dict(_line_products(engine))
+    want, have = defaultdict(int), defaultdict(int)
+    for ln in lines:
+        if ln.order_id in picking:
+            want[(ln.order_id, product_of[ln.id])] += ln.quantity
+            have[(ln.order_id, product_of[ln.id])] += per_line.get(ln.id, 0)
+    for (oid, pid), qty in _net_picked(engine, picking).items():
+        have[(oid, pid)] += qty
+    for key in sorted(want):
+        if want[key] != have[key]:
+            problems.append(f"order {key[0]} (picking) product {key[1]}: reserved + picked {have[key]} "
+                            f"of {want[key]}")
     for ln in lines:
         held = per_line.get(ln.id, 0)
-        if ln.status in (Status.ALLOCATED.value, Status.PICKING.value) and (held, ln.backordered) != (ln.quantity, 0):
+        if ln.status == Status.ALLOCATED.value and (held, ln.backordered) != (ln.quantity, 0):
             problems.append(f"order {ln.order_id} ({ln.status}) line {ln.id}: reserved {held} of {ln.quantity}")
         if ln.status == Status.BACKORDERED.value and held + ln.backordered != ln.quantity:
             problems.append(f"order {ln.order_id} line {ln.id}: reserved {held} + backordered {ln.backordered} "
@@ -84,6 +99,24 @@ def assert_ledger_consistent(engine) -> None:
                              Status.ON_HOLD.value, Status.EXCEPTION.value, Status.NEW.value) and held:
             problems.append(f"order {ln.order_id} ({ln.status}) still holds {held} reserved on line {ln.id}")
     assert not problems, "ledger inconsistent:\n" + "\n".join(problems)
+
+
+def _line_products(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(t.order_lines.c.id, t.order_lines.c.product_id)).all()
+
+
+def _net_picked(engine, order_ids) -> dict:
+    """(order, product) -> units the ledger took off the shelves for the order, less what went back."""
+    out: dict = defaultdict(int)
+    if not order_ids:
+        return out
+    refs = {f"order:{oid}": oid for oid in order_ids}
+    with engine.connect() as conn:
+        for m in conn.execute(select(t.stock_movements).where(t.stock_movements.c.reference.in_(sorted(refs)),
+                                                              t.stock_movements.c.kind.in_(("pick", "return")))):
+            out[(refs[m.reference], m.product_id)] += m.quantity if m.kind == "pick" else -m.quantity
+    return out
 
 
 def _shipment_problems(order_status: dict, held_in: dict, ships: dict) -> list[str]:

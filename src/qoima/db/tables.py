@@ -9,23 +9,7 @@ from sqlalchemy import (
     LargeBinary, MetaData, Numeric, PrimaryKeyConstraint, String, Table, Text, UniqueConstraint, BigInteger, text,
 )
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-metadata = MetaData(naming_convention=NAMING)
-Id = BigInteger().with_variant(Integer, "sqlite")
-
-
-def pk() -> Column:
-    return Column("id", Id, primary_key=True, autoincrement=True)
-
-
-def created() -> Column:
-    return Column("created_at", DateTime, nullable=False)
+from qoima.db.schema_base import NAMING, Id, created, metadata, pk  # noqa: F401  (re-exported)
 
 
 sellers = Table(
@@ -93,6 +77,15 @@ warehouses = Table(
     # the warehouse's putaway_cells row ('auto_putaway'); stock/services/reservable.py and putaway.py read it
     Column("receiving_mode", String(20), nullable=False, server_default="reserve"),
     CheckConstraint("receiving_mode in ('reserve','auto_putaway')", name="receiving_mode"),
+    # the floor (migration 0019): the aisle layout pick walks are routed on (floor/domain/routing.py), as JSON
+    # {aisles, aisle_length, aisle_spacing, depot_aisle, cross_aisles}; waves released automatically this many
+    # minutes before each cut-off (null: by hand only); a picker's cart holds this many totes
+    Column("layout", Text),
+    Column("auto_release_minutes", Integer),
+    Column("cart_capacity", Integer, nullable=False, server_default="6"),
+    CheckConstraint("auto_release_minutes is null or (auto_release_minutes >= 0 and auto_release_minutes <= 1440)",
+                    name="auto_release_minutes"),
+    CheckConstraint("cart_capacity >= 1 and cart_capacity <= 50", name="cart_capacity"),
 )
 
 locations = Table(
@@ -520,4 +513,9 @@ warehouse_holidays = Table(
     Column("day", Date, nullable=False),
     Column("name", String(100), nullable=False, server_default=""),
     UniqueConstraint("warehouse_id", "day", name="uq_warehouse_holidays_warehouse_day"),
+)
+
+# the warehouse floor's tables live in their own module (this one would pass 600 lines); same metadata
+from qoima.db.tables_floor import (  # noqa: E402,F401
+    box_sizes, floor_scans, manifests, marking_codes, parcels, pick_task_lines, pick_tasks, waves,
 )

@@ -28,6 +28,21 @@ log = logging.getLogger("qoima.worker")
 MIN_PASS_S = 0.02  # between two claim passes that found nothing to do
 PURGE_EVERY = 600.0  # seconds between clean-ups of expired idempotency keys
 _last_purge = [0.0]
+WAVES_EVERY = 60.0  # seconds between two looks for waves due for automatic release
+_last_waves = [0.0]
+
+
+def _release_waves(engine: Engine) -> None:
+    """Warehouses with an auto-release lead time: release what is due (floor/services/waves.py)."""
+    now = time.monotonic()
+    if now - _last_waves[0] < WAVES_EVERY:
+        return
+    _last_waves[0] = now
+    try:
+        from qoima.floor.services import waves
+        waves.auto_release(engine)
+    except Exception:  # noqa: BLE001 - a failed release waits for the next round
+        log.exception("automatic wave release failed")
 
 
 def _purge_keys(engine: Engine) -> None:
@@ -66,6 +81,7 @@ def run(engine: Engine, interval: float = 1.0, once: bool = False, stop: threadi
                 log.exception("outbox pass failed")
                 n = 0
             _purge_keys(engine)
+            _release_waves(engine)
             analytics_refresh.tick(engine)  # analytics snapshots: a debounced pass, at most every few seconds
             metric_snapshots.tick(engine)  # the gauges /metrics shows, at most every metrics_snapshot_s
             low_stock.tick(engine)  # low-stock alerts: `stock.low` once per crossing, at most every minute

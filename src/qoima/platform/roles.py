@@ -122,6 +122,31 @@ API: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/customers/merges"): COMMERCIAL,
     ("GET", "/api/v1/outbox"): OFFICE,
     ("POST", "/api/v1/outbox/{event_id}/replay"): ADMIN_ONLY,
+    # the warehouse floor: the office releases waves and edits settings, the floor picks, packs and hands over;
+    # a seller sees nothing of it (its orders' status is on the order pages)
+    ("GET", "/api/v1/floor/waves"): OFFICE,
+    ("POST", "/api/v1/floor/waves"): OFFICE,
+    ("POST", "/api/v1/floor/tasks/next"): STAFF,
+    ("GET", "/api/v1/floor/tasks/{task_id}"): STAFF,
+    ("POST", "/api/v1/floor/tasks/{task_id}/scans"): STAFF,
+    ("POST", "/api/v1/floor/tasks/{task_id}/undo"): STAFF,
+    ("POST", "/api/v1/floor/tasks/{task_id}/short"): STAFF,
+    ("GET", "/api/v1/floor/settings/{warehouse}"): OFFICE,
+    ("PUT", "/api/v1/floor/settings/{warehouse}"): OFFICE,
+    ("GET", "/api/v1/floor/boxes"): STAFF,
+    ("PUT", "/api/v1/floor/boxes/{code}"): OFFICE,
+    ("GET", "/api/v1/floor/pack"): STAFF,
+    ("POST", "/api/v1/floor/pack/{order_id}/scans"): STAFF,
+    ("POST", "/api/v1/floor/pack/{order_id}/close"): STAFF,
+    # the label carries the recipient's name, phone and address: the floor prints it, as it must to ship
+    ("GET", "/api/v1/floor/parcels/{parcel_id}/label.pdf"): STAFF,
+    ("GET", "/api/v1/floor/parcels/{parcel_id}/label.zpl"): STAFF,
+    ("GET", "/api/v1/floor/orders/{order_id}/slip.pdf"): STAFF,
+    ("POST", "/api/v1/floor/manifests"): STAFF,
+    ("GET", "/api/v1/floor/manifests/{manifest_id}"): STAFF,
+    ("POST", "/api/v1/floor/manifests/{manifest_id}/scans"): STAFF,
+    ("POST", "/api/v1/floor/manifests/{manifest_id}/close"): STAFF,
+    ("GET", "/api/v1/floor/manifests/{manifest_id}/manifest.pdf"): STAFF,
 }
 
 WEB: dict[tuple[str, str], frozenset[str]] = {
@@ -197,6 +222,15 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/account"): EVERYONE,  # your own password and sessions
     ("POST", "/account/password"): EVERYONE,
     ("POST", "/account/logout-everywhere"): EVERYONE,
+    ("GET", "/floor"): OFFICE,  # the floor board (pickers' rates: not for the floor itself)
+    ("GET", "/floor/scan"): STAFF,  # the scanner pages
+    ("GET", "/floor/pack"): STAFF,
+    ("GET", "/floor/handover"): STAFF,
+    ("GET", "/floor/waves"): OFFICE,
+    ("POST", "/floor/waves"): OFFICE,
+    ("GET", "/floor/settings"): OFFICE,
+    ("POST", "/floor/settings"): OFFICE,
+    ("POST", "/floor/boxes"): OFFICE,
 }
 
 RULES: dict[tuple[str, str], frozenset[str]] = {**API, **WEB}

@@ -55,3 +55,11 @@ def analytics(customers: int = 1_000_000, orders: int = 5_000_000, seed: int = 1
     """Customer metrics, cohorts, RFM, CLV fit and the loyalty report on a simulated seller;
     BG/NBD fit time against lifetimes on the same customers."""
     emit(bench_module("analytics").run(customers, orders, seed, lifetimes=lifetimes))
+
+
+@app.command()
+def floor(database_url: BenchUrl, orders: int = 10_000, schema: Schema = "qoima_bench_floor", workers: int = 2,
+          seconds: float = 15.0):
+    """Plan waves, batches and routes for N orders (20 aisles x 50 bays; walk vs one order at a time),
+    then the pick-scan endpoint's latency with 50 concurrent scanners."""
+    emit(bench_module("floor").run(database_url, orders=orders, schema=schema, workers=workers, seconds=seconds))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import case, exists, func, select, update
 
 from qoima.db import tables as t
 from qoima.platform import roles
@@ -57,7 +57,43 @@ def order_facts(uow: UnitOfWork, order) -> OrderFacts:
                         .where(t.order_lines.c.order_id == order.id,
                                func.coalesce(held.c.qty, 0) < t.order_lines.c.quantity)
                         .order_by(t.order_lines.c.id)).scalars().all()
+    if short and (status == Status.PICKING or was == Status.PICKING):
+        short = _short_after_scans(uow, order.id)
     return OrderFacts(status=status, was=was, goods_taken=taken, short=tuple(dict.fromkeys(short)))
+
+
+def picked_units(uow: UnitOfWork, order_id: int) -> list:
+    """The units of the order off their shelves now, per (product, location): the ledger's picks of the
+    order less what went back to the shelf (an undone scan on the floor, a cancel after the pick)."""
+    m = t.stock_movements.c
+    sign = case((m.kind == "pick", m.quantity), else_=-m.quantity)
+    loc = func.coalesce(m.from_location_id, m.to_location_id)
+    rows = uow.execute(select(m.product_id, loc.label("location_id"), func.sum(sign).label("qty"))
+                       .where(m.reference == f"order:{order_id}", m.kind.in_(("pick", "return")))
+                       .group_by(m.product_id, loc).order_by(m.product_id, loc)).all()
+    return [r for r in rows if r.qty > 0]
+
+
+def _short_after_scans(uow: UnitOfWork, order_id: int) -> list[str]:
+    """While the floor picks an order unit by unit (floor/services/picking.py), a line is covered by its
+    reservation plus the units already scanned off the shelf: the SKUs neither covers."""
+    picked: dict[int, int] = {}
+    for r in picked_units(uow, order_id):
+        picked[r.product_id] = picked.get(r.product_id, 0) + int(r.qty)
+    held: dict[int, int] = {}
+    for lid, qty in uow.execute(select(t.reservations.c.order_line_id, t.reservations.c.quantity)
+                                .where(t.reservations.c.order_id == order_id)):
+        held[lid] = held.get(lid, 0) + qty
+    short = []
+    for ln in uow.execute(select(t.order_lines.c.id, t.order_lines.c.product_id, t.order_lines.c.sku,
+                                 t.order_lines.c.quantity).where(t.order_lines.c.order_id == order_id)
+                          .order_by(t.order_lines.c.id)):
+        missing = ln.quantity - held.get(ln.id, 0)
+        take = min(missing, picked.get(ln.product_id, 0))
+        picked[ln.product_id] = picked.get(ln.product_id, 0) - take
+        if missing - take > 0:
+            short.append(ln.sku)
+    return short
 
 
 @dataclass(frozen=True)
@@ -134,16 +170,14 @@ def _give_back(uow: UnitOfWork, order, actor: str, reason: str) -> list[int]:
     freed = [r.product_id for r in _reservations(uow, order.id)]
     release(uow, order.id, actor)
     # picked goods (also when the order went on hold or into exception after the pick)
-    picked = uow.execute(select(t.stock_movements.c.product_id, t.stock_movements.c.from_location_id,
-                                t.stock_movements.c.quantity, t.locations.c.warehouse_id)
-                         .join(t.locations, t.locations.c.id == t.stock_movements.c.from_location_id)
-                         .where(t.stock_movements.c.kind == "pick",
-                                t.stock_movements.c.reference == f"order:{order.id}")
-                         .order_by(t.stock_movements.c.id)).all()
-    for p in picked:
+    # net of what already went back (a pick undone on the floor)
+    where = {r.location_id: r for r in picked_units(uow, order.id)}
+    wh = dict(uow.execute(select(t.locations.c.id, t.locations.c.warehouse_id)
+                          .where(t.locations.c.id.in_(sorted(where)))).all()) if where else {}
+    for p in sorted(picked_units(uow, order.id), key=lambda r: (r.location_id, r.product_id)):
         freed.append(p.product_id)
-        add_on_hand(uow, product_id=p.product_id, location_id=p.from_location_id, warehouse_id=p.warehouse_id,
-                    quantity=p.quantity, kind="return", actor=actor,
+        add_on_hand(uow, product_id=p.product_id, location_id=p.location_id, warehouse_id=wh[p.location_id],
+                    quantity=int(p.qty), kind="return", actor=actor,
                     reason=f"order cancelled after pick: {reason}"[:500], reference=f"order:{order.id}")
     uow.execute(update(t.order_lines).where(t.order_lines.c.order_id == order.id).values(backordered=0))
     return sorted(set(freed))

@@ -21,6 +21,7 @@ from qoima.orders.services import intake, shipments
 from qoima.orders.services.lifecycle import load_order, order_facts
 from qoima.orders.services.records import record_transition
 from qoima.platform.access import Principal
+from qoima.platform.errors import Conflict
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 from qoima.stock.services.reserve import apply_reservations, release
 from qoima.stock.services.reservable import reservable
@@ -56,6 +57,12 @@ class Resourced:
 def resource(uow: UnitOfWork, principal: Principal, order_id: int, note: str = "") -> Resourced:
     order = load_order(uow, principal, order_id, lock=True)
     check_resource(order_facts(uow, order), principal.is_staff)
+    on_floor = uow.execute(select(t.pick_task_lines.c.task_id).where(t.pick_task_lines.c.order_id == order.id)
+                           .limit(1)).scalar()
+    if on_floor is not None:  # its pick lines hang on its shipments: the floor resolves it (or cancel it)
+        raise Conflict(f"order {order.external_id} is on the warehouse floor (pick task {on_floor}): it is not "
+                       "re-sourced; resolve it on the floor or cancel it", field="status", code="orders.on_floor",
+                       task_id=on_floor)
     lines = _lock_lines(uow, order.id)
     raw = _lock_stock(uow, {ln.product_id for ln in lines}, set(_held(uow, order.id)))
     held = _held(uow, order.id)  # read again under the stock locks: nothing can add to it now
