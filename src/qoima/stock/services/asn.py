@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError as PydanticError
 from sqlalchemy import Engine, func, insert, or_, select, update
 
+from qoima.platform.bounds import rfc3339
 from qoima.catalog.services import resolve_seller
 from qoima.db import tables as t
 from qoima.platform.access import Principal
@@ -260,11 +261,11 @@ def get(uow: UnitOfWork, principal: Principal, asn_id: int) -> dict:
         .where(r.asn_id == asn_id).group_by(r.id, r.created_at, r.actor).order_by(r.id))]
     return {"id": row.id, "seller": seller, "warehouse": wh, "supplier": row.supplier, "reference": row.reference,
             "expected_at": row.expected_at.isoformat() if row.expected_at else None, "status": row.status,
-            "created_by": row.created_by, "created_at": row.created_at.isoformat(),
-            "closed_at": row.closed_at.isoformat() if row.closed_at else None, "closed_by": row.closed_by,
+            "created_by": row.created_by, "created_at": rfc3339(row.created_at),
+            "closed_at": rfc3339(row.closed_at) if row.closed_at else None, "closed_by": row.closed_by,
             "lines": [{**d.as_dict(), "name": names.get(d.sku, "")} for d in diffs],
             "expected": sum(d.expected for d in diffs), "received": sum(d.received for d in diffs),
-            "receipts": [{**x, "created_at": x["created_at"].isoformat()} for x in receipts]}
+            "receipts": [{**x, "created_at": rfc3339(x["created_at"])} for x in receipts]}
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,14 @@ a retry with the same id gets the first answer back and changes nothing."""
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
+from qoima.platform.bounds import rfc3339
 from qoima.db import tables as t
 from qoima.entrypoints.api.deps import EngineDep, PrincipalDep
 from qoima.entrypoints.api.errors import COMMON, problems
@@ -59,8 +61,17 @@ def _answer(outcome: Outcome, lang: str) -> JSONResponse:
     return JSONResponse(translate(outcome.response, lang), status_code=outcome.status_code, headers=headers)
 
 
+def _default(value):
+    """Times as every API answer gives them (RFC 3339 with the offset); anything else as text."""
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
 def _plain(value):
-    return json.loads(json.dumps(value, default=str))
+    return json.loads(json.dumps(value, default=_default))
 
 
 def _json(value, status_code: int = 200) -> JSONResponse:

@@ -40,7 +40,8 @@ def announce_file(request: Request, engine: EngineDep, principal: PrincipalDep,
                   warehouse: Annotated[Text(40, min_length=1), Form()],
                   seller: Annotated[Code | None, Form()] = None,
                   supplier: Annotated[Supplier, Form()] = "", reference: Annotated[Reference, Form()] = "",
-                  expected_at: Annotated[Text(10), Form(description="YYYY-MM-DD, 2000-01-01 .. a year ahead")] = "",
+                  expected_at: Annotated[Text(10), Form(description="YYYY-MM-DD, 2000-01-01 .. a year ahead",
+                                                                     json_schema_extra={"format": "date"})] = "",
                   idempotency_key: IdempotencyKey = None):
     header = asn.header_of(seller=seller or None, warehouse=warehouse, supplier=supplier, reference=reference,
                            expected_at=expected_at.strip() or None)
