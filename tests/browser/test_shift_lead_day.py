@@ -91,7 +91,9 @@ def day(engine, tmp_path):
 
 
 def _sign_in(page, base, email):
-    page.goto(f"{base}/login")  # no ?lang: the default language, Russian
+    """No ?lang switch: once signed in, the user's language, Russian by default (users.language), wins over
+    Chromium's en-US Accept-Language (which the login page itself honours)."""
+    page.goto(f"{base}/login")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", "password123")
     page.click("form[action='/login'] button[type=submit]")
@@ -188,6 +190,9 @@ def test_a_shift_lead_day(day, engine, browser, tmp_path):  # noqa: F811
 
     # 6. two orders on hold in one go
     page.goto(f"{base}/orders")
+    for label in page.locator("select[name=action] option").all_inner_texts():
+        if label != "—":
+            _russian(label)  # hold, release, cancel, print: all in Russian
     page.check(f"input[name=order][value='{ids['WEB-1']}']")
     page.check(f"input[name=order][value='{ids['WEB-2']}']")
     page.select_option("select[name=action]", "hold")
