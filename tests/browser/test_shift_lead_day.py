@@ -154,7 +154,9 @@ def test_a_shift_lead_day(day, engine, browser, tmp_path):  # noqa: F811
         page.click("button[data-confirm-receipt]")
     assert re.search(r"/receipts/\d+$", page.url), page.url
     _russian(page.locator(".flash-success").inner_text())
-    assert "RCV" in page.locator("#receipt-movements").inner_text()  # landed in the receiving dock
+    booked = page.locator("#receipt-movements tbody tr")
+    assert booked.count() == 1 and "RCV" in booked.inner_text()  # landed in the receiving dock
+    assert "поставка от поставщика Steppe Ceramics" in booked.inner_text()  # the ledger reason, in Russian
     _drain(engine)
 
     # 3. put away into A-02
