@@ -16,6 +16,7 @@ naive UTC datetimes.
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -150,6 +151,31 @@ def localize_warning(text: str, lang: str) -> str:
 def localize_reason(stored: str | None, lang: str) -> str:
     """A sourcing reason or timeline entry Qoima wrote, in a language (free text as it was typed)."""
     return reasons.localize(stored, gettext_of(lang), PARAM_LABELS)
+
+
+# What the stock services write themselves into stock_movements.reason (stock/services/inbound.py, putaway.py,
+# stock_import.py; inventory.move's default is the movement's kind): English, shown in the reader's language.
+LEDGER_REASONS = (N_("supplier delivery %(supplier)s"), N_("supplier delivery"), N_("transfer to %(warehouse)s"),
+                  N_("transfer received"), N_("automatic put-away"), N_("stock import"), N_("putaway"), N_("move"))
+
+
+@cache
+def _ledger_patterns() -> list[tuple[str, re.Pattern]]:
+    out = []
+    for template in LEDGER_REASONS:
+        head, _, tail = template.partition("%(")
+        name = tail.split(")s", 1)[0] if tail else ""
+        out.append((template, re.compile(re.escape(head) + (f"(?P<{name}>.+)" if name else ""), re.S)))
+    return out
+
+
+def localize_ledger_reason(stored: str | None, lang: str) -> str:
+    """A ledger reason a stock service wrote, in a language (a reason a user typed: as it was typed)."""
+    for template, pattern in _ledger_patterns():
+        m = pattern.fullmatch(stored or "")
+        if m is not None:
+            return gettext_of(lang)(template) % m.groupdict()
+    return stored or ""
 
 
 def available_languages() -> list[str]:

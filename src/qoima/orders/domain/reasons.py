@@ -27,6 +27,9 @@ TEMPLATES: dict[str, str] = {
     "sourcing.options": "%(options)s option(s) with %(parcels)s parcel(s)",
     "sourcing.nearest": "nearest to customer (%(km)s km)",
     "sourcing.depth": "stock depth after order %(depth)s",
+    "sourcing.ships_from": "ships from %(codes)s",  # after a backorder fill (orders/services/backorders.py)
+    "sourcing.arrived_at": "backorder partly filled: stock arrived at %(codes)s",
+    "sourcing.still_backordered": "%(short)s unit(s) still backordered",
     "timeline.received": "received via %(channel)s",
     "timeline.backorder_filled": "backorder filled: stock arrived",
     "timeline.imported_history": "imported history",

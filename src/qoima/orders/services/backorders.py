@@ -119,8 +119,9 @@ def current_reason(warehouses: list[str], short: int) -> str:
     """The sourcing reason of an order after a fill (stored, so the order page shows why it ships now)."""
     where = "+".join(warehouses) or "-"
     if short:
-        return f"backorder partly filled: stock arrived at {where}; {short} unit(s) still backordered"
-    return f"backorder filled: stock arrived; ships from {where}"
+        return reasons.joined([reasons.text("sourcing.arrived_at", codes=where),
+                               reasons.text("sourcing.still_backordered", short=short)])
+    return reasons.joined([reasons.text("timeline.backorder_filled"), reasons.text("sourcing.ships_from", codes=where)])
 
 
 def _store_reason(uow: UnitOfWork, order_id: int, short: int) -> None:
