@@ -128,7 +128,7 @@ def test_bad_rows_are_listed_with_line_numbers_and_nothing_is_written(world):
                    (8, "row"), (9, "seller"), (10, "customer_email")}
     by_line = {e["line"]: e["message"] for e in caught.value.errors}
     assert "not a valid number" in by_line[3] or "not a phone number" in by_line[3]
-    assert "valid integer" in by_line[4]
+    assert "whole number" in by_line[4]
     assert by_line[5] == "unknown SKU 'NOPE-9' for seller 'seller-a'"
     assert "greater than 0" in by_line[6]
     assert "line 2" in by_line[7] and "duplicate of line 2" in by_line[8]

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from qoima.platform import roles
-from qoima.platform.errors import DomainError, format_template
+from qoima.platform.errors import SCHEMA_INVALID, DomainError, schema_rule
 from qoima.platform.access import Principal
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.platform.unit_of_work import run as run_use_case
@@ -87,27 +87,6 @@ SCHEMA_FIELD_LABELS = {"email": i18n.N_("E-mail"), "password": i18n.N_("Password
                        "code": i18n.N_("Code"), "full_name": i18n.N_("Full name"), "role": i18n.N_("Role"),
                        "seller": i18n.N_("Seller"), "language": i18n.N_("Language"), "sku": i18n.N_("SKU"),
                        "warehouse": i18n.N_("Warehouse"), "quantity": i18n.N_("Quantity"), "note": i18n.N_("Note")}
-SCHEMA_PROBLEMS = {  # pydantic error type -> msgid (ctx values as its parameters)
-    "missing": i18n.N_("is required"),
-    "string_too_long": i18n.N_("must have at most %(max_length)s characters"),
-    "too_long": i18n.N_("must have at most %(max_length)s items"),
-    "string_too_short": i18n.N_("must have at least %(min_length)s characters"),
-    "greater_than_equal": i18n.N_("must be at least %(ge)s"),
-    "greater_than": i18n.N_("must be greater than %(gt)s"),
-    "less_than_equal": i18n.N_("must be at most %(le)s"),
-    "less_than": i18n.N_("must be less than %(lt)s"),
-    "int_parsing": i18n.N_("is not a whole number"), "int_from_float": i18n.N_("is not a whole number"),
-    "float_parsing": i18n.N_("is not a number"), "decimal_parsing": i18n.N_("is not a number"),
-    "url_parsing": i18n.N_("is not a valid web address"), "url_scheme": i18n.N_("is not a valid web address"),
-    "date_from_datetime_parsing": i18n.N_("is not a valid date"), "date_parsing": i18n.N_("is not a valid date"),
-    "datetime_parsing": i18n.N_("is not a valid date and time"), "datetime_from_date_parsing": i18n.N_("is not a valid date and time"),
-    "string_pattern_mismatch": i18n.N_("has characters that are not allowed"),
-    "literal_error": i18n.N_("choose a value from the list"), "enum": i18n.N_("choose a value from the list"),
-}
-EMAIL_PROBLEM = i18n.N_("is not a valid e-mail address")
-OTHER_PROBLEM = i18n.N_("the value is not valid")
-
-
 def schema_error(web: Web, exc, labels: dict | None = None) -> str:
     """The first error of a pydantic ValidationError as "<field label>: <problem>" in the page's language:
     a domain rule inside the schema (platform/schemas.RuleValueError) is its own translated error; a
@@ -123,17 +102,8 @@ def schema_error(web: Web, exc, labels: dict | None = None) -> str:
 
 def schema_problem(web: Web, error: dict) -> str:
     """One error of pydantic's exc.errors(), without its field, in the page's language."""
-    ctx = error.get("ctx") or {}
-    rule = getattr(ctx.get("error"), "domain_error", None)
-    kind, msg = error.get("type", ""), str(error.get("msg", ""))
-    if rule is not None:
-        return web.error(rule)
-    if kind in SCHEMA_PROBLEMS:
-        return format_template(web._(SCHEMA_PROBLEMS[kind]),
-                               {k: v for k, v in ctx.items() if isinstance(v, (int, float, str))})
-    if "email" in msg.lower():
-        return web._(EMAIL_PROBLEM)
-    return web._(OTHER_PROBLEM)
+    rule = schema_rule(error)
+    return web.error(rule) if rule is not None else web._(SCHEMA_INVALID)
 
 
 # --- the request context ---------------------------------------------------------------------------------------
