@@ -76,7 +76,7 @@ def environment(lang: str) -> Environment:
         role_label=label(i18n.ROLE_LABELS), delivery_label=label(i18n.DELIVERY_LABELS),
         channel_label=label(i18n.CHANNEL_LABELS), notify_label=label(i18n.NOTIFY_LABELS),
         problem_text=lambda e: i18n.localize_problem(e, lang), warning_text=lambda w: i18n.localize_warning(w, lang),
-        count_label=label(i18n.IMPORT_COUNT_LABELS), segment_label=label(i18n.SEGMENT_LABELS), actor_label=label(i18n.ACTOR_LABELS), reason=lambda v: i18n.localize_reason(v, lang), row_error=lambda row: i18n.localize_row(row, lang))
+        count_label=label(i18n.IMPORT_COUNT_LABELS), segment_label=label(i18n.SEGMENT_LABELS), actor_label=label(i18n.ACTOR_LABELS), reason=lambda v: i18n.localize_reason(v, lang), ledger=lambda v: i18n.localize_ledger(v, lang), row_error=lambda row: i18n.localize_row(row, lang))
     env.globals.update(lang=lang, languages=i18n.available_languages(), language_names=i18n.LANGUAGE_NAMES)
     return env
 

@@ -152,6 +152,30 @@ def localize_reason(stored: str | None, lang: str) -> str:
     return reasons.localize(stored, gettext_of(lang), PARAM_LABELS)
 
 
+LEDGER_REASONS = {  # what the stock services write as a ledger row's reason -> msgid
+    "automatic put-away": N_("automatic put-away"), "picked for order": N_("picked for order"),
+    "put-away": N_("put-away"), "stock import": N_("stock import"), "transfer received": N_("transfer received"),
+    "supplier delivery": N_("supplier delivery"),
+}
+LEDGER_PREFIXES = {  # ... and the ones followed by a value (a supplier, a warehouse, a typed reason)
+    "supplier delivery ": N_("supplier delivery %(note)s"),
+    "order cancelled after pick: ": N_("order cancelled after pick: %(note)s"),
+    "transfer to ": N_("transfer to %(note)s"),
+}
+
+
+def localize_ledger(stored: str | None, lang: str) -> str:
+    """A stock ledger reason the services wrote, in a language (anything else: as it was typed)."""
+    text = stored or ""
+    tr = get_translations(lang)
+    if text in LEDGER_REASONS:
+        return tr.gettext(LEDGER_REASONS[text])
+    for prefix, msgid in LEDGER_PREFIXES.items():
+        if text.startswith(prefix):
+            return tr.gettext(msgid) % {"note": text[len(prefix):]}
+    return text
+
+
 def available_languages() -> list[str]:
     """Languages with a catalog on disk, ru first."""
     found = sorted(p.parent.parent.name for p in LOCALE_DIR.glob("*/LC_MESSAGES/messages.po"))
