@@ -171,7 +171,7 @@ def test_bulk_hold_reports_each_order_and_a_second_submit_changes_nothing(client
     assert r.status_code == 200
     assert 'class="row-ok" data-order="%d"' % three["a1"] in r.text
     refused = re.search(r'class="row-refused" data-order="%d">(.*?)</tr>' % three["a2"], r.text, re.S).group(1)
-    assert "cancelled" in refused and "on_hold" in refused  # the reason: no such move from cancelled
+    assert "«Отменён»" in refused and "«Приостановлен»" in refused  # the reason, in the page's language
     assert 'class="row-refused" data-order="999999"' in r.text
     assert status_of(world.engine, three["a1"]) == "on_hold" and status_of(world.engine, three["a2"]) == "cancelled"
     before = _events(world)

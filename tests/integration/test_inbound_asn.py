@@ -135,7 +135,7 @@ def test_ad_hoc_receipt_takes_lowercase_skus_and_refuses_all_zero(world):
     with pytest.raises(ValidationError) as info:
         run(eng, inbound.receive, world.principals["worker"], ReceiptIn(
             seller="seller-a", warehouse="ALA", location="A-02", lines=[ReceiptLineIn(sku="SKU-1", expected=3)]))
-    assert info.value.field == "lines" and info.value.extra["code"] == "stock.nothing_received"
+    assert info.value.field == "lines" and info.value.code == "stock.nothing_received"
     with UnitOfWork(eng) as uow:
         found, n = receipts.list_receipts(uow, world.principals["admin"], receipts.ReceiptFilter(sku="ku-3"))
     assert n >= 1 and all(any("SKU-3" == ln["sku"] for ln in x["lines"]) for x in found)

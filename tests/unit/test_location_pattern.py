@@ -49,7 +49,7 @@ def test_two_requests_line_up():
 def test_bad_patterns_are_refused_naming_the_field(pattern, code):
     with pytest.raises(ValidationError) as err:
         lp.parse(pattern)
-    assert err.value.field == "pattern" and err.value.extra["code"] == code
+    assert err.value.field == "pattern" and err.value.code == code
 
 
 @pytest.mark.parametrize("width", [0, -1, 101, float("nan")])

@@ -33,6 +33,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
+from qoima.platform.errors import ValidationError
+
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 MONEY_MAX = Decimal("999999999999.99")  # Numeric(14, 2)
@@ -85,12 +87,23 @@ def control_character(value: str, multiline: bool = False) -> str | None:
     return f"U+{code:04X} ({name}) at position {found.start() + 1}"
 
 
+class ControlCharacter(ValueError):
+    """A control character in a text field: the English message for Pydantic and, as `domain_error`, the
+    template with its code and parameters (shown in the reader's language: errors.schema_rule)."""
+
+    def __init__(self, rule: ValidationError):
+        super().__init__(rule.message)
+        self.domain_error = rule
+
+
 def _no_controls(multiline: bool):
     def check(value: str) -> str:
         bad = control_character(value, multiline)
         if bad:
-            allowed = " (tab and line breaks are allowed)" if multiline else ""
-            raise ValueError(f"must not contain control characters{allowed}: found {bad}")
+            rule = ValidationError("must not contain control characters (tab and line breaks are allowed): found "
+                                   "%(where)s" if multiline else "must not contain control characters: found %(where)s",
+                                   code="text.control", where=bad)
+            raise ControlCharacter(rule)
         return value
     return check
 

@@ -198,3 +198,43 @@ def problem_body(error: DomainError) -> dict:
 
 
 _BODY_RESERVED = {"type", "title", "status", "detail", "field", "code", "params"}
+
+
+# --- schema (Pydantic) errors as templates ---------------------------------------------------------------------
+
+SCHEMA_PROBLEMS = {  # pydantic error type -> English template (msgid), its ctx values as the parameters
+    "missing": "is required",
+    "string_too_long": "must have at most %(max_length)s characters",
+    "too_long": "must have at most %(max_length)s items",
+    "string_too_short": "must have at least %(min_length)s characters",
+    "greater_than_equal": "must be at least %(ge)s",
+    "greater_than": "must be greater than %(gt)s",
+    "less_than_equal": "must be at most %(le)s",
+    "less_than": "must be less than %(lt)s",
+    "int_parsing": "is not a whole number", "int_from_float": "is not a whole number",
+    "float_parsing": "is not a number", "decimal_parsing": "is not a number",
+    "url_parsing": "is not a valid web address", "url_scheme": "is not a valid web address",
+    "date_from_datetime_parsing": "is not a valid date", "date_parsing": "is not a valid date",
+    "datetime_parsing": "is not a valid date and time", "datetime_from_date_parsing": "is not a valid date and time",
+    "string_pattern_mismatch": "has characters that are not allowed",
+    "literal_error": "choose a value from the list", "enum": "choose a value from the list",
+}
+SCHEMA_EMAIL = "is not a valid e-mail address"
+SCHEMA_INVALID = "the value is not valid"
+
+
+def schema_rule(error: Mapping) -> DomainError | None:
+    """One error of a pydantic ValidationError (an item of exc.errors()) as a DomainError with a template:
+    a domain rule inside the schema (platform/schemas.RuleValueError) is itself; a Pydantic check one of
+    SCHEMA_PROBLEMS; None when it is neither (the caller says "the value is not valid" or keeps its text)."""
+    ctx = error.get("ctx") or {}
+    rule = getattr(ctx.get("error"), "domain_error", None)
+    if isinstance(rule, DomainError):
+        return rule
+    kind, msg = str(error.get("type", "")), str(error.get("msg", ""))
+    if kind in SCHEMA_PROBLEMS:
+        params = {k: v for k, v in ctx.items() if isinstance(v, (int, float, str))}
+        return ValidationError(SCHEMA_PROBLEMS[kind], code=f"validation.{kind}", **params)
+    if "email" in msg.lower():
+        return ValidationError(SCHEMA_EMAIL, code="validation.email")
+    return None

@@ -33,7 +33,7 @@ from typing import BinaryIO, Callable, Iterator
 
 from pydantic import ValidationError as PydanticError
 
-from qoima.platform.errors import DomainError, RowErrors, ValidationError, row_error
+from qoima.platform.errors import DomainError, RowErrors, ValidationError, row_error, schema_rule
 from qoima.platform.tabular import ENCODING_NAMES, FileFormatError, Limits, TableReader, detect_format, open_table
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -178,7 +178,7 @@ def open_rows(upload: Upload, report: Report, columns: Columns, limits: Limits |
 def pyd_errors(exc: PydanticError):
     """(location, message) of every error of a Pydantic validation."""
     for e in exc.errors():
-        rule = getattr((e.get("ctx") or {}).get("error"), "domain_error", None)  # schemas.RuleValueError
+        rule = schema_rule(e)  # a rule of the schema or a Pydantic check as a template with a code
         yield tuple(e.get("loc", ())), rule if rule is not None else e.get("msg", "invalid").removeprefix("Value error, ")
 
 

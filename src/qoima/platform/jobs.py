@@ -264,7 +264,7 @@ def take_checked_input(uow: UnitOfWork, principal: Principal, job_id: int) -> tu
     job has no file to write (not a valid check, or written already)."""
     row = uow.execute(select(t.jobs).where(t.jobs.c.id == job_id).with_for_update()).first()
     if row is None or not _visible(principal, dict(row._mapping)):
-        raise NotFound(f"no job {job_id}", field="job_id")
+        raise NotFound("no job %(job_id)s", field="job_id", code="jobs.not_found", job_id=job_id)
     if row.status != "done" or row.input is None or not (row.options or {}).get("dry_run"):
         raise Conflict("this import has no checked file to write: check the file again", field="job_id",
                        code="jobs.nothing_to_commit")

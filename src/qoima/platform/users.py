@@ -32,7 +32,7 @@ class UserEdit:
 def _user(uow: UnitOfWork, user_id: int):
     row = uow.execute(select(t.users).where(t.users.c.id == user_id)).first()
     if row is None:
-        raise NotFound(f"no user #{user_id}", field="user", code="users.not_found")
+        raise NotFound("no user #%(user_id)s", field="user", code="users.not_found", user_id=user_id)
     return row
 
 
@@ -41,13 +41,13 @@ def update_user(uow: UnitOfWork, principal: Principal, user_id: int, edit: UserE
     principal.require("admin")
     row = _user(uow, user_id)
     if control_character(edit.full_name):
-        raise ValidationError(f"full name has a control character ({control_character(edit.full_name)})",
-                              field="full_name", code="text.control")
+        raise ValidationError("full name has a control character (%(where)s)", field="full_name", code="text.control",
+                              where=control_character(edit.full_name))
     if len(edit.full_name) > 200:
         raise ValidationError("full name has at most 200 characters", field="full_name", code="users.full_name",
                               max=200)
     if edit.role not in ROLES:
-        raise ValidationError(f"role must be one of {', '.join(ROLES)}", field="role", code="users.role",
+        raise ValidationError("role must be one of %(roles)s", field="role", code="users.role",
                               roles=", ".join(ROLES))
     if (edit.role == "seller") != (edit.seller_id is not None):
         raise ValidationError("a seller user needs a seller; staff users have none", field="seller",

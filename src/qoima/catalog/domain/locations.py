@@ -78,7 +78,7 @@ class Cell:
 
 
 def _error(message: str, code: str, **params) -> ValidationError:
-    return ValidationError(message % params if params else message, field="pattern", code=code, **params)
+    return ValidationError(message, field="pattern", code=code, **params)
 
 
 def _span(text: str, name: str) -> Span:
@@ -117,8 +117,8 @@ def parse(pattern: str) -> Pattern:
 def expand(pattern: Pattern, bay_width: float = 1.0) -> list[Cell]:
     """Every location of the pattern: aisle by aisle, bay by bay, level by level."""
     if not 0 < bay_width <= MAX_BAY_WIDTH:
-        raise ValidationError(f"bay width must be above 0 and at most {MAX_BAY_WIDTH:g} m", field="bay_width",
-                              code="locations.bay_width", max=MAX_BAY_WIDTH)
+        raise ValidationError("bay width must be above 0 and at most %(max)s m", field="bay_width",
+                              code="locations.bay_width", max=f"{MAX_BAY_WIDTH:g}")
     levels = range(pattern.level.low, pattern.level.high + 1) if pattern.level else [None]
     cells = []
     for a in range(pattern.aisle.low, pattern.aisle.high + 1):

@@ -148,4 +148,4 @@ def update_seller(uow: UnitOfWork, principal: Principal, seller_id: int, name: s
     n = uow.execute(update(t.sellers).where(t.sellers.c.id == seller_id)
                     .values(name=name, webhook_url=webhook_url or None)).rowcount
     if not n:
-        raise NotFound(f"no seller #{seller_id}", field="seller")
+        raise NotFound("no seller #%(seller_id)s", field="seller", code="catalog.seller_not_found", seller_id=seller_id)

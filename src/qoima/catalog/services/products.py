@@ -33,7 +33,8 @@ def get_product(uow: UnitOfWork, principal: Principal, product_id: int) -> dict:
     row = uow.execute(select(t.products, t.sellers.c.code.label("seller"), t.sellers.c.name.label("seller_name"))
                       .join(t.sellers).where(t.products.c.id == product_id)).first()
     if row is None or not principal.can_see(row.seller_id):
-        raise NotFound(f"no product #{product_id}", field="product_id", code="catalog.product_not_found")
+        raise NotFound("no product #%(product_id)s", field="product_id", code="catalog.product_not_found",
+                       product_id=product_id)
     codes = uow.execute(select(t.barcodes.c.code).where(t.barcodes.c.product_id == product_id)
                         .order_by(t.barcodes.c.id)).scalars().all()
     sees_money = roles.may(principal.role, roles.SEE_MONEY)
@@ -50,7 +51,7 @@ def create_product(uow: UnitOfWork, principal: Principal, data: ProductIn) -> in
     seller = resolve_seller(uow, principal, data.seller)
     if uow.execute(select(t.products.c.id).where(t.products.c.seller_id == seller.id,
                                                  t.products.c.sku == data.sku)).first():
-        raise Conflict(f"SKU '{data.sku}' already exists", field="sku", code="catalog.sku_exists", sku=data.sku)
+        raise Conflict("SKU '%(sku)s' already exists", field="sku", code="catalog.sku_exists", sku=data.sku)
     _check_barcodes(uow, seller.id, None, data.barcodes)
     try:
         pid = uow.execute(insert(t.products).values(seller_id=seller.id, created_at=utcnow(), **_fields(data))
@@ -68,10 +69,11 @@ def update_product(uow: UnitOfWork, principal: Principal, product_id: int, data:
     row = uow.execute(select(t.products.c.id, t.products.c.seller_id, t.products.c.sku)
                       .where(t.products.c.id == product_id).with_for_update()).first()
     if row is None or not principal.can_see(row.seller_id):
-        raise NotFound(f"no product #{product_id}", field="product_id", code="catalog.product_not_found")
+        raise NotFound("no product #%(product_id)s", field="product_id", code="catalog.product_not_found",
+                       product_id=product_id)
     if data.sku != row.sku and uow.execute(select(t.products.c.id).where(
             t.products.c.seller_id == row.seller_id, t.products.c.sku == data.sku)).first():
-        raise Conflict(f"SKU '{data.sku}' already exists", field="sku", code="catalog.sku_exists", sku=data.sku)
+        raise Conflict("SKU '%(sku)s' already exists", field="sku", code="catalog.sku_exists", sku=data.sku)
     _check_barcodes(uow, row.seller_id, product_id, data.barcodes)
     fields = _fields(data)
     if not roles.may(principal.role, roles.SEE_MONEY):
@@ -93,7 +95,7 @@ def _check_barcodes(uow: UnitOfWork, seller_id: int, product_id: int | None, cod
                          .join(t.products, t.products.c.id == t.barcodes.c.product_id)
                          .where(t.barcodes.c.seller_id == seller_id, t.barcodes.c.code.in_(wanted))):
         if r.id != product_id:
-            raise Conflict(f"barcode {r.code} already belongs to SKU '{r.sku}'", field="barcodes",
+            raise Conflict("barcode %(barcode)s already belongs to SKU '%(sku)s'", field="barcodes",
                            code="catalog.barcode_taken", barcode=r.code, sku=r.sku)
 
 

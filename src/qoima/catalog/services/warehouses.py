@@ -40,7 +40,7 @@ class WarehouseData:
 
 
 def _invalid(message: str, field: str, code: str, **params) -> ValidationError:
-    return ValidationError(message % params if params else message, field=field, code=code, **params)
+    return ValidationError(message, field=field, code=code, **params)
 
 
 def _no_control(fields: dict[str, str]) -> None:
@@ -102,7 +102,7 @@ def save_warehouse(uow: UnitOfWork, principal: Principal, data: WarehouseData, w
     data = check(data)
     taken = uow.execute(select(t.warehouses.c.id).where(t.warehouses.c.code == data.code)).scalar()
     if taken is not None and taken != warehouse_id:
-        raise Conflict(f"warehouse {data.code} already exists", field="code", code="warehouse.code_taken",
+        raise Conflict("warehouse %(value)s already exists", field="code", code="warehouse.code_taken",
                        value=data.code)
     if warehouse_id is None:
         warehouse_id = uow.execute(insert(t.warehouses).values(created_at=utcnow(), **_row(data))
@@ -111,7 +111,8 @@ def save_warehouse(uow: UnitOfWork, principal: Principal, data: WarehouseData, w
         found = uow.execute(update(t.warehouses).where(t.warehouses.c.id == warehouse_id).values(**_row(data))
                             .returning(t.warehouses.c.id)).scalar()
         if found is None:
-            raise NotFound(f"no warehouse #{warehouse_id}", field="warehouse", code="warehouse.not_found")
+            raise NotFound("no warehouse #%(warehouse_id)s", field="warehouse", code="warehouse.not_found",
+                           warehouse_id=warehouse_id)
     uow.execute(delete(t.warehouse_holidays).where(t.warehouse_holidays.c.warehouse_id == warehouse_id))
     if data.holidays:
         uow.execute(insert(t.warehouse_holidays), [{"warehouse_id": warehouse_id, "day": d, "name": n}
@@ -133,7 +134,7 @@ def warehouses(uow: UnitOfWork) -> list[dict]:
 def warehouse_id(uow: UnitOfWork, code: str) -> int:
     wid = uow.execute(select(t.warehouses.c.id).where(t.warehouses.c.code == code)).scalar()
     if wid is None:
-        raise NotFound(f"no warehouse {code}", field="warehouse", code="warehouse.not_found", value=code)
+        raise NotFound("no warehouse %(value)s", field="warehouse", code="warehouse.not_found", value=code)
     return wid
 
 

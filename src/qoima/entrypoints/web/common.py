@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from qoima.platform import roles
-from qoima.platform.errors import DomainError
+from qoima.platform.errors import SCHEMA_INVALID, DomainError, schema_rule
 from qoima.platform.access import Principal
 from qoima.platform.unit_of_work import UnitOfWork
 from qoima.platform.unit_of_work import run as run_use_case
@@ -76,10 +76,34 @@ def environment(lang: str) -> Environment:
         role_label=label(i18n.ROLE_LABELS), delivery_label=label(i18n.DELIVERY_LABELS),
         channel_label=label(i18n.CHANNEL_LABELS), notify_label=label(i18n.NOTIFY_LABELS),
         problem_text=lambda e: i18n.localize_problem(e, lang), warning_text=lambda w: i18n.localize_warning(w, lang),
-        count_label=label(i18n.IMPORT_COUNT_LABELS), segment_label=label(i18n.SEGMENT_LABELS), actor_label=label(i18n.ACTOR_LABELS), reason=lambda v: i18n.localize_reason(v, lang),
-        ledger_reason=lambda v: i18n.localize_ledger_reason(v, lang), row_error=lambda row: i18n.localize_row(row, lang))
+        count_label=label(i18n.IMPORT_COUNT_LABELS), segment_label=label(i18n.SEGMENT_LABELS), actor_label=label(i18n.ACTOR_LABELS), reason=lambda v: i18n.localize_reason(v, lang), ledger=lambda v: i18n.localize_ledger(v, lang), row_error=lambda row: i18n.localize_row(row, lang))
     env.globals.update(lang=lang, languages=i18n.available_languages(), language_names=i18n.LANGUAGE_NAMES)
     return env
+
+
+# --- schema errors (Pydantic) in the page's language ---------------------------------------------------------
+
+SCHEMA_FIELD_LABELS = {"email": i18n.N_("E-mail"), "password": i18n.N_("Password"), "name": i18n.N_("Name"),
+                       "code": i18n.N_("Code"), "full_name": i18n.N_("Full name"), "role": i18n.N_("Role"),
+                       "seller": i18n.N_("Seller"), "language": i18n.N_("Language"), "sku": i18n.N_("SKU"),
+                       "warehouse": i18n.N_("Warehouse"), "quantity": i18n.N_("Quantity"), "note": i18n.N_("Note")}
+def schema_error(web: Web, exc, labels: dict | None = None) -> str:
+    """The first error of a pydantic ValidationError as "<field label>: <problem>" in the page's language:
+    a domain rule inside the schema (platform/schemas.RuleValueError) is its own translated error; a
+    Pydantic check is one of SCHEMA_PROBLEMS; the English text of Pydantic is never shown."""
+    first = exc.errors()[0]
+    loc = [str(x) for x in first.get("loc", ()) if not isinstance(x, int)]
+    name = loc[-1] if loc else ""
+    table = {**SCHEMA_FIELD_LABELS, **(labels or {})}
+    label = web._(table[name]) if name in table else name
+    problem = schema_problem(web, first)
+    return web._("%(field)s: %(problem)s", field=label, problem=problem) if label else problem
+
+
+def schema_problem(web: Web, error: dict) -> str:
+    """One error of pydantic's exc.errors(), without its field, in the page's language."""
+    rule = schema_rule(error)
+    return web.error(rule) if rule is not None else web._(SCHEMA_INVALID)
 
 
 # --- the request context ---------------------------------------------------------------------------------------
@@ -113,6 +137,11 @@ class Web:
     def error(self, exc) -> str:
         """A DomainError's message in the page's language."""
         return i18n.localize_error(exc, self.lang)
+
+    def invalid(self, exc, labels: dict | None = None) -> str:
+        """The first error of a Pydantic validation, translated and naming its field ("E-mail: is not a
+        valid e-mail address"); `labels` maps field names to msgids (FIELD_LABELS of the page)."""
+        return schema_error(self, exc, labels)
 
     def ngettext(self, singular: str, plural: str, n: int, **params) -> str:
         text = i18n.get_translations(self.lang).ngettext(singular, plural, n)

@@ -153,29 +153,31 @@ def localize_reason(stored: str | None, lang: str) -> str:
     return reasons.localize(stored, gettext_of(lang), PARAM_LABELS)
 
 
-# What the stock services write themselves into stock_movements.reason (stock/services/inbound.py, putaway.py,
-# stock_import.py; inventory.move's default is the movement's kind): English, shown in the reader's language.
-LEDGER_REASONS = (N_("supplier delivery %(supplier)s"), N_("supplier delivery"), N_("transfer to %(warehouse)s"),
-                  N_("transfer received"), N_("automatic put-away"), N_("stock import"), N_("putaway"), N_("move"))
+LEDGER_REASONS = {  # what the stock services write as a ledger row's reason -> msgid
+    "automatic put-away": N_("automatic put-away"), "picked for order": N_("picked for order"),
+    "put-away": N_("put-away"), "stock import": N_("stock import"), "transfer received": N_("transfer received"),
+    "supplier delivery": N_("supplier delivery"), "putaway": N_("putaway"), "move": N_("move"),
+}
+LEDGER_PREFIXES = {  # ... and the ones followed by a value (a supplier, a warehouse, a typed reason)
+    "supplier delivery ": N_("supplier delivery %(note)s"),
+    "order cancelled after pick: ": N_("order cancelled after pick: %(note)s"),
+    "transfer to ": N_("transfer to %(note)s"),
+}
 
 
-@cache
-def _ledger_patterns() -> list[tuple[str, re.Pattern]]:
-    out = []
-    for template in LEDGER_REASONS:
-        head, _, tail = template.partition("%(")
-        name = tail.split(")s", 1)[0] if tail else ""
-        out.append((template, re.compile(re.escape(head) + (f"(?P<{name}>.+)" if name else ""), re.S)))
-    return out
+def localize_ledger(stored: str | None, lang: str) -> str:
+    """A stock ledger reason the services wrote, in a language (anything else: as it was typed)."""
+    text = stored or ""
+    tr = get_translations(lang)
+    if text in LEDGER_REASONS:
+        return tr.gettext(LEDGER_REASONS[text])
+    for prefix, msgid in LEDGER_PREFIXES.items():
+        if text.startswith(prefix):
+            return tr.gettext(msgid) % {"note": text[len(prefix):]}
+    return text
 
 
-def localize_ledger_reason(stored: str | None, lang: str) -> str:
-    """A ledger reason a stock service wrote, in a language (a reason a user typed: as it was typed)."""
-    for template, pattern in _ledger_patterns():
-        m = pattern.fullmatch(stored or "")
-        if m is not None:
-            return gettext_of(lang)(template) % m.groupdict()
-    return stored or ""
+localize_ledger_reason = localize_ledger  # the older name (tests/unit/test_fill_and_ledger_reasons.py)
 
 
 def available_languages() -> list[str]:

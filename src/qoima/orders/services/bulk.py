@@ -42,7 +42,8 @@ def apply(uow: UnitOfWork, principal: Principal, order_id: int, action: str, rea
             return Outcome(order_id, order.status, already=True)
         return Outcome(order_id, lifecycle.transition(uow, principal, order_id, TARGET[action], reason))
     if action != "release":
-        raise Conflict(f"unknown bulk action '{action}'", field="action", code="orders.bulk_unknown_action")
+        raise Conflict("unknown bulk action '%(action)s'", field="action", code="orders.bulk_unknown_action",
+                       action=action)
     if order.status != Status.ON_HOLD.value:
         raise Conflict("the order is not on hold", field="status", code="orders.not_on_hold")
     was = lifecycle.order_facts(uow, order).was

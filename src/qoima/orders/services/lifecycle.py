@@ -114,8 +114,9 @@ def next_steps(uow: UnitOfWork, principal: Principal, order_id: int) -> NextStep
 def _role_refusal(principal: Principal, to_status: str) -> Forbidden | None:
     """The moves the role matrix keeps from a role (platform/roles.py): cancelling needs CANCEL_ORDERS."""
     if to_status == Status.CANCELLED.value and not roles.may(principal.role, roles.CANCEL_ORDERS):
-        return Forbidden(f"the role {principal.role} may not cancel an order (that needs the role "
-                         f"{' or '.join(roles.roles_with(roles.CANCEL_ORDERS))})", field="status", to_status=to_status)
+        return Forbidden("the role %(role)s may not cancel an order (that needs the role %(roles)s)", field="status",
+                         code="orders.cancel_forbidden", to_status=to_status, role=principal.role,
+                         roles=" or ".join(roles.roles_with(roles.CANCEL_ORDERS)))
     return None
 
 

@@ -202,7 +202,8 @@ def status_on_close(expected: dict[str, int], received: dict[str, int]) -> str:
 
 class TransitionRefused(ValueError):
     def __init__(self, status: str, action: str):
-        super().__init__(f"a delivery that is {status} cannot be {action}")
+        self.template, self.params = "a delivery that is %(status)s cannot be %(action)s", {"status": status, "action": action}
+        super().__init__(self.template % self.params)
         self.status, self.action = status, action
 
 

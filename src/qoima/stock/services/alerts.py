@@ -35,17 +35,17 @@ def set_alert(uow: UnitOfWork, principal: Principal, data: AlertIn) -> int:
     problem = setting_problem(data.kind, data.value, data.window_days)
     if problem is not None:
         field, template, params = problem
-        raise ValidationError(template % params, field=field, code=f"stock.alert_{field}", **params)
+        raise ValidationError(template, field=field, code=f"stock.alert_{field}", **params)
     seller = resolve_seller(uow, principal, data.seller)
     pid = uow.execute(select(t.products.c.id).where(t.products.c.seller_id == seller.id,
                                                     t.products.c.sku == data.sku)).scalar()
     if pid is None:
-        raise ValidationError(f"unknown SKU '{data.sku}'", field="sku", code="stock.unknown_sku", sku=data.sku)
+        raise ValidationError("unknown SKU '%(sku)s'", field="sku", code="stock.unknown_sku", sku=data.sku)
     wid = None
     if data.warehouse:
         wid = uow.execute(select(t.warehouses.c.id).where(t.warehouses.c.code == data.warehouse)).scalar()
         if wid is None:
-            raise ValidationError(f"unknown warehouse '{data.warehouse}'", field="warehouse",
+            raise ValidationError("unknown warehouse '%(warehouse)s'", field="warehouse",
                                   code="stock.unknown_warehouse", warehouse=data.warehouse)
     scope = t.stock_alerts.c.warehouse_id.is_(None) if wid is None else t.stock_alerts.c.warehouse_id == wid
     now = utcnow()
@@ -69,5 +69,5 @@ def clear_alert(uow: UnitOfWork, principal: Principal, alert_id: int) -> None:
     principal.require(*SETTERS)
     seller_id = uow.execute(select(t.stock_alerts.c.seller_id).where(t.stock_alerts.c.id == alert_id)).scalar()
     if seller_id is None or not principal.can_see(seller_id):
-        raise NotFound(f"no alert #{alert_id}", field="alert", code="stock.alert_not_found")
+        raise NotFound("no alert #%(alert_id)s", field="alert", code="stock.alert_not_found", alert_id=alert_id)
     uow.execute(delete(t.stock_alerts).where(t.stock_alerts.c.id == alert_id))

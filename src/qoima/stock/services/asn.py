@@ -45,7 +45,8 @@ def refuse(problem: rules.Problem, exc=ValidationError):
 def _warehouse(uow: UnitOfWork, code: str):
     row = uow.execute(select(t.warehouses).where(t.warehouses.c.code == code)).first()
     if row is None:
-        raise ValidationError(f"unknown warehouse '{code}'", field="warehouse", code="stock.unknown_warehouse")
+        raise ValidationError("unknown warehouse '%(warehouse)s'", field="warehouse", code="stock.unknown_warehouse",
+                              warehouse=code)
     return row
 
 
@@ -53,7 +54,7 @@ def _delivery(uow: UnitOfWork, principal: Principal, asn_id: int, lock: bool = F
     q = select(t.inbound_deliveries).where(t.inbound_deliveries.c.id == asn_id)
     row = uow.execute(q.with_for_update() if lock and uow.is_postgres else q).first()
     if row is None or not principal.can_see(row.seller_id):
-        raise NotFound(f"inbound delivery {asn_id} not found", code="stock.asn_not_found")
+        raise NotFound("inbound delivery %(asn_id)s not found", code="stock.asn_not_found", asn_id=asn_id)
     return row
 
 
@@ -77,8 +78,8 @@ def announce(uow: UnitOfWork, principal: Principal, data: AsnIn) -> dict:
     for i, line in enumerate(data.lines):
         product = product_by_code(uow, principal, seller.id, line.sku, field=f"lines[{i}].sku")
         if product.id in seen:
-            raise ValidationError(f"line {i + 1}: SKU {product.sku} is already on line {seen[product.id] + 1}",
-                                  field=f"lines[{i}].sku", code="stock.duplicate_sku", sku=product.sku)
+            raise ValidationError("line %(line)s: SKU %(sku)s is already on line %(first)s", field=f"lines[{i}].sku",
+                                  code="stock.duplicate_sku", sku=product.sku, line=i + 1, first=seen[product.id] + 1)
         seen[product.id] = i
         products.append(product)
     asn_id = uow.execute(insert(t.inbound_deliveries).values(
@@ -137,8 +138,8 @@ def header_of(**fields) -> AsnHeaderIn:
     except PydanticError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(x) for x in first.get("loc", ())) or "expected_at"
-        raise ValidationError(f"{loc}: {first.get('msg', 'invalid').removeprefix('Value error, ')}",
-                              field=loc) from None
+        raise ValidationError("%(loc)s: %(why)s", field=loc, code="stock.asn_header_invalid", loc=loc,
+                              why=first.get("msg", "invalid").removeprefix("Value error, ")) from None
 
 
 def import_csv(engine: Engine, principal: Principal, header: AsnHeaderIn, upload: Upload,
@@ -161,7 +162,7 @@ def _check(row, action: str) -> None:
     try:
         rules.check_action(row.status, action)
     except rules.TransitionRefused as exc:
-        raise Conflict(str(exc), field="status", code="stock.asn_status", asn_status=row.status) from None
+        raise Conflict(exc.template, field="status", code="stock.asn_status", asn_status=row.status, **exc.params) from None
 
 
 def receive(uow: UnitOfWork, principal: Principal, asn_id: int, data: AsnReceiveIn) -> dict:
@@ -184,7 +185,7 @@ def receive(uow: UnitOfWork, principal: Principal, asn_id: int, data: AsnReceive
     receipt_lines += [ReceiptLineIn(sku=sku, expected=0, received=qty)
                       for pid, (sku, qty) in received.items() if pid not in current]
     if len(receipt_lines) > rules.LINES_MAX:
-        raise ValidationError(rules.TOO_MANY_LINES % {"max": rules.LINES_MAX}, field="lines",
+        raise ValidationError(rules.TOO_MANY_LINES, field="lines",
                               code="stock.too_many_lines", max=rules.LINES_MAX)
     seller = uow.execute(select(t.sellers.c.code).where(t.sellers.c.id == row.seller_id)).scalar_one()
     wh = uow.execute(select(t.warehouses.c.code).where(t.warehouses.c.id == row.warehouse_id)).scalar_one()

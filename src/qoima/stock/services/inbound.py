@@ -53,7 +53,7 @@ def receive(uow: UnitOfWork, principal: Principal, data: ReceiptIn, asn_id: int 
         raise ValidationError(asn_rules.NOTHING_RECEIVED, field="lines", code="stock.nothing_received")
     if len(data.supplier) > asn_rules.SUPPLIER_MAX:
         problem = asn_rules.text_problems(data.supplier)[0]
-        raise ValidationError(problem.text, field=problem.field, code=problem.code, **problem.params)
+        raise ValidationError(problem.template, field=problem.field, code=problem.code, **problem.params)
     cell = putaway.auto_target(uow, loc)  # an 'auto_putaway' warehouse: the dock's goods go on into this cell
     locked = lock_rows(uow, adds=[(p.id, place.id, wh.id) for p, line in zip(products, data.lines) if line.received
                                   for place in ((loc, cell) if cell else (loc,))])

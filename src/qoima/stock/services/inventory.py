@@ -196,13 +196,13 @@ def _carried(uow: UnitOfWork, stock_id: int, orders: set[int]) -> list[tuple[int
 def _refuse_move(row, free: int, held, quantity: int, sku: str, code: str) -> None:
     movable = sum(q for _rid, q in held)
     stuck = (0 if row is None else row.reserved) - movable
-    msg = ("only %(free)s unit(s) of %(sku)s free at %(location)s and %(movable)s reserved that may move, "
-           "%(quantity)s asked")
-    params = {"free": free, "sku": sku, "location": code, "movable": movable, "quantity": quantity}
-    if stuck:
-        msg += " (%(stuck)s reserved for orders being picked, or the target is not a storage cell)"
-        params["stuck"] = stuck
-    raise Conflict(msg % params, field="quantity", code="stock.move_short", template=msg, **params)
+    params = {"free": free, "sku": sku, "location": code, "movable": movable, "quantity": quantity, "stuck": stuck}
+    template = ("only %(free)s unit(s) of %(sku)s free at %(location)s and %(movable)s reserved that may move, "
+                "%(quantity)s asked (%(stuck)s reserved for orders being picked, or the target is not a storage cell)"
+                if stuck else
+                "only %(free)s unit(s) of %(sku)s free at %(location)s and %(movable)s reserved that may move, "
+                "%(quantity)s asked")
+    raise Conflict(template, field="quantity", code="stock.move_short", **params)
 
 
 def _carry(uow: UnitOfWork, held, units: int, to_stock_id: int) -> None:

@@ -81,7 +81,7 @@ def receipt_detail(uow: UnitOfWork, principal: Principal, receipt_id: int) -> di
     """One receipt: lines, who and when, the ledger movements it wrote, its delivery (ASN) if any."""
     row = uow.execute(_base().where(t.receipts.c.id == receipt_id)).first()
     if row is None or not principal.can_see(row.seller_id):
-        raise NotFound(f"receipt {receipt_id} not found", code="stock.receipt_not_found")
+        raise NotFound("receipt %(receipt_id)s not found", code="stock.receipt_not_found", receipt_id=receipt_id)
     out = _with_lines(dict(row._mapping), _line_rows(uow, [receipt_id]).get(receipt_id, []))
     m, p, loc = t.stock_movements.c, t.products.c, t.locations.c
     out["movements"] = [dict(x._mapping) for x in uow.execute(

@@ -36,6 +36,6 @@ def product_by_code(uow: UnitOfWork, principal: Principal, seller_id: int, code:
     principal.check_seller(seller_id)
     row = find_product(uow, seller_id, code)
     if row is None:
-        raise ValidationError(f"unknown SKU or barcode '{code.strip()}'", field=field, code="stock.unknown_sku",
+        raise ValidationError("unknown SKU or barcode '%(sku)s'", field=field, code="stock.unknown_sku",
                               sku=code.strip())
     return row

@@ -26,7 +26,7 @@ from qoima.stock.services.reservable import RECEIVING_MODES, AUTO_PUTAWAY
 
 def refused(exc: rules.AdjustmentRefused) -> ValidationError:
     """A domain refusal as the DomainError the entrypoints show (message, field, code, template, params)."""
-    return ValidationError(str(exc), field=exc.field, code=exc.code, template=exc.template, **exc.params)
+    return ValidationError(exc.template, field=exc.field, code=exc.code, **exc.params)
 
 
 def count(engine: Engine, principal: Principal, data: CountIn, key: str | None = None, field: str = HEADER) -> Outcome:
@@ -88,7 +88,8 @@ def product_of(uow: UnitOfWork, principal: Principal, product_id: int):
     row = uow.execute(select(t.products, t.sellers.c.code.label("seller")).join(t.sellers)
                       .where(t.products.c.id == product_id)).first()
     if row is None or not principal.can_see(row.seller_id):
-        raise NotFound(f"product {product_id} not found", field="product_id")
+        raise NotFound("product %(product_id)s not found", field="product_id", code="stock.product_not_found",
+                       product_id=product_id)
     return row
 
 
@@ -97,7 +98,8 @@ def location_of(uow: UnitOfWork, location_id: int):
                       .join(t.warehouses, t.warehouses.c.id == t.locations.c.warehouse_id)
                       .where(t.locations.c.id == location_id)).first()
     if row is None:
-        raise NotFound(f"location {location_id} not found", field="location_id")
+        raise NotFound("location %(location_id)s not found", field="location_id", code="stock.location_not_found",
+                       location_id=location_id)
     return row
 
 
@@ -163,22 +165,18 @@ def set_receiving_mode(uow: UnitOfWork, principal: Principal, data: ReceivingMod
     principal.require("admin", "manager")
     wh = uow.execute(select(t.warehouses).where(t.warehouses.c.code == data.warehouse)).first()
     if wh is None:
-        tmpl = "unknown warehouse '%(warehouse)s'"
-        raise ValidationError(tmpl % {"warehouse": data.warehouse}, field="warehouse", code="stock.unknown_warehouse",
-                              template=tmpl, warehouse=data.warehouse)
+        raise ValidationError("unknown warehouse '%(warehouse)s'", field="warehouse", code="stock.unknown_warehouse",
+                              warehouse=data.warehouse)
     if data.mode not in RECEIVING_MODES:
-        raise ValidationError("choose a receiving mode from the list", field="mode", code="stock.unknown_mode",
-                              template="choose a receiving mode from the list")
+        raise ValidationError("choose a receiving mode from the list", field="mode", code="stock.unknown_mode")
     cell = None
     if data.cell:
         cell = location_row(uow, code=data.cell, warehouse_code=wh.code, field="cell")
         if cell.kind != "storage":
-            tmpl = "%(location)s is not a storage cell"
-            raise ValidationError(tmpl % {"location": cell.code}, field="cell", code="stock.cell_not_storage",
-                                  template=tmpl, location=cell.code)
+            raise ValidationError("%(location)s is not a storage cell", field="cell", code="stock.cell_not_storage",
+                                  location=cell.code)
     if data.mode == AUTO_PUTAWAY and cell is None:
-        tmpl = "automatic put-away needs a put-away cell"
-        raise ValidationError(tmpl, field="cell", code="stock.cell_required", template=tmpl)
+        raise ValidationError("automatic put-away needs a put-away cell", field="cell", code="stock.cell_required")
     uow.execute(update(t.warehouses).where(t.warehouses.c.id == wh.id).values(receiving_mode=data.mode))
     uow.execute(delete(t.putaway_cells).where(t.putaway_cells.c.warehouse_id == wh.id))
     if cell is not None:

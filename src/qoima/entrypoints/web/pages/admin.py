@@ -24,14 +24,13 @@ router = page_router()
 SELLER_CODE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
-def _valid(schema, **values):
-    """The API's input schema for the same data, its first error as a DomainError (shown on the form)."""
+def _valid(web: Web, schema, **values):
+    """The API's input schema for the same data; its first error, translated and naming the field, as a
+    DomainError (shown on the form; the text is already in the page's language)."""
     try:
         return schema(**values)
     except PydanticError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first.get("loc", ()))
-        raise DomainError(f"{where}: {first.get('msg', '').removeprefix('Value error, ')}", field=where) from None
+        raise DomainError(web.invalid(exc, FIELD_LABELS), code="admin.invalid_input") from None
 
 
 # the field each refusal names, as the forms show it ("Name: ...")
@@ -74,10 +73,10 @@ def create_seller(web: AdminDep, _csrf: CsrfDep, code: Annotated[str, Form()] = 
     form = {"code": code.strip(), "name": name.strip(), "webhook_url": webhook_url.strip()}
     try:
         if not SELLER_CODE.match(form["code"]):
-            raise DomainError(web._("The code may have only Latin letters, digits, '-' and '_' (up to 40)."))
+            raise DomainError("The code may have only Latin letters, digits, '-' and '_' (up to 40).", code="admin.seller_code_invalid")
         if not form["name"]:
-            raise DomainError(web._("The name is required."))
-        data = _valid(SellerIn, code=form["code"], name=form["name"], webhook_url=form["webhook_url"] or None)
+            raise DomainError("The name is required.", code="admin.name_required")
+        data = _valid(web, SellerIn, code=form["code"], name=form["name"], webhook_url=form["webhook_url"] or None)
         with web.uow() as uow:
             catalog.create_seller(uow, web.principal, data.code, data.name, data.webhook_url)
             uow.commit()
@@ -130,13 +129,13 @@ def create_user(web: AdminDep, _csrf: CsrfDep, email: Annotated[str, Form()] = "
     form = {"email": email.strip(), "full_name": full_name.strip(), "role": role, "seller": seller,
             "language": language}
     try:
-        _valid(UserIn, email=form["email"], password=password, role=role, full_name=form["full_name"])
+        _valid(web, UserIn, email=form["email"], password=password, role=role, full_name=form["full_name"])
         with web.uow() as uow:
             seller_id = None
             if role == "seller":
                 seller_id = lookups.seller_id_by_code(uow, web.principal, seller)
                 if seller_id is None:
-                    raise DomainError(web._("Choose the seller this user works for."))
+                    raise DomainError("Choose the seller this user works for.", code="admin.seller_required")
             uid = auth.create_user(uow, email=form["email"], password=password, role=role, seller_id=seller_id,
                                    full_name=form["full_name"], language=i18n.normalize(language) or "ru")
             uow.commit()
@@ -152,7 +151,7 @@ def save_seller(code: str, web: AdminDep, _csrf: CsrfDep, name: Annotated[str, F
     edit = {"code": code[:40], "name": name.strip(), "webhook_url": webhook_url.strip()}
     try:
         if not edit["name"]:
-            raise DomainError(web._("The name is required."), field="name")
+            raise DomainError("The name is required.", field="name", code="admin.name_required")
         with web.uow() as uow:
             seller_id = lookups.seller_id_by_code(uow, web.principal, edit["code"])
             if seller_id is None:
@@ -181,10 +180,10 @@ def save_user(user_id: UserId, web: AdminDep, _csrf: CsrfDep, full_name: Annotat
             if role == "seller":
                 seller_id = lookups.seller_id_by_code(uow, web.principal, seller)
                 if seller_id is None:
-                    raise DomainError(web._("Choose the seller this user works for."), field="seller")
+                    raise DomainError("Choose the seller this user works for.", field="seller", code="admin.seller_required")
             lang = i18n.normalize(language)
             if lang is None:
-                raise DomainError(web._("Choose a language of the list."), field="language")
+                raise DomainError("Choose a language of the list.", field="language", code="admin.language_unknown")
             email = user_admin.update_user(uow, web.principal, user_id, user_admin.UserEdit(
                 edit["full_name"], role, seller_id, lang, edit["is_active"]))
             uow.commit()

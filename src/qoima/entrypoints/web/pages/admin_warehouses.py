@@ -57,10 +57,10 @@ PARTS = {"aisle": N_("aisle"), "bay": N_("bay"), "level": N_("level")}
 
 def reason(web: Web, exc: DomainError) -> str:
     """The refusal, translated and naming the field (a code this page does not know: the message as it is)."""
-    code = exc.extra.get("code")
+    code = exc.code
     if code not in MESSAGES:
-        return exc.message
-    params = {k: v for k, v in exc.extra.items() if k != "code"}
+        return web.error(exc)
+    params = dict(exc.params)
     label = exc.field or ""
     params["label"] = web._(LABELS[label]) if label in LABELS else label
     if params.get("part") in PARTS:
@@ -195,7 +195,7 @@ def _number(text: str, field: str) -> float:
         if field == "bay_width":
             raise DomainError("bay width is not a number", field=field, code="locations.bay_width",
                               max=patterns.MAX_BAY_WIDTH)
-        raise DomainError(f"{field} is not a number", field=field, code="locations.coordinate")
+        raise DomainError("%(name)s is not a number", field=field, code="locations.coordinate", name=field)
     return value
 
 

@@ -29,7 +29,7 @@ def _page(web: Web, seller: str | None, form: dict | None = None, form_error: st
         sellers = lookups.sellers(uow, p) if p.is_staff else []
         seller_id = lookups.seller_id_by_code(uow, p, seller) if p.is_staff and seller else None
         if p.is_staff and seller and seller_id is None:
-            raise NotFound("no such seller")
+            raise NotFound("no such seller", field="seller", code="catalog.seller_not_found")
         items = low_stock.current(uow, p, seller_id=seller_id)
         warehouses = lookups.warehouses(uow)
     form = form or {"sku": "", "kind": "threshold", "value": "", "window_days": "30", "warehouse": "",
@@ -77,7 +77,7 @@ def alerts_post(web: UserDep, _csrf: CsrfDep, action: Annotated[Text(10), Form()
     except DomainError as exc:
         if exc.status in (403, 404):
             raise
-        return _page(web, seller or None, form, web._("The alert was not saved: %(reason)s", reason=exc.message),
+        return _page(web, seller or None, form, web._("The alert was not saved: %(reason)s", reason=web.error(exc)),
                      exc.status if exc.status < 500 else 422)
     web.flash("success", web._("The alert of %(sku)s was saved.", sku=data.sku))
     return web.redirect(back)

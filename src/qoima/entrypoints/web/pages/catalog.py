@@ -13,10 +13,10 @@ from pydantic import ValidationError as PydanticError
 from qoima.catalog.schemas import ProductIn
 from qoima.catalog.services import products
 from qoima.entrypoints.web import lookups
-from qoima.entrypoints.web.common import CsrfDep, UserDep, Web, page_router
+from qoima.entrypoints.web.common import CsrfDep, UserDep, Web, page_router, schema_problem
 from qoima.platform.bounds import Id64
 from qoima.platform.errors import DomainError
-from qoima.platform.imports import number, pyd_errors
+from qoima.platform.imports import number
 
 router = page_router()
 TEXT_FIELDS = ("sku", "name", "category", "weight_g", "length_mm", "width_mm", "height_mm", "replenishment_days")
@@ -38,7 +38,7 @@ async def _read_form(request: Request) -> dict:
     return form
 
 
-def _validate(form: dict, seller: str | None) -> tuple[ProductIn | None, dict[str, str]]:
+def _validate(web: Web, form: dict, seller: str | None) -> tuple[ProductIn | None, dict[str, str]]:
     payload: dict = {"seller": seller or None, "marking_required": form["marking_required"]}
     for k in TEXT_FIELDS:
         if form[k] != "":
@@ -52,8 +52,9 @@ def _validate(form: dict, seller: str | None) -> tuple[ProductIn | None, dict[st
         return ProductIn.model_validate(payload, strict=False), {}
     except PydanticError as exc:
         errors: dict[str, str] = {}
-        for loc, msg in pyd_errors(exc):
-            errors.setdefault(str(loc[0]) if loc else "form", msg)
+        for e in exc.errors():
+            loc = e.get("loc", ())
+            errors.setdefault(str(loc[0]) if loc else "form", schema_problem(web, e))
         return None, errors
 
 
@@ -69,7 +70,7 @@ def _render(web: Web, form: dict, product: dict | None = None, errors: dict | No
 
 def _fail(web: Web, form: dict, product: dict | None, exc: DomainError):
     field = exc.field if exc.field in BLANK else "form"
-    return _render(web, form, product, {field: exc.message}, status=exc.status if exc.status < 500 else 422)
+    return _render(web, form, product, {field: web.error(exc)}, status=exc.status if exc.status < 500 else 422)
 
 
 @router.get("/products/new")
@@ -83,7 +84,7 @@ async def create_product(web: UserDep, _csrf: CsrfDep, request: Request):
     seller = form["seller"] if web.principal.is_staff else None
     if web.principal.is_staff and not seller:
         return _render(web, form, errors={"seller": web._("Choose the seller.")}, status=422)
-    data, errors = _validate(form, seller)
+    data, errors = _validate(web, form, seller)
     if errors:
         return _render(web, form, errors=errors, status=422)
     try:
@@ -109,7 +110,7 @@ async def edit_product(web: UserDep, _csrf: CsrfDep, request: Request, product_i
         product = products.get_product(uow, web.principal, product_id)  # 404 for another seller's product
     form = await _read_form(request)
     form["seller"] = product["seller"]
-    data, errors = _validate(form, product["seller"])
+    data, errors = _validate(web, form, product["seller"])
     if errors:
         return _render(web, form, product, errors, status=422)
     try:

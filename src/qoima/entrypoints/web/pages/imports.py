@@ -54,7 +54,7 @@ def _acting(web: Web, seller: str):
     with web.uow() as uow:
         sid = lookups.seller_id_by_code(uow, p, seller)
     if sid is None:
-        raise DomainError(web._("Choose the seller."), field="seller")
+        raise DomainError("Choose the seller.", field="seller", code="imports.seller_required")
     return replace(p, seller_id=sid)
 
 
@@ -78,9 +78,9 @@ def start_import(web: UserDep, _csrf: CsrfDep, file: Annotated[UploadFile, File(
                  seller: Annotated[Text(40), Form()] = ""):
     try:
         if kind not in _kinds(web):
-            raise DomainError(web._("Choose what the file holds."))
+            raise DomainError("Choose what the file holds.", code="imports.kind_required")
         if not file.filename:
-            raise DomainError(web._("Choose a file."))
+            raise DomainError("Choose a file.", code="imports.file_required")
         data = importers.read_upload(file, web.request.app.state.settings, kind)
         job_id = importers.queue(web.engine, _acting(web, seller.strip()), kind,
                                  Upload(data, file.filename, file.content_type), dry_run == "1", keep_checked=True)
@@ -114,11 +114,11 @@ def commit_checked_import(web: UserDep, _csrf: CsrfDep, job_id: Id64):
         except DomainError as exc:
             if exc.status == 404:
                 raise
-            web.flash("error", web._("The import was not started: %(reason)s", reason=exc.message))
+            web.flash("error", web._("The import was not started: %(reason)s", reason=web.error(exc)))
             return web.redirect(f"/imports/{job_id}")
         plain = kind.removeprefix("import.")
         if plain not in _kinds(web):
-            raise DomainError(web._("Choose what the file holds."))
+            raise DomainError("Choose what the file holds.", code="imports.kind_required")
         acting = replace(web.principal, seller_id=seller_id) if web.principal.is_staff else web.principal
         new_id = jobs.submit(uow, acting, jobs.NewJob(kind, data, {
             "dry_run": False, "filename": options.get("filename"), "content_type": options.get("content_type")}))

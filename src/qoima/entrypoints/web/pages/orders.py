@@ -120,7 +120,7 @@ def _may_cancel(web: Web) -> bool:
 
 def _reason(web: Web, exc: DomainError) -> str:
     """A refusal in the user's language (one place for the error-localization convention to hook into)."""
-    return web._(exc.message)
+    return web.error(exc)
 
 
 @router.get("/orders/print")

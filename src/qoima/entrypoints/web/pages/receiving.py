@@ -60,7 +60,7 @@ def _line_of(field: str | None) -> int | None:
 
 def _service_error(web: Web, exc: DomainError, filled: list[int]) -> tuple[str, int | None]:
     """A service's refusal as a translated message and the form row (index into all rows) it is about."""
-    code = exc.extra.get("code")
+    code = exc.code
     i = _line_of(exc.field)
     row = filled[i] if i is not None and i < len(filled) else None
     line = (row + 1) if row is not None else None
@@ -72,13 +72,13 @@ def _service_error(web: Web, exc: DomainError, filled: list[int]) -> tuple[str, 
         return web._(rules.NOTHING_RECEIVED), None
     if code == "stock.unknown_warehouse":
         return web._("Choose the warehouse and location."), None
-    return (web._("Line %(line)s: %(reason)s", line=line, reason=exc.message) if line else exc.message), row
+    reason = web.error(exc)
+    return (web._("Line %(line)s: %(reason)s", line=line, reason=reason) if line else reason), row
 
 
-def _pydantic(exc: PydanticError) -> str:
-    """A schema's refusal (control characters, a code too long), naming the field as the API does."""
-    first = exc.errors()[0]
-    return f"{'.'.join(str(x) for x in first.get('loc', ()))}: {first.get('msg', '')}"
+def _pydantic(web: Web, exc: PydanticError) -> str:
+    """A schema's refusal (control characters, a code too long), translated and naming the field."""
+    return web.invalid(exc)
 
 
 def _key_error(web: Web, exc: Exception, form: dict) -> str:
@@ -188,7 +188,7 @@ def book_receipt(web: StaffDep, _csrf: CsrfDep, seller: FormText = "", place: Fo
                 rows[row]["error"] = message
             messages.append(message)
         except PydanticError as exc:
-            messages.append(_pydantic(exc))
+            messages.append(_pydantic(web, exc))
     if outcome is None:
         form["error"] = web._("The receipt was not booked: %(reason)s", reason=" ".join(dict.fromkeys(messages)))
         return _receipts_page(web, filters, None, form, status=422)
@@ -279,7 +279,7 @@ def _announce(web: Web, form: dict, upload: Upload | None):
         return None, [web._("The file has %(n)s invalid row(s); nothing was announced.", n=len(exc.errors))], \
             exc.errors[:50]
     except PydanticError as exc:
-        return None, [_pydantic(exc)], []
+        return None, [_pydantic(web, exc)], []
     except (KeyReused, KeyInProgress) as exc:
         return None, [_key_error(web, exc, form)], []
     except DomainError as exc:
@@ -402,7 +402,7 @@ def receive_delivery(web: StaffDep, _csrf: CsrfDep, asn_id: Id64, location: Form
         except DomainError as exc:
             messages.append(_service_error(web, exc, list(range(len(lines))))[0])
         except PydanticError as exc:
-            messages.append(_pydantic(exc))
+            messages.append(_pydantic(web, exc))
     if outcome is None:
         receive["error"] = web._("The receipt was not booked: %(reason)s", reason=" ".join(dict.fromkeys(messages)))
         return _delivery_page(web, asn_id, receive, status=422)

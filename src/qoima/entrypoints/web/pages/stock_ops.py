@@ -21,7 +21,7 @@ from pydantic import ValidationError as PydanticError
 from qoima.entrypoints.web import lookups
 from qoima.entrypoints.web.common import CsrfDep, StaffDep, UserDep, Web, int_param, page_router
 from qoima.platform.bounds import INT32_MAX, Id64, SafeQuery
-from qoima.platform.errors import DomainError
+from qoima.platform.errors import DomainError, format_template
 from qoima.platform.idempotency import KeyInProgress, KeyReused
 from qoima.stock.domain import adjustments as rules
 from qoima.stock.schemas import AdjustIn, CountIn, MoveIn, ReceivingModeIn, TransferIn, TransferLineIn, TransferReceiveIn
@@ -105,18 +105,12 @@ def explain(web: Web, exc: Exception) -> str:
     if isinstance(exc, KeyInProgress):
         return web._("this form is still being booked; wait a moment and reload the page.")
     if isinstance(exc, PydanticError):
-        first = exc.errors()[0]
-        loc = [str(x) for x in first.get("loc", ()) if not isinstance(x, int)]
-        return web._("%(field)s: the value is not valid.", field=_label(web, loc[-1] if loc else None))
+        return web.invalid(exc, FIELD_LABELS)
     if isinstance(exc, rules.AdjustmentRefused):
-        return web._("%(field)s: %(problem)s", field=_label(web, exc.field), problem=web._(exc.template) % exc.params)
+        return web._("%(field)s: %(problem)s", field=_label(web, exc.field),
+                     problem=format_template(web._(exc.template), exc.params))
     assert isinstance(exc, DomainError)
-    template = exc.extra.get("template")
-    params = {k: v for k, v in exc.extra.items() if k not in ("template", "code")}
-    try:  # a fixed message (no values) may be a msgid of its own
-        text = web._(template) % params if template else web._(exc.message)
-    except (KeyError, TypeError, ValueError):  # a template whose values did not come along: the English text
-        text = exc.message
+    text = web.error(exc)
     return web._("%(field)s: %(problem)s", field=_label(web, exc.field), problem=text) if exc.field else text
 
 
