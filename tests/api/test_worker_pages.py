@@ -43,8 +43,10 @@ def _demo_ids(engine) -> dict[str, list[str]]:
         warehouses = list(conn.execute(select(t.warehouses.c.code)).scalars())
         locations = list(conn.execute(select(t.locations.c.code).limit(2)).scalars())
         products = [str(r) for r in conn.execute(select(t.products.c.id).limit(2)).scalars()]
+        deliveries = [str(r) for r in conn.execute(select(t.inbound_deliveries.c.id).limit(2)).scalars()]
+        cells = [str(r) for r in conn.execute(select(t.locations.c.id).limit(2)).scalars()]
     return {"order_id": orders, "receipt_id": receipts, "code": warehouses, "warehouse": warehouses,
-            "location": locations, "product_id": products}
+            "location": locations, "product_id": products, "asn_id": deliveries, "location_id": cells}
 
 
 def _contacts(engine) -> set[str]:
