@@ -36,7 +36,8 @@ ADMIN = ("admin@qoima.local", "qoima-admin")
 # (P(alive), BG/NBD, Gamma-Gamma, log-rank are the names of the models and the test the pages explain);
 # my-shop: the sample seller code of a placeholder (codes are Latin letters by rule)
 ALLOWED = {"qoima", "kaspi", "kz", "telegram", "whatsapp", "instagram", "p", "alive", "gamma", "nbd", "bg", "log",
-           "rank", "my-shop", "enter"}  # Enter: the key, as printed on it
+           "rank", "my-shop", "enter",  # Enter: the key, as printed on it
+           "x", "y"}  # x, y: the names of a location's coordinates (the floor settings explain them)
 # the columns whose text is user data (shown as entered, in whatever language it was entered)
 DATA_COLUMNS = {"name", "full_name", "city", "address", "category", "supplier", "reference", "external_id", "sku",
                 "code", "email", "phone", "filename", "zone", "aisle", "position", "level", "note", "seller",
