@@ -9,7 +9,7 @@ import re
 from datetime import datetime
 
 from conftest import order_payload
-from test_tenant_isolation import app_routes
+from test_role_route_matrix import app_routes
 
 from qoima.analytics.services import refresh
 from qoima.platform import roles

@@ -10,7 +10,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from test_tenant_isolation import app_routes
+from test_role_route_matrix import app_routes
 
 from qoima import demo
 from qoima.db import tables as t
