@@ -7,8 +7,10 @@ it). One JSON line: {plan_s, walk_reduction, scan_p50_ms, scan_p99_ms, ...}.
 deadline and carrier, batched onto carts of 8 totes with `batching.make_batches`, each cart routed by
 `routing.route`; the orders have 1-4 picks at uniformly random bays.
 (b) seeds 50 workers, one product with plenty of stock at 50 locations and 50 orders of 400 units each,
-releases one wave (one cart per order), and lets each scanner scan units of its own order as fast as
-the answers come (one request in flight per scanner, keep-alive), measuring each request's latency."""
+releases one wave (one cart per order), and lets each scanner scan units of its own order (one request
+in flight per scanner, keep-alive): first flat out, as fast as the answers come (throughput; with 50
+requests always queued the latency is 50 / throughput, Little's law), then at a picker's pace, one
+scan per second per scanner from random starts (open loop): the latency the picker waits for the beep."""
 
 from __future__ import annotations
 
@@ -99,27 +101,60 @@ def _seed(engine) -> list[tuple[str, int]]:
     return out
 
 
-def _scanner(port: int, token: str, task_id: int, location: str, t_measure: float, t_end: float, out: list) -> None:
+def _scanner(port: int, task: tuple, clock: tuple, pace: float, phase: str, out: list) -> None:
+    """One picker's scanner: the location once, then the item again and again. `pace` 0: flat out (the
+    next scan as soon as the answer is there); else one scan every `pace` seconds from a random start,
+    and a scan's latency counts from when it was due (a late answer delays the next one and that wait
+    counts too: no coordinated omission)."""
     import httpx
+    token, task_id, location = task
+    t_start, t_measure, t_end = clock
+    rng = random.Random(task_id)
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
                       timeout=30) as c:
+        if phase == "flat":
+            c.post(f"/api/v1/floor/tasks/{task_id}/scans", json={"op_id": f"{task_id}-loc", "raw": location})
         n = 0
-        c.post(f"/api/v1/floor/tasks/{task_id}/scans", json={"op_id": f"{task_id}-loc", "raw": location})
-        while time.perf_counter() < t_end:
+        due = t_start + (rng.random() * pace if pace else 0.0)
+        while due < t_end:
+            if pace:
+                time.sleep(max(0.0, due - time.perf_counter()))
             n += 1
-            t0 = time.perf_counter()
+            t0 = due if pace else time.perf_counter()
             r = c.post(f"/api/v1/floor/tasks/{task_id}/scans?lang=en",  # as the scanner page sends it
-                       json={"op_id": f"{task_id}-{n}", "raw": "4870000009015"})
-            dt = time.perf_counter() - t0
+                       json={"op_id": f"{task_id}-{phase}-{n}", "raw": "4870000009015"})
+            done = time.perf_counter()
             if r.status_code != 200 or not r.json().get("ok"):
                 out.append(("error", r.status_code))
                 break
             if t0 >= t_measure:
-                out.append(dt)
+                out.append(done - t0)
+            due = due + pace if pace else done
+
+
+def _drive(port: int, tasks: list, pace: float, phase: str, warmup: float, seconds: float) -> dict:
+    out: list = []
+    start = time.perf_counter() + 0.5
+    clock = (start, start + warmup, start + warmup + seconds)
+    threads = [threading.Thread(target=_scanner, args=(port, task, clock, pace, phase, out)) for task in tasks]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    lat = sorted(x for x in out if isinstance(x, float))
+    errors = len([x for x in out if not isinstance(x, float)])
+    if not lat:
+        return {"p50_ms": None, "p99_ms": None, "scans_per_s": 0, "errors": errors}
+    return {"p50_ms": round(statistics.median(lat) * 1000, 1),
+            "p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 1),
+            "scans_per_s": round(len(lat) / seconds, 1), "errors": errors}
 
 
 def scans(database_url: str, schema: str = "qoima_bench_floor", workers: int = 2, warmup: float = 3.0,
-          seconds: float = 15.0) -> dict:
+          seconds: float = 15.0, pace: float = 1.0) -> dict:
+    """50 scanners, twice: flat out (closed loop: the throughput, and the latency that many requests
+    queued at once get), then at a picker's pace (`pace` seconds between one scanner's scans; open loop):
+    the latency a picker feels. scan_p50_ms / scan_p99_ms are the latter."""
     engine = fresh_schema(database_url, schema)
     try:
         tasks = _seed(engine)
@@ -128,29 +163,18 @@ def scans(database_url: str, schema: str = "qoima_bench_floor", workers: int = 2
     port = free_port()
     proc, data_dir = start_api(schema_url(database_url, schema), workers, port)
     try:
-        out: list = []
-        start = time.perf_counter() + 0.5
-        t_measure, t_end = start + warmup, start + warmup + seconds
-        threads = [threading.Thread(target=_scanner, args=(port, tok, tid, loc, t_measure, t_end, out))
-                   for tok, tid, loc in tasks]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
+        flat = _drive(port, tasks, 0.0, "flat", warmup, seconds)
+        paced = _drive(port, tasks, pace, "paced", warmup, seconds) if pace else flat
     finally:
         stop_api(proc, data_dir)
-    lat = sorted(x for x in out if isinstance(x, float))
-    errors = [x for x in out if not isinstance(x, float)]
-    if not lat:
-        return {"scan_p50_ms": None, "scan_p99_ms": None, "scan_errors": len(errors)}
-    return {"scan_p50_ms": round(statistics.median(lat) * 1000, 1),
-            "scan_p99_ms": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, 1),
-            "scans_per_s": round(len(lat) / seconds, 1), "scanners": SCANNERS, "scan_errors": len(errors),
-            "api_workers": workers}
+    return {"scan_p50_ms": paced["p50_ms"], "scan_p99_ms": paced["p99_ms"], "scan_pace_s": pace,
+            "scans_per_s": paced["scans_per_s"], "flat_out_p50_ms": flat["p50_ms"], "flat_out_p99_ms": flat["p99_ms"],
+            "flat_out_scans_per_s": flat["scans_per_s"], "scanners": SCANNERS,
+            "scan_errors": flat["errors"] + paced["errors"], "api_workers": workers}
 
 
 def run(database_url: str, orders: int = 10_000, schema: str = "qoima_bench_floor", workers: int = 2,
-        seconds: float = 15.0) -> dict:
+        seconds: float = 15.0, pace: float = 1.0) -> dict:
     result = plan(orders)
-    result.update(scans(database_url, schema=schema, workers=workers, seconds=seconds))
+    result.update(scans(database_url, schema=schema, workers=workers, seconds=seconds, pace=pace))
     return result

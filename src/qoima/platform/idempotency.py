@@ -134,22 +134,26 @@ def run_once(engine: Engine, op: Operation, use_case: Callable[[UnitOfWork], Any
 
 
 def _claim(uow: UnitOfWork, op: Operation, key: str) -> int | Outcome:
-    """Insert the key row (its id: the key is ours now) or return the stored outcome of an earlier request."""
+    """Insert the key row (its id: the key is ours now) or return the stored outcome of an earlier request.
+    The insert comes first (one statement for a new key, the common case); a key older than the TTL is
+    taken over as a new one."""
     scope, digest, now = scope_of(op.kind, op.principal), request_hash(op.kind, op.body), utcnow()
-    existing = _stored(uow, scope, key)
+    ins = pg_insert if uow.is_postgres else sqlite_insert
+    claim = (ins(t.idempotency_keys).values(scope=scope, key=key, request_hash=digest,
+                                            actor=op.principal.email[:254], created_at=now)
+             .on_conflict_do_nothing(index_elements=["scope", "key"]).returning(t.idempotency_keys.c.id))
+    claimed = uow.execute(claim).first()
+    if claimed is not None:
+        return claimed.id
+    existing = _stored(uow, scope, key)  # a request before us (or a concurrent one, committed while we waited)
     if existing is not None and existing.created_at < now - TTL:
         uow.execute(delete(t.idempotency_keys).where(t.idempotency_keys.c.id == existing.id))
-        existing = None
-    if existing is None:
-        ins = pg_insert if uow.is_postgres else sqlite_insert
-        claimed = uow.execute(ins(t.idempotency_keys).values(
-            scope=scope, key=key, request_hash=digest, actor=op.principal.email[:254], created_at=now)
-            .on_conflict_do_nothing(index_elements=["scope", "key"]).returning(t.idempotency_keys.c.id)).first()
+        claimed = uow.execute(claim).first()
         if claimed is not None:
             return claimed.id
-        existing = _stored(uow, scope, key)  # a concurrent request committed it while we waited
-        if existing is None:
-            raise _in_progress(op)
+        existing = _stored(uow, scope, key)
+    if existing is None:
+        raise _in_progress(op)
     if existing.request_hash != digest:
         raise KeyReused("%(name)s '%(key)s' was already used for a different request; "
                         "send a new key for a new request", field=op.field, code="idempotency.key_reused",

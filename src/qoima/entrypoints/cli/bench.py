@@ -59,7 +59,8 @@ def analytics(customers: int = 1_000_000, orders: int = 5_000_000, seed: int = 1
 
 @app.command()
 def floor(database_url: BenchUrl, orders: int = 10_000, schema: Schema = "qoima_bench_floor", workers: int = 2,
-          seconds: float = 15.0):
+          seconds: float = 15.0, pace: float = 1.0):
     """Plan waves, batches and routes for N orders (20 aisles x 50 bays; walk vs one order at a time),
-    then the pick-scan endpoint's latency with 50 concurrent scanners."""
-    emit(bench_module("floor").run(database_url, orders=orders, schema=schema, workers=workers, seconds=seconds))
+    then the pick-scan endpoint with 50 concurrent scanners: flat out, then one scan per PACE seconds each."""
+    emit(bench_module("floor").run(database_url, orders=orders, schema=schema, workers=workers, seconds=seconds,
+                                   pace=pace))

@@ -17,9 +17,10 @@ Locks: the task first (every scan of a task runs one at a time), then the order,
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, bindparam, func, insert, select, update
 
 from qoima.db import tables as t
 from qoima.floor.services import items
@@ -45,24 +46,38 @@ class ScanIn:
 
 # --- reading a task ------------------------------------------------------------------------------------------
 
-def _lines(uow: UnitOfWork, task_id: int):
+_LINE_COLUMNS = ("id", "seq", "order_id", "order_line_id", "product_id", "location_id", "tote", "quantity", "picked",
+                 "short", "at_location", "shipment_id", "sku", "name", "marking_required", "seller_id", "location",
+                 "external_id")
+Line = namedtuple("Line", _LINE_COLUMNS)  # a stop of a task as the scanner reads it (`_replace` after a pick)
+
+
+def _lines_query():
     ln, p, loc, o = t.pick_task_lines.c, t.products.c, t.locations.c, t.orders.c
-    return uow.execute(select(ln.id, ln.seq, ln.order_id, ln.order_line_id, ln.product_id, ln.location_id, ln.tote,
-                              ln.quantity, ln.picked, ln.short, ln.at_location, ln.shipment_id,
-                              p.sku, p.name, p.marking_required, p.seller_id, loc.code.label("location"),
-                              o.external_id)
-                       .join(t.products, p.id == ln.product_id).join(t.locations, loc.id == ln.location_id)
-                       .join(t.orders, o.id == ln.order_id)
-                       .where(ln.task_id == task_id).order_by(ln.seq)).all()
+    return (select(ln.id, ln.seq, ln.order_id, ln.order_line_id, ln.product_id, ln.location_id, ln.tote,
+                   ln.quantity, ln.picked, ln.short, ln.at_location, ln.shipment_id,
+                   p.sku, p.name, p.marking_required, p.seller_id, loc.code.label("location"), o.external_id)
+            .join(t.products, p.id == ln.product_id).join(t.locations, loc.id == ln.location_id)
+            .join(t.orders, o.id == ln.order_id)
+            .where(ln.task_id == bindparam("task_id")).order_by(ln.seq))
+
+
+_LINES = _lines_query()  # built once: every scan reads its task's lines with it
+_TASK = select(t.pick_tasks).where(t.pick_tasks.c.id == bindparam("task_id"))
+
+
+def _lines(uow: UnitOfWork, task_id: int) -> list[Line]:
+    return [Line(*r) for r in uow.execute(_LINES, {"task_id": task_id})]
 
 
 def _open(line) -> int:
     return line.quantity - line.picked - line.short
 
 
-def task_view(uow: UnitOfWork, task_id: int, lines=None) -> dict:
-    """The task as the scanner shows it (`lines`: its lines when the caller has just read them)."""
-    task = uow.execute(select(t.pick_tasks).where(t.pick_tasks.c.id == task_id)).first()
+def task_view(uow: UnitOfWork, task_id: int, lines=None, task=None) -> dict:
+    """The task as the scanner shows it (`lines`, `task`: its lines and row when the caller has just read
+    them under the task's lock)."""
+    task = uow.execute(_TASK, {"task_id": task_id}).first() if task is None else task
     if task is None:
         raise NotFound(f"pick task {task_id} not found", field="task_id", code="floor.unknown_task")
     lines = _lines(uow, task_id) if lines is None else lines
@@ -123,8 +138,7 @@ def short(engine: Engine, principal: Principal, task_id: int, op_id: str, found:
 
 def _lock_task(uow: UnitOfWork, principal: Principal, task_id: int, done_ok: bool = False):
     principal.require("admin", "manager", "worker")
-    q = select(t.pick_tasks).where(t.pick_tasks.c.id == task_id)
-    task = uow.execute(q.with_for_update() if uow.is_postgres else q).first()
+    task = uow.execute(_TASK_LOCKED if uow.is_postgres else _TASK, {"task_id": task_id}).first()
     if task is None or task.kind != "pick":
         raise NotFound(f"pick task {task_id} not found", field="task_id", code="floor.unknown_task")
     if task.status not in ("open", "in_progress") and not (done_ok and task.status == "done"):
@@ -132,7 +146,11 @@ def _lock_task(uow: UnitOfWork, principal: Principal, task_id: int, done_ok: boo
     if task.status == "open":
         uow.execute(update(t.pick_tasks).where(t.pick_tasks.c.id == task.id).values(
             status="in_progress", assignee=principal.email, started_at=utcnow()))
+        task = uow.execute(_TASK, {"task_id": task_id}).first()
     return task
+
+
+_TASK_LOCKED = _TASK.with_for_update()
 
 
 @dataclass(frozen=True)
@@ -161,9 +179,17 @@ def _answer(uow: UnitOfWork, task_id: int, ok: bool, code: str, message: str, **
     return {"ok": ok, "code": code, "message": message, "params": params, "task": task_view(uow, task_id)}
 
 
+def _refuse_on(uow: UnitOfWork, read: tuple, code: str, message: str, **params) -> dict:
+    """A refusal from the task row and lines (`read`) read under its lock (nothing changed them since)."""
+    task, lines = read
+    return {"ok": False, "code": code, "message": message, "params": params,
+            "task": task_view(uow, task.id, lines, task)}
+
+
 def _scan(uow: UnitOfWork, principal: Principal, task_id: int, data: ScanIn) -> dict:
     task = _lock_task(uow, principal, task_id, done_ok=True)  # a late scan of a done walk: refused, not an error
-    line = next((ln for ln in _lines(uow, task.id) if _open(ln) > 0), None)
+    lines = _lines(uow, task.id)
+    line = next((ln for ln in lines if _open(ln) > 0), None)
     raw = (data.raw or "")[:500]
     if line is None:
         answer = _answer(uow, task.id, False, "floor.task_done", "this task is done: take the next one")
@@ -172,7 +198,7 @@ def _scan(uow: UnitOfWork, principal: Principal, task_id: int, data: ScanIn) -> 
     if not line.at_location:
         answer, kind = _at_location(uow, task, line, raw), "location"
     else:
-        answer, kind = _item(uow, principal, task, line, raw, data), "item"
+        answer, kind = _item(uow, principal, (task, lines), line, raw, data), "item"
     units, code = answer.pop("_units", 0), answer.pop("_marking", None)
     scan_id = _record(uow, principal, data.op_id, _Entry(kind, task, line, answer, raw, quantity=units))
     if code:  # claimed by _item; now it knows its scan (an undo frees it again)
@@ -197,28 +223,30 @@ def _at_location(uow: UnitOfWork, task, line, raw: str) -> dict:
                    scanned=raw[:60], expected=line.location)
 
 
-def _item(uow: UnitOfWork, principal: Principal, task, line, raw: str, data: ScanIn) -> dict:
+def _item(uow: UnitOfWork, principal: Principal, read: tuple, line, raw: str, data: ScanIn) -> dict:
+    """`read`: the task row and its lines, read under the task's lock."""
+    task, lines = read
     refused = _item_refusal(uow, task, line, raw, data)
     if refused is not None:
-        return refused.answer(task=task_view(uow, task.id))
+        return refused.answer(task=task_view(uow, task.id, lines, task))
     s = items.read(raw)
     qty = data.quantity
     order = load_order(uow, principal, line.order_id, lock=True)
     if order.status != Status.PICKING.value:
-        return _answer(uow, task.id, False, "floor.order_not_picking",
-                       "order %(order)s is %(status)s now: put the unit back and take the next stop",
-                       order=line.external_id, status=order.status)
+        return _refuse_on(uow, read, "floor.order_not_picking",
+                          "order %(order)s is %(status)s now: put the unit back and take the next stop",
+                          order=line.external_id, status=order.status)
     if s.marking_code and not items.claim_marking(uow, s.marking_code, s.gtin, line.product_id, line.order_id,
                                                   principal.email):
-        return _answer(uow, task.id, False, "floor.marking_seen",
-                       "marking code already seen: this unit was scanned before, take another one")
+        return _refuse_on(uow, read, "floor.marking_seen",
+                          "marking code already seen: this unit was scanned before, take another one")
     _take(uow, principal, line, qty)
     done = line.picked + qty
-    lines = _lines(uow, task.id)
+    lines = [ln._replace(picked=done) if ln.id == line.id else ln for ln in lines]  # what _take just wrote
     finished = _finish_if_done(uow, principal, task, lines)
     answer = {"ok": True, "code": "floor.picked", "message": "%(done)s of %(want)s × %(name)s into tote %(tote)s",
               "params": {"done": done, "want": line.quantity - line.short, "name": line.name, "tote": line.tote},
-              "task": task_view(uow, task.id, lines)}
+              "task": task_view(uow, task.id, lines, None if finished else task)}
     answer["_units"] = qty
     if s.marking_code:
         answer["_marking"] = s.marking_code
@@ -259,10 +287,14 @@ def _take(uow: UnitOfWork, principal: Principal, line, qty: int) -> None:
     # the order is locked (so are its reservations: cancel and re-sourcing lock it first); remove_on_hand
     # locks the one stock row
     rv = t.reservations.c
-    left = qty
-    for r in uow.execute(select(rv.id, rv.quantity).join(t.stock, t.stock.c.id == rv.stock_id)
-                         .where(rv.order_line_id == line.order_line_id, t.stock.c.product_id == line.product_id,
-                                t.stock.c.location_id == line.location_id).order_by(rv.id)).all():
+    first = uow.execute(_TAKE_FIRST, {"ol": line.order_line_id, "p": line.product_id, "loc": line.location_id,
+                                      "q": qty}).first()
+    left = 0 if first is not None else qty
+    held = [] if first is not None else uow.execute(
+        select(rv.id, rv.quantity).join(t.stock, t.stock.c.id == rv.stock_id)
+        .where(rv.order_line_id == line.order_line_id, t.stock.c.product_id == line.product_id,
+               t.stock.c.location_id == line.location_id).order_by(rv.id)).all()
+    for r in held:
         use = min(left, r.quantity)
         if use == r.quantity:
             uow.execute(t.reservations.delete().where(rv.id == r.id))
@@ -281,6 +313,20 @@ def _take(uow: UnitOfWork, principal: Principal, line, qty: int) -> None:
                 .values(picked=t.pick_task_lines.c.picked + qty))
     _timeline(uow, line.order_id, principal.email,
               f"picked {qty} x {line.sku} from {line.location} into tote {line.tote}", Status.PICKING.value)
+
+
+def _take_first():
+    """The line's first reservation at the stop, when it holds more than the units scanned: one statement
+    (the common case); else `_take` walks them all."""
+    rv, st = t.reservations.c, t.stock.c
+    first = (select(func.min(rv.id)).join(t.stock, st.id == rv.stock_id)
+             .where(rv.order_line_id == bindparam("ol"), st.product_id == bindparam("p"),
+                    st.location_id == bindparam("loc")).scalar_subquery())
+    return (update(t.reservations).where(rv.id == first, rv.quantity > bindparam("q"))
+            .values(quantity=rv.quantity - bindparam("q")).returning(rv.id))
+
+
+_TAKE_FIRST = _take_first()
 
 
 def _timeline(uow: UnitOfWork, order_id: int, actor: str, reason: str, status: str | None = None) -> None:
@@ -397,8 +443,9 @@ def _short(uow: UnitOfWork, principal: Principal, task_id: int, op_id: str, foun
 
 def _release_units(uow: UnitOfWork, line, stock_id: int, qty: int) -> None:
     rv = t.reservations.c
-    left = qty
-    for r in uow.execute(select(rv.id, rv.quantity).where(rv.order_line_id == line.order_line_id,
+    left = 0 if uow.execute(_TAKE_FIRST, {"ol": line.order_line_id, "p": line.product_id, "loc": line.location_id,
+                                          "q": qty}).first() else qty
+    for r in [] if left == 0 else uow.execute(select(rv.id, rv.quantity).where(rv.order_line_id == line.order_line_id,
                                                          rv.stock_id == stock_id).order_by(rv.id)).all():
         use = min(left, r.quantity)
         if use == r.quantity:

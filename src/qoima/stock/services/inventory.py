@@ -106,6 +106,16 @@ def add_on_hand(uow: UnitOfWork, *, product_id: int, location_id: int, warehouse
 
 def remove_on_hand(uow: UnitOfWork, *, product_id: int, location_id: int, quantity: int, kind: str, actor: str,
                    reason: str, reference: str, from_reserved: bool = False, sku: str = "") -> None:
+    if from_reserved:  # units reserved for an order leave (a pick): one statement locks, checks and changes
+        st = t.stock.c
+        taken = uow.execute(update(t.stock).where(st.product_id == product_id, st.location_id == location_id,
+                                                  st.on_hand >= quantity, st.reserved >= quantity)
+                            .values(on_hand=st.on_hand - quantity, reserved=st.reserved - quantity)
+                            .returning(st.warehouse_id)).first()
+        if taken is not None:
+            _ledger(uow, kind, product_id, location_id, None, quantity, actor, reason, reference)
+            touched(uow, product_id, taken.warehouse_id, actor)
+            return
     row = _lock_stock(uow, product_id, location_id)
     free = 0 if row is None else (row.on_hand if from_reserved else row.on_hand - row.reserved)
     if row is None or free < quantity:
