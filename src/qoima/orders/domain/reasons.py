@@ -36,6 +36,9 @@ TEMPLATES: dict[str, str] = {
     "timeline.cancelled": "cancelled",  # the API's cancel without a reason (api/routes/orders.py)  # analytics/services/history.py (demo history)
     "timeline.resourced": "re-sourced: %(plan)s",
     "timeline.resourced_note": "re-sourced: %(plan)s (%(note)s)",
+    # an order on the floor: only its missing units re-sourced (orders/services/topup.py)
+    "timeline.topped_up": "missing units re-sourced: %(plan)s",
+    "timeline.topped_up_note": "missing units re-sourced: %(plan)s (%(note)s)",
 }
 NESTED = {"plan"}  # params that are reasons themselves (localized in turn)
 FREE = {"note"}  # params a user typed: shown as they are
