@@ -477,6 +477,7 @@ _FLOOR_ROUTES = [
     ("GET", "/api/v1/floor/manifests/{manifest_id}"), ("POST", "/api/v1/floor/manifests/{manifest_id}/scans"),
     ("POST", "/api/v1/floor/manifests/{manifest_id}/close"),
     ("GET", "/api/v1/floor/manifests/{manifest_id}/manifest.pdf"),
+    ("GET", "/api/v1/floor/exceptions/{task_id}"), ("POST", "/api/v1/floor/exceptions/{task_id}/resolve"),
 ]
 
 CHECKS: dict[tuple[str, str], Callable[[Ctx], None]] = {

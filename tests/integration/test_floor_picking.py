@@ -195,15 +195,17 @@ def test_cancel_after_a_partial_pick_puts_the_picked_units_back_once(client, wor
     assert not r["ok"] and r["code"] == "floor.order_not_picking"
 
 
-def test_an_order_in_exception_after_a_short_pick_is_not_re_sourced_under_the_floor(client, world):
+def test_an_order_in_exception_after_a_short_pick_is_re_sourced_only_when_its_missing_units_exist(client, world):
     order = place(client, world, "W-9", [("SKU-1", 3)])
     release(client, world)
     tid = take(client, world)["id"]
     assert scan(client, world, tid, "A-01")["ok"]
     client.post(f"/api/v1/floor/tasks/{tid}/short", headers=world.headers("worker"), json={"op_id": op(), "found": 0})
     assert order_status(world.engine, order) == "exception"
-    r = client.post(f"/api/v1/orders/{order}/resource", headers=world.headers("manager"))
-    assert r.status_code == 409 and r.json()["code"] == "orders.on_floor", r.text
+    r = client.post(f"/api/v1/orders/{order}/resource", headers=world.headers("manager"))  # nowhere to be had
+    assert r.status_code == 409 and r.json()["code"] == "orders.still_missing", r.text
+    assert order_status(world.engine, order) == "exception"
+    assert_ledger_consistent(world.engine)
     r = client.post(f"/api/v1/orders/{order}/cancel", headers=world.headers("manager"), json={"reason": "short"})
     assert r.status_code == 200 and order_status(world.engine, order) == "cancelled"
     assert_ledger_consistent(world.engine)

@@ -57,7 +57,11 @@ def assert_ledger_consistent(engine) -> None:
         for sh in conn.execute(select(t.shipments).order_by(t.shipments.c.order_id, t.shipments.c.seq)):
             ships[sh.order_id].append(sh)
         order_status = dict(conn.execute(select(t.orders.c.id, t.orders.c.status)).all())
-    problems = _shipment_problems(order_status, held_in, ships)
+        waved: dict[int, set] = defaultdict(set)
+        for r in conn.execute(select(t.shipments.c.order_id, t.shipments.c.warehouse_id).where(
+                select(t.pick_task_lines.c.id).where(t.pick_task_lines.c.shipment_id == t.shipments.c.id).exists())):
+            waved[r.order_id].add(r.warehouse_id)
+    problems = _shipment_problems(order_status, held_in, ships, waved)
     for key in sorted(set(stock) | set(ledger)):
         on_hand = stock[key].on_hand if key in stock else 0
         if ledger.get(key, 0) != on_hand:
@@ -119,17 +123,22 @@ def _net_picked(engine, order_ids) -> dict:
     return out
 
 
-def _shipment_problems(order_status: dict, held_in: dict, ships: dict) -> list[str]:
-    """Shipments: one per warehouse the order holds stock in (exactly those while allocated or
-    picking), numbered 1..n, with the order's status unless the order is on hold / in exception."""
+def _shipment_problems(order_status: dict, held_in: dict, ships: dict, waved: dict) -> list[str]:
+    """Shipments: one per warehouse the order holds stock in (exactly those while allocated; while
+    picking, those and the ones already waved: a warehouse whose pick lines are all picked or short
+    holds nothing any more, its shipment stays), numbered 1..n, with the order's status unless the
+    order is on hold / in exception."""
     problems = []
     for oid, status in order_status.items():
         mine = ships.get(oid, [])
         wh = {sh.warehouse_id for sh in mine}
         if not held_in.get(oid, set()) <= wh:
             problems.append(f"order {oid}: holds stock in warehouses {sorted(held_in[oid])}, ships from {sorted(wh)}")
-        if status in (Status.ALLOCATED.value, Status.PICKING.value) and wh != held_in.get(oid, set()):
+        if status == Status.ALLOCATED.value and wh != held_in.get(oid, set()):
             problems.append(f"order {oid} ({status}): ships from {sorted(wh)}, holds {sorted(held_in.get(oid, ()))}")
+        if status == Status.PICKING.value and wh != held_in.get(oid, set()) | waved.get(oid, set()):
+            problems.append(f"order {oid} ({status}): ships from {sorted(wh)}, holds {sorted(held_in.get(oid, ()))}, "
+                            f"waved {sorted(waved.get(oid, ()))}")
         if [sh.seq for sh in mine] != list(range(1, len(mine) + 1)):
             problems.append(f"order {oid}: shipments numbered {[sh.seq for sh in mine]}")
         if status not in (Status.ON_HOLD.value, Status.EXCEPTION.value):

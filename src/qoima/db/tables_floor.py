@@ -38,7 +38,14 @@ pick_tasks = Table(  # one cart walk (a batch of orders, one tote each) or an ex
     created(),
     Column("started_at", DateTime),
     Column("done_at", DateTime),
+    # an exception: the order it is about, and how the shift lead resolved it (migration 0020)
+    Column("order_id", Id, ForeignKey("orders.id")),
+    Column("resolved_by", String(254)),
+    Column("resolved_at", DateTime),
+    Column("resolution", String(20)),  # resource | cancel | close
+    Column("resolution_note", String(500)),
     CheckConstraint("kind in ('pick','exception')", name="kind"),
+    CheckConstraint("resolution is null or resolution in ('resource','cancel','close')", name="resolution"),
     CheckConstraint("status in ('open','in_progress','done','cancelled')", name="status"),
     CheckConstraint("route_length >= 0", name="route_length"),
     Index("ix_pick_tasks_warehouse_status", "warehouse_id", "status", "id"),

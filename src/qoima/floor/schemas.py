@@ -111,3 +111,11 @@ class ManifestScanIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     op_id: OpId
     raw: ScanText
+
+
+class ResolveIn(BaseModel):
+    """The shift lead's resolution of a floor exception (floor/services/exceptions.py checks action and note)."""
+    model_config = ConfigDict(extra="forbid")
+    op_id: OpId
+    action: Text(20) = Field(description="resource | cancel | close")
+    note: Text(500) = ""

@@ -131,6 +131,8 @@ API: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/floor/tasks/{task_id}/scans"): STAFF,
     ("POST", "/api/v1/floor/tasks/{task_id}/undo"): STAFF,
     ("POST", "/api/v1/floor/tasks/{task_id}/short"): STAFF,
+    ("GET", "/api/v1/floor/exceptions/{task_id}"): OFFICE,  # the shift lead resolves exceptions, not the floor
+    ("POST", "/api/v1/floor/exceptions/{task_id}/resolve"): OFFICE,
     ("GET", "/api/v1/floor/settings/{warehouse}"): OFFICE,
     ("PUT", "/api/v1/floor/settings/{warehouse}"): OFFICE,
     ("GET", "/api/v1/floor/boxes"): STAFF,
@@ -226,6 +228,8 @@ WEB: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/floor/scan"): STAFF,  # the scanner pages
     ("GET", "/floor/pack"): STAFF,
     ("GET", "/floor/handover"): STAFF,
+    ("GET", "/floor/exceptions/{task_id}"): OFFICE,  # an exception and its resolution (the shift lead)
+    ("POST", "/floor/exceptions/{task_id}"): OFFICE,
     ("GET", "/floor/waves"): OFFICE,
     ("POST", "/floor/waves"): OFFICE,
     ("GET", "/floor/settings"): OFFICE,

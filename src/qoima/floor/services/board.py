@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, select
 
 from qoima.db import tables as t
+from qoima.floor.services.exceptions import open_exceptions
 from qoima.floor.services.waves import wave_progress
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
 
@@ -55,11 +56,7 @@ def board(uow: UnitOfWork, warehouse_id: int | None = None, now: datetime | None
     cycles = [(r.shipped_at - r.received_at).total_seconds() / 3600 for r in uow.execute(
         select(o.received_at, o.shipped_at).where(o.shipped_at.is_not(None), o.shipped_at >= now - timedelta(days=7))
         .limit(50000))]
-    pt = t.pick_tasks.c
-    exceptions = [dict(r._mapping) for r in uow.execute(
-        select(pt.id, pt.note, pt.created_at).where(pt.kind == "exception", pt.status == "open",
-                                                    *([pt.warehouse_id == warehouse_id] if warehouse_id else []))
-        .order_by(pt.id).limit(50))]
+    exceptions = open_exceptions(uow, warehouse_id)  # each links to its resolution page; resolved ones are gone
     picks = int(scans.picks or 0)
     errors = int(scans.pack_err or 0) + int(shipped.reported or 0)
     return {

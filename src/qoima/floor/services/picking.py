@@ -9,8 +9,10 @@ Every unit picked is one ledger movement `pick` off its location, with the worke
 order as reference, taken from the order's reservation at that location, and one timeline entry.
 An undo puts the unit back (`return`, same reference) and reserves it again. A short pick releases
 the missing units, writes them off the location (`adjustment`, reason short pick), reserves them again
-elsewhere in the warehouse when there are any (a new stop on the same walk) and opens an exception
-task; what cannot be found moves the order to `exception` for the shift lead.
+elsewhere in the warehouse when there are any (a new stop on the same walk), else in the seller's other
+warehouses (orders/services/topup.py: a shipment there, picked by that warehouse's wave), and opens an
+exception task; what no warehouse has moves the order to `exception` for the shift lead
+(floor/services/exceptions.py). An order is picked once every pick line of every shipment is.
 
 Locks: the task first (every scan of a task runs one at a time), then the order, then stock rows
 (stock services' order), as the lifecycle takes them."""
@@ -26,6 +28,7 @@ from qoima.db import tables as t
 from qoima.floor.services import items
 from qoima.floor.services.items import Refusal
 from qoima.orders.domain.status import Status
+from qoima.orders.services import topup
 from qoima.orders.services.lifecycle import load_order, order_facts, transition
 from qoima.platform.access import Principal
 from qoima.platform.errors import Conflict, NotFound
@@ -350,7 +353,8 @@ def _finish_if_done(uow: UnitOfWork, principal: Principal, task, lines=None) -> 
         open_left = uow.execute(select(func.count()).select_from(t.pick_task_lines).where(
             ln.order_id == order_id, ln.quantity > ln.picked + ln.short)).scalar_one()
         order = load_order(uow, principal, order_id, lock=True)
-        if open_left == 0 and order.status == Status.PICKING.value and not order_facts(uow, order).short:
+        if open_left == 0 and order.status == Status.PICKING.value and not order_facts(uow, order).short \
+                and not _reserved_elsewhere(uow, order_id):
             transition(uow, principal, order_id, Status.PICKED.value, reason=f"pick task {task.id} done", at=now)
     if task.wave_id is not None:
         left = uow.execute(select(func.count()).select_from(t.pick_tasks).where(
@@ -359,6 +363,13 @@ def _finish_if_done(uow: UnitOfWork, principal: Principal, task, lines=None) -> 
         if left == 0:
             uow.execute(update(t.waves).where(t.waves.c.id == task.wave_id).values(status="done", done_at=now))
     return True
+
+
+def _reserved_elsewhere(uow: UnitOfWork, order_id: int) -> bool:
+    """Every pick line done but units still reserved: a shipment of another warehouse (or units re-sourced
+    there) waits for its wave, so the order is not picked yet."""
+    return uow.execute(select(t.reservations.c.id).where(t.reservations.c.order_id == order_id).limit(1)).first() \
+        is not None
 
 
 def _undo(uow: UnitOfWork, principal: Principal, task_id: int, op_id: str) -> dict:
@@ -407,7 +418,7 @@ def _short(uow: UnitOfWork, principal: Principal, task_id: int, op_id: str, foun
         _record(uow, principal, op_id, _Entry("short", task, line, answer))
         return answer
     missing = _open(line) - found
-    load_order(uow, principal, line.order_id, lock=True)
+    order = load_order(uow, principal, line.order_id, lock=True)
     wh = uow.execute(select(t.locations.c.warehouse_id).where(t.locations.c.id == line.location_id)).scalar_one()
     rows = lock_rows(uow, removes=[(line.product_id, line.location_id)])
     stock = rows[(line.product_id, line.location_id)]
@@ -425,18 +436,25 @@ def _short(uow: UnitOfWork, principal: Principal, task_id: int, op_id: str, foun
     got = reserve_in_warehouses(uow, order_id=line.order_id, line_id=line.order_line_id, product_id=line.product_id,
                                 quantity=missing, warehouse_ids=[wh])
     added = _new_stops(uow, task, line, got)
+    # what this warehouse has not: the seller's other warehouses, a shipment each (released by their waves)
+    away = topup.reserve_missing(uow, order, [topup.Need(line.order_line_id, line.product_id, line.sku, missing - got)],
+                                 skip=frozenset({wh})) if got < missing else topup.TopUp()
+    left = missing - got - away.reserved
     note = f"short pick: {missing} x {line.sku} missing at {line.location} (order {line.external_id})"
-    if got < missing:
-        note += f"; {missing - got} could not be re-sourced in this warehouse"
+    if away.reserved:
+        note += f"; {away.reserved} re-sourced to {', '.join(away.warehouses)}"
+    if left:
+        note += f"; {left} could not be re-sourced in any warehouse"
     uow.execute(insert(t.pick_tasks).values(warehouse_id=task.warehouse_id, wave_id=task.wave_id, kind="exception",
-                                            status="open", note=note[:500], created_at=utcnow()))
+                                            status="open", note=note[:500], order_id=line.order_id,
+                                            created_at=utcnow()))
     _timeline(uow, line.order_id, principal.email, note)
-    if got < missing:
+    if left:
         transition(uow, principal, line.order_id, Status.EXCEPTION.value, reason=note)
     _finish_if_done(uow, principal, task)
     answer = _answer(uow, task.id, True, "floor.short_recorded",
                      "short pick recorded: %(missing)s missing, %(resourced)s found elsewhere (%(stops)s)",
-                     missing=missing, resourced=got, stops=", ".join(added) or "-")
+                     missing=missing, resourced=got + away.reserved, stops=", ".join(added + away.warehouses) or "-")
     _record(uow, principal, op_id, _Entry("short", task, line, answer, quantity=missing))
     return answer
 
@@ -472,7 +490,7 @@ def _new_stops(uow: UnitOfWork, task, line, got: int) -> list[str]:
     out = []
     for r in uow.execute(select(st.location_id, loc.code, func.sum(rv.quantity).label("qty"))
                          .join(t.stock, st.id == rv.stock_id).join(t.locations, loc.id == st.location_id)
-                         .where(rv.order_line_id == line.order_line_id)
+                         .where(rv.order_line_id == line.order_line_id, rv.warehouse_id == task.warehouse_id)
                          .group_by(st.location_id, loc.code).order_by(st.location_id)).all():
         extra = int(r.qty) - int(taken.get(r.location_id, 0) or 0)
         if extra <= 0:

@@ -41,16 +41,39 @@ def _unwaved():
 
 
 def candidates(uow: UnitOfWork, warehouse_id: int, due_before: datetime | None = None, limit: int = 20000):
-    """Shipments waiting for a wave, due soonest first."""
+    """Shipments waiting for a wave, due soonest first: never waved, or waved with units reserved that its
+    pick lines do not cover (re-sourced there after a short pick: orders/services/topup.py)."""
     s, o = t.shipments.c, t.orders.c
-    q = (select(s.id.label("shipment_id"), s.order_id, o.external_id, o.ship_by, o.delivery_type, o.status,
-                o.seller_id)
+    q = (select(s.id.label("shipment_id"), s.order_id, s.warehouse_id, o.external_id, o.ship_by, o.delivery_type,
+                o.status, o.seller_id)
          .join(t.orders, o.id == s.order_id)
-         .where(s.warehouse_id == warehouse_id, s.status.in_(RELEASABLE), o.status.in_(RELEASABLE), _unwaved())
-         .order_by(o.ship_by.is_(None), o.ship_by, s.order_id).limit(limit))
+         .where(s.warehouse_id == warehouse_id, s.status.in_(RELEASABLE), o.status.in_(RELEASABLE))
+         .order_by(o.ship_by.is_(None), o.ship_by, s.order_id))
     if due_before is not None:
         q = q.where(o.ship_by <= due_before)
-    return uow.execute(q).all()
+    rows = uow.execute(q.where(_unwaved()).limit(limit)).all()
+    again = _topped_up(uow, warehouse_id)
+    if again:
+        rows += uow.execute(q.where(~_unwaved(), s.order_id.in_(sorted(again))).limit(limit)).all()
+        rows.sort(key=lambda r: (r.ship_by is None, r.ship_by or datetime.min, r.order_id))
+    return rows[:limit]
+
+
+def _topped_up(uow: UnitOfWork, warehouse_id: int, order_id: int | None = None) -> set[int]:
+    """Orders picking here that hold units in this warehouse no open pick line covers."""
+    rv, st, ln, o = t.reservations.c, t.stock.c, t.pick_task_lines.c, t.orders.c
+    held = select(rv.order_id, rv.order_line_id, st.location_id, func.sum(rv.quantity)).join(
+        t.stock, st.id == rv.stock_id).join(t.orders, o.id == rv.order_id).where(
+        rv.warehouse_id == warehouse_id, o.status == Status.PICKING.value).group_by(
+        rv.order_id, rv.order_line_id, st.location_id)
+    open_ = select(ln.order_id, ln.order_line_id, ln.location_id, func.sum(ln.quantity - ln.picked - ln.short)).join(
+        t.pick_tasks, t.pick_tasks.c.id == ln.task_id).join(t.orders, o.id == ln.order_id).where(
+        t.pick_tasks.c.warehouse_id == warehouse_id, o.status == Status.PICKING.value,
+        ln.quantity > ln.picked + ln.short).group_by(ln.order_id, ln.order_line_id, ln.location_id)
+    if order_id is not None:
+        held, open_ = held.where(rv.order_id == order_id), open_.where(ln.order_id == order_id)
+    covered = {(a, b, c): int(q) for a, b, c, q in uow.execute(open_)}
+    return {a for a, b, c, q in uow.execute(held) if int(q) > covered.get((a, b, c), 0)}
 
 
 @dataclass(frozen=True)
@@ -113,7 +136,7 @@ def _lock_and_check(uow: UnitOfWork, principal: Principal, r) -> list[str] | Non
     if order.status not in RELEASABLE:
         return [f"status {order.status}"]
     again = uow.execute(select(t.shipments.c.status).where(t.shipments.c.id == r.shipment_id, _unwaved())).scalar()
-    if again is None:
+    if again is None and r.order_id not in _topped_up(uow, r.warehouse_id, r.order_id):
         return ["already in a wave"]
     facts = order_facts(uow, order)
     if facts.short:
@@ -121,12 +144,35 @@ def _lock_and_check(uow: UnitOfWork, principal: Principal, r) -> list[str] | Non
     return None
 
 
-def _reserved_picks(uow: UnitOfWork, order_id: int, warehouse_id: int):
-    rv, st, loc = t.reservations.c, t.stock.c, t.locations.c
-    return uow.execute(select(rv.order_line_id, rv.quantity, st.product_id, st.location_id, loc.x, loc.y, loc.code)
-                       .join(t.stock, st.id == rv.stock_id).join(t.locations, loc.id == st.location_id)
-                       .where(rv.order_id == order_id, rv.warehouse_id == warehouse_id)
-                       .order_by(rv.id)).all()
+@dataclass(frozen=True)
+class _Reserved:
+    order_line_id: int
+    quantity: int
+    product_id: int
+    location_id: int
+    x: float
+    y: float
+    code: str
+
+
+def _reserved_picks(uow: UnitOfWork, order_id: int, warehouse_id: int) -> list[_Reserved]:
+    """The order's reservations here less what its open pick lines already cover (a shipment waved again)."""
+    rv, st, loc, ln = t.reservations.c, t.stock.c, t.locations.c, t.pick_task_lines.c
+    covered = {(a, b): int(q) for a, b, q in uow.execute(
+        select(ln.order_line_id, ln.location_id, func.sum(ln.quantity - ln.picked - ln.short))
+        .join(t.pick_tasks, t.pick_tasks.c.id == ln.task_id)
+        .where(ln.order_id == order_id, t.pick_tasks.c.warehouse_id == warehouse_id, ln.quantity > ln.picked + ln.short)
+        .group_by(ln.order_line_id, ln.location_id))}
+    out = []
+    for r in uow.execute(select(rv.order_line_id, rv.quantity, st.product_id, st.location_id, loc.x, loc.y, loc.code)
+                         .join(t.stock, st.id == rv.stock_id).join(t.locations, loc.id == st.location_id)
+                         .where(rv.order_id == order_id, rv.warehouse_id == warehouse_id).order_by(rv.id)):
+        key = (r.order_line_id, r.location_id)
+        cover = min(r.quantity, covered.get(key, 0))
+        covered[key] = covered.get(key, 0) - cover
+        if r.quantity > cover:
+            out.append(_Reserved(r.order_line_id, r.quantity - cover, r.product_id, r.location_id, r.x, r.y, r.code))
+    return out
 
 
 @dataclass(frozen=True)

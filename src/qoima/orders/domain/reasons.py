@@ -36,6 +36,14 @@ TEMPLATES: dict[str, str] = {
     "timeline.cancelled": "cancelled",  # the API's cancel without a reason (api/routes/orders.py)  # analytics/services/history.py (demo history)
     "timeline.resourced": "re-sourced: %(plan)s",
     "timeline.resourced_note": "re-sourced: %(plan)s (%(note)s)",
+    # an order on the floor: only its missing units re-sourced (orders/services/topup.py)
+    "timeline.topped_up": "missing units re-sourced: %(plan)s",
+    "timeline.topped_up_note": "missing units re-sourced: %(plan)s (%(note)s)",
+    # the shift lead resolved a floor exception (floor/services/exceptions.py)
+    "timeline.exception_resourced": "floor exception %(task)s resolved: missing units re-sourced",
+    "timeline.exception_resourced_note": "floor exception %(task)s resolved: missing units re-sourced (%(note)s)",
+    "timeline.exception_cancelled": "floor exception %(task)s resolved: order cancelled (%(note)s)",
+    "timeline.exception_closed": "floor exception %(task)s closed: %(note)s",
 }
 NESTED = {"plan"}  # params that are reasons themselves (localized in turn)
 FREE = {"note"}  # params a user typed: shown as they are

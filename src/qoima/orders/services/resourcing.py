@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, or_, select, update
 from qoima.db import tables as t
 from qoima.orders.domain import booking as bk, reasons
 from qoima.orders.domain.status import Status, check_resource
-from qoima.orders.services import intake, shipments
+from qoima.orders.services import intake, shipments, topup
 from qoima.orders.services.lifecycle import load_order, order_facts
 from qoima.orders.services.records import record_transition
 from qoima.platform.access import Principal
@@ -59,10 +59,8 @@ def resource(uow: UnitOfWork, principal: Principal, order_id: int, note: str = "
     check_resource(order_facts(uow, order), principal.is_staff)
     on_floor = uow.execute(select(t.pick_task_lines.c.task_id).where(t.pick_task_lines.c.order_id == order.id)
                            .limit(1)).scalar()
-    if on_floor is not None:  # its pick lines hang on its shipments: the floor resolves it (or cancel it)
-        raise Conflict(f"order {order.external_id} is on the warehouse floor (pick task {on_floor}): it is not "
-                       "re-sourced; resolve it on the floor or cancel it", field="status", code="orders.on_floor",
-                       task_id=on_floor)
+    if on_floor is not None:  # its pick lines hang on its shipments: only what is missing is re-sourced
+        return _on_floor(uow, principal, order, on_floor, note)
     lines = _lock_lines(uow, order.id)
     raw = _lock_stock(uow, {ln.product_id for ln in lines}, set(_held(uow, order.id)))
     held = _held(uow, order.id)  # read again under the stock locks: nothing can add to it now
@@ -90,6 +88,20 @@ def resource(uow: UnitOfWork, principal: Principal, order_id: int, note: str = "
         from qoima.orders.services.backorders import fill_backorders
         fill_backorders(uow, freed, actor=principal.email)
     return Resourced(order.id, order.status, status.value, list(plan.warehouses), plan.reason)
+
+
+def _on_floor(uow: UnitOfWork, principal: Principal, order, task_id: int, note: str) -> Resourced:
+    """An order with pick lines keeps its picked units, its reservations and its shipments: only an order
+    in exception that was picking is re-sourced, and only its missing units (orders/services/topup.py)."""
+    facts = order_facts(uow, order)
+    if facts.status != Status.EXCEPTION or facts.was != Status.PICKING:
+        raise Conflict("order %(order)s is on the warehouse floor (pick task %(task_id)s): only an order in exception "
+                       "after a short pick is re-sourced there; wait for the floor, resolve its exception or cancel "
+                       "it", field="status", code="orders.on_floor", order=order.external_id, task_id=task_id)
+    _lock_lines(uow, order.id)
+    top = topup.resume_exception(uow, principal, order, note)
+    return Resourced(order.id, order.status, Status.PICKING.value, shipments.codes(uow, [order.id])[order.id],
+                     top.reason)
 
 
 def _lock_lines(uow: UnitOfWork, order_id: int):

@@ -21,7 +21,7 @@ from qoima.entrypoints.api.errors import COMMON, problems
 from qoima.entrypoints.web import i18n
 from qoima.floor import schemas as fs
 from qoima.floor.domain.boxes import Box
-from qoima.floor.services import boxes, documents, handover, layouts, packing, picking, waves
+from qoima.floor.services import boxes, documents, exceptions, handover, layouts, packing, picking, waves
 from qoima.platform.bounds import Id64, Text
 from qoima.platform.idempotency import Outcome
 from qoima.platform.unit_of_work import UnitOfWork, run
@@ -131,6 +131,23 @@ def pick_undo(task_id: Id64, data: fs.OpIn, engine: EngineDep, principal: Princi
              responses=problems(404, 409))
 def pick_short(task_id: Id64, data: fs.ShortIn, engine: EngineDep, principal: PrincipalDep, lang: Lang = None):
     return _answer(picking.short(engine, principal, task_id, data.op_id, data.found),
+                   language(engine, principal, lang))
+
+
+# --- exceptions -----------------------------------------------------------------------------------------------
+
+@router.get("/exceptions/{task_id}", summary="A floor exception (short pick) with its order", responses=problems(404))
+def get_exception(task_id: Id64, engine: EngineDep, principal: PrincipalDep):
+    with UnitOfWork(engine) as uow:
+        return _json(exceptions.exception_view(uow, principal, task_id))
+
+
+@router.post("/exceptions/{task_id}/resolve", summary="Resolve a floor exception: re-source, cancel the order, close",
+             responses=problems(404, 409, 422))
+def resolve_exception(task_id: Id64, data: fs.ResolveIn, engine: EngineDep, principal: PrincipalDep,
+                      lang: Lang = None):
+    outcome = exceptions.resolve(engine, principal, task_id, exceptions.ResolveIn(data.op_id, data.action, data.note))
+    return _answer(Outcome(outcome.status_code, _plain(outcome.response), outcome.replayed),
                    language(engine, principal, lang))
 
 

@@ -158,3 +158,34 @@ def board_page(web: StaffDep, warehouse: SafeQuery | None = None):
     pickers = charts.bar_chart([p["actor"] for p in data["pickers"]], [p["per_hour"] for p in data["pickers"]],
                                horizontal=True, width=520, title=web._("Lines per hour")) if data["pickers"] else None
     return web.render("floor_board.html", warehouses=whs, warehouse=chosen, b=data, chart=chart, pickers_chart=pickers)
+
+
+ACTION_LABELS = {"resource": "Re-source the missing units", "cancel": "Cancel the order", "close": "Close with a note"}
+
+
+@router.get("/floor/exceptions/{task_id}")
+def exception_page(web: StaffDep, task_id: int):
+    import uuid
+    from qoima.floor.services import exceptions
+    try:
+        with web.uow() as uow:
+            x = exceptions.exception_view(uow, web.principal, task_id)
+    except DomainError as exc:
+        web.flash("error", web.error(exc))
+        return web.redirect("/floor")
+    return web.render("floor_exception.html", x=x, actions=ACTION_LABELS, op_id=uuid.uuid4().hex)
+
+
+@router.post("/floor/exceptions/{task_id}")
+def resolve_page(web: StaffDep, _csrf: CsrfDep, task_id: int, action: Annotated[str, Form(max_length=20)] = "",
+                 note: Annotated[str, Form(max_length=500)] = "", op_id: Annotated[str, Form(max_length=200)] = ""):
+    import uuid
+    from qoima.floor.services import exceptions
+    data = exceptions.ResolveIn(op_id or uuid.uuid4().hex, action, note)
+    try:
+        exceptions.resolve(web.engine, web.principal, task_id, data)
+    except DomainError as exc:
+        web.flash("error", web._("The exception was not resolved: %(reason)s", reason=web.error(exc)))
+        return web.redirect(f"/floor/exceptions/{task_id}")
+    web.flash("success", web._("Exception %(id)s resolved.", id=task_id))
+    return web.redirect("/floor")
