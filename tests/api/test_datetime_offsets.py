@@ -11,7 +11,10 @@ from datetime import datetime
 from conftest import order_payload
 from test_role_route_matrix import app_routes
 
+from sqlalchemy import select
+
 from qoima.analytics.services import refresh
+from qoima.db import tables as t
 from qoima.platform import roles
 
 LOOKS_LIKE_A_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
@@ -67,6 +70,14 @@ def test_every_answer_gives_its_times_with_the_offset(client, world):
     task = client.post("/api/v1/floor/tasks/next", json={"warehouse": "ALA"}, headers=admin).json()["task"]
     manifest = client.post("/api/v1/floor/manifests", json={"warehouse": "ALA", "carrier": "courier"}, headers=admin)
     assert manifest.status_code < 300, manifest.text
+    # a floor exception: the task's first stop reported short
+    stop = client.post(f"/api/v1/floor/tasks/{task['id']}/scans", headers=admin,
+                       json={"op_id": "offsets-loc", "raw": task["current"]["location"]})
+    assert stop.status_code == 200 and stop.json()["ok"], stop.text
+    short = client.post(f"/api/v1/floor/tasks/{task['id']}/short", headers=admin, json={"op_id": "offsets-short", "found": 0})
+    assert short.status_code == 200 and short.json()["ok"], short.text
+    with world.engine.connect() as conn:
+        exception_id = conn.execute(select(t.pick_tasks.c.id).where(t.pick_tasks.c.kind == "exception")).scalar_one()
     ids = {"order_id": str(order_id), "job_id": str(job.json()["id"]), "asn_id": str(asn.json()["id"]),
            "receipt_id": str(first.json()["id"]), "product_id": str(product["id"]), "warehouse": "ALA",
            "task_id": str(task["id"]), "manifest_id": str(manifest.json()["id"])}
@@ -78,6 +89,8 @@ def test_every_answer_gives_its_times_with_the_offset(client, world):
         if path.endswith(documents):
             continue
         url = re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], path)
+        if path.startswith("/api/v1/floor/exceptions/"):  # its id is an exception task's
+            url = path.replace("{task_id}", str(exception_id))
         params = {"seller": "seller-a"} if "analytics" in url or "customers" in url else None
         if path == "/api/v1/floor/pack":  # the packing station looks an order up by its tote
             params = {"code": f"T{task['id']}-{task['stops'][0]['tote']}"}
