@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from qoima.db import tables as t
 from qoima.platform.errors import Conflict, Forbidden, NotFound, ValidationError
-from qoima.orders.domain.status import Status
+from qoima.orders.domain.status import FLOOR_STEPS, Status, order_status_of_shipments
 from qoima.stock.services import inbound, inventory
 from qoima.stock.schemas import ReceiptIn, ReceiptLineIn, TransferIn, TransferLineIn
 from qoima.platform.unit_of_work import UnitOfWork
@@ -126,8 +126,9 @@ def _net_picked(engine, order_ids) -> dict:
 def _shipment_problems(order_status: dict, held_in: dict, ships: dict, waved: dict) -> list[str]:
     """Shipments: one per warehouse the order holds stock in (exactly those while allocated; while
     picking, those and the ones already waved: a warehouse whose pick lines are all picked or short
-    holds nothing any more, its shipment stays), numbered 1..n, with the order's status unless the
-    order is on hold / in exception."""
+    holds nothing any more, its shipment stays), numbered 1..n; on the floor (allocated .. shipped) the
+    order is where its least advanced shipment is (`order_status_of_shipments`), otherwise every shipment
+    has the order's status, unless the order is on hold / in exception."""
     problems = []
     for oid, status in order_status.items():
         mine = ships.get(oid, [])
@@ -141,7 +142,11 @@ def _shipment_problems(order_status: dict, held_in: dict, ships: dict, waved: di
                             f"waved {sorted(waved.get(oid, ()))}")
         if [sh.seq for sh in mine] != list(range(1, len(mine) + 1)):
             problems.append(f"order {oid}: shipments numbered {[sh.seq for sh in mine]}")
-        if status not in (Status.ON_HOLD.value, Status.EXCEPTION.value):
+        if status in {s.value for s in FLOOR_STEPS} and mine:  # on the floor: where its least advanced shipment is
+            by_ships = order_status_of_shipments([sh.status for sh in mine])
+            if by_ships != status:
+                problems.append(f"order {oid} ({status}): its shipments {[sh.status for sh in mine]} say {by_ships}")
+        elif status not in (Status.ON_HOLD.value, Status.EXCEPTION.value):
             problems += [f"order {oid} ({status}): shipment {sh.id} is {sh.status}" for sh in mine
                          if sh.status != status]
     return problems

@@ -81,6 +81,7 @@ floor_scans = Table(  # every scan on the floor, accepted or refused, once per c
     Column("line_id", Id, ForeignKey("pick_task_lines.id")),
     Column("order_id", Id, ForeignKey("orders.id")),
     Column("order_line_id", Id, ForeignKey("order_lines.id")),
+    Column("shipment_id", Id, ForeignKey("shipments.id")),  # pack scans: the shipment packed (one per warehouse)
     Column("raw", String(500), nullable=False, server_default=""),
     Column("quantity", Integer, nullable=False, server_default="0"),
     Column("accepted", Boolean, nullable=False),

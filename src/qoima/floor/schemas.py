@@ -84,6 +84,7 @@ class PackScanIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     op_id: OpId
     raw: ScanText
+    warehouse: Text(20) | None = None  # an order shipped from two warehouses: which one packs now
 
 
 class ParcelIn(BaseModel):
@@ -99,6 +100,7 @@ class PackCloseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     op_id: OpId
     parcels: list[ParcelIn] = Field(min_length=1, max_length=20)
+    warehouse: Text(20) | None = None  # an order shipped from two warehouses: which one packs now
 
 
 class ManifestIn(BaseModel):

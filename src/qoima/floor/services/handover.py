@@ -1,7 +1,9 @@
 """Handover to the courier: one manifest per carrier and pickup. Scanning a parcel's label adds it;
 closing marks its shipments and orders shipped (handed to the courier) at that time, and lists the
 parcels that were expected (packed for this carrier in this warehouse, not yet handed over) but not
-scanned. An order ships when every parcel of it is on the closed manifest."""
+scanned. A shipment ships when every parcel of it is on a closed manifest, and the order once every
+shipment of it has (an order shipped from two warehouses leaves on two manifests: `shipments.advance`;
+until the last one, a timeline entry says which shipment left)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,17 @@ from sqlalchemy import Engine, insert, select, update
 from qoima.db import tables as t
 from qoima.floor.services.layouts import warehouse_row
 from qoima.orders.domain.status import Status
+from qoima.orders.services import records, shipments
 from qoima.orders.services.lifecycle import load_order, transition
 from qoima.platform.access import Principal
 from qoima.platform.errors import Conflict, NotFound
 from qoima.platform.idempotency import Operation, Outcome, run_once
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
+
+
+# a packed shipment leaves while its order is on the floor (another shipment may still be picked or
+# packed); not while the order is on hold, in exception or cancelled
+_LEAVES = (Status.PICKING.value, Status.PICKED.value, Status.PACKED.value)
 
 
 def open_manifest(uow: UnitOfWork, principal: Principal, warehouse: str, carrier: str) -> dict:
@@ -41,10 +49,10 @@ def _manifest(uow: UnitOfWork, manifest_id: int, lock: bool = False):
 def _expected(uow: UnitOfWork, m):
     """Parcels packed for this carrier in this warehouse, not handed over yet."""
     p, s, o = t.parcels.c, t.shipments.c, t.orders.c
-    return uow.execute(select(p.id, p.tracking, p.manifest_id, o.external_id, o.id.label("order_id"))
+    return uow.execute(select(p.id, p.tracking, p.manifest_id, p.shipment_id, o.external_id, o.id.label("order_id"))
                        .join(t.shipments, s.id == p.shipment_id).join(t.orders, o.id == p.order_id)
                        .where(s.warehouse_id == m.warehouse_id, p.carrier == m.carrier, p.handed_at.is_(None),
-                              o.status == Status.PACKED.value).order_by(p.id)).all()
+                              s.status == Status.PACKED.value, o.status.in_(_LEAVES)).order_by(p.id)).all()
 
 
 def view(uow: UnitOfWork, manifest_id: int) -> dict:
@@ -69,7 +77,8 @@ def _scan(uow: UnitOfWork, principal: Principal, manifest_id: int, op_id: str, r
     principal.require("admin", "manager", "worker")
     m = _manifest(uow, manifest_id, lock=True)
     code = raw.strip().upper()[:40]
-    p = uow.execute(select(t.parcels, t.shipments.c.warehouse_id, t.orders.c.status.label("order_status"))
+    p = uow.execute(select(t.parcels, t.shipments.c.warehouse_id, t.shipments.c.status.label("shipment_status"),
+                           t.orders.c.status.label("order_status"))
                     .join(t.shipments, t.shipments.c.id == t.parcels.c.shipment_id)
                     .join(t.orders, t.orders.c.id == t.parcels.c.order_id)
                     .where(t.parcels.c.tracking == code)).first()
@@ -83,9 +92,9 @@ def _scan(uow: UnitOfWork, principal: Principal, manifest_id: int, op_id: str, r
     elif p.manifest_id is not None:
         ok, c, msg, params = False, "floor.parcel_on_manifest", "parcel %(tracking)s is already on manifest %(id)s", \
             {"tracking": p.tracking, "id": p.manifest_id}
-    elif p.order_status != Status.PACKED.value:
+    elif p.shipment_status != Status.PACKED.value or p.order_status not in _LEAVES:
         ok, c, msg, params = False, "floor.parcel_not_packed", "the order of parcel %(tracking)s is %(status)s", \
-            {"tracking": p.tracking, "status": p.order_status}
+            {"tracking": p.tracking, "status": p.order_status if p.order_status not in _LEAVES else p.shipment_status}
     else:
         uow.execute(update(t.parcels).where(t.parcels.c.id == p.id).values(manifest_id=m.id))
         ok, c, msg, params = True, "floor.parcel_added", "parcel %(tracking)s added", {"tracking": p.tracking}
@@ -116,14 +125,19 @@ def _close(uow: UnitOfWork, principal: Principal, manifest_id: int) -> dict:
         raise Conflict("no parcel is scanned onto this manifest yet", field="manifest_id", code="floor.manifest_empty")
     uow.execute(update(t.parcels).where(t.parcels.c.manifest_id == m.id).values(handed_at=now))
     shipped = []
-    for order_id in sorted({r.order_id for r in on}):
+    for order_id in sorted({r.order_id for r in on}):  # orders locked in id order
         order = load_order(uow, principal, order_id, lock=True)
-        left = uow.execute(select(t.parcels.c.id).where(t.parcels.c.order_id == order_id,
-                                                        t.parcels.c.handed_at.is_(None))).first()
-        if left is None and order.status == Status.PACKED.value:
-            transition(uow, principal, order_id, Status.SHIPPED.value,
-                       reason=f"handed to {m.carrier} on manifest M-{m.id:06d}", at=now)
+        at, why = None, f"handed to {m.carrier} on manifest M-{m.id:06d}"
+        for shipment_id in sorted({r.shipment_id for r in on if r.order_id == order_id}):
+            left = uow.execute(select(t.parcels.c.id).where(t.parcels.c.shipment_id == shipment_id,
+                                                            t.parcels.c.handed_at.is_(None))).first()
+            if left is None:
+                at = shipments.advance(uow, shipment_id, Status.SHIPPED.value, now)
+        if at == Status.SHIPPED.value and order.status == Status.PACKED.value:
+            transition(uow, principal, order_id, Status.SHIPPED.value, reason=why, at=now)
             shipped.append(order.external_id)
+        else:  # another shipment of the order has not left yet
+            records.note(uow, order_id, order.status, principal.email, f"{why} (from {warehouse_row(uow, warehouse_id=m.warehouse_id).code})", at=now)
     uow.execute(update(t.manifests).where(t.manifests.c.id == m.id).values(status="closed", closed_at=now,
                                                                            missing=missing))
     return {"ok": True, "code": "floor.manifest_closed_now",

@@ -28,7 +28,7 @@ from qoima.db import tables as t
 from qoima.floor.services import items
 from qoima.floor.services.items import Refusal
 from qoima.orders.domain.status import Status
-from qoima.orders.services import topup
+from qoima.orders.services import shipments, topup
 from qoima.orders.services.lifecycle import load_order, order_facts, transition
 from qoima.platform.access import Principal
 from qoima.platform.errors import Conflict, NotFound
@@ -341,20 +341,24 @@ def _timeline(uow: UnitOfWork, order_id: int, actor: str, reason: str, status: s
 
 
 def _finish_if_done(uow: UnitOfWork, principal: Principal, task, lines=None) -> bool:
-    """Every stop of the task done: it is closed, and each of its orders whose every line (in every
-    task) is picked moves to `picked`. Returns whether the task closed."""
+    """Every stop of the task done: it is closed; each shipment of it whose every pick line (in every
+    task) is done and whose warehouse holds nothing more for the order is picked (or cancelled when it
+    ended up with nothing to ship: every unit was short and went elsewhere), and each order moves to
+    where its shipments are (`shipments.advance`: `picked` once they all are). Returns whether the
+    task closed."""
     lines = _lines(uow, task.id) if lines is None else lines
     if any(_open(ln) > 0 for ln in lines):
         return False
     now = utcnow()
     uow.execute(update(t.pick_tasks).where(t.pick_tasks.c.id == task.id).values(status="done", done_at=now))
-    ln = t.pick_task_lines.c
     for order_id in sorted({x.order_id for x in lines}):
-        open_left = uow.execute(select(func.count()).select_from(t.pick_task_lines).where(
-            ln.order_id == order_id, ln.quantity > ln.picked + ln.short)).scalar_one()
         order = load_order(uow, principal, order_id, lock=True)
-        if open_left == 0 and order.status == Status.PICKING.value and not order_facts(uow, order).short \
-                and not _reserved_elsewhere(uow, order_id):
+        at = None
+        for shipment_id in sorted({x.shipment_id for x in lines if x.order_id == order_id}):
+            done = _shipment_done(uow, shipment_id)
+            if done is not None:
+                at = shipments.advance(uow, shipment_id, done, now)
+        if at == Status.PICKED.value and order.status == Status.PICKING.value and not order_facts(uow, order).short:
             transition(uow, principal, order_id, Status.PICKED.value, reason=f"pick task {task.id} done", at=now)
     if task.wave_id is not None:
         left = uow.execute(select(func.count()).select_from(t.pick_tasks).where(
@@ -365,11 +369,27 @@ def _finish_if_done(uow: UnitOfWork, principal: Principal, task, lines=None) -> 
     return True
 
 
-def _reserved_elsewhere(uow: UnitOfWork, order_id: int) -> bool:
-    """Every pick line done but units still reserved: a shipment of another warehouse (or units re-sourced
-    there) waits for its wave, so the order is not picked yet."""
-    return uow.execute(select(t.reservations.c.id).where(t.reservations.c.order_id == order_id).limit(1)).first() \
-        is not None
+_SHIPMENT_LEFT = (select(func.coalesce(func.sum(t.pick_task_lines.c.quantity - t.pick_task_lines.c.picked
+                                                - t.pick_task_lines.c.short), 0),
+                         func.coalesce(func.sum(t.pick_task_lines.c.picked), 0))
+                  .where(t.pick_task_lines.c.shipment_id == bindparam("sid")))
+
+
+def _shipment_done(uow: UnitOfWork, shipment_id: int) -> str | None:
+    """`picked` (or `cancelled`: nothing picked) once the shipment's pick lines are all done and its
+    warehouse holds nothing more for the order (units re-sourced there wait for another wave); None:
+    not yet, or it is past picking already."""
+    sh = uow.execute(select(t.shipments.c.order_id, t.shipments.c.warehouse_id, t.shipments.c.status)
+                     .where(t.shipments.c.id == shipment_id)).first()
+    if sh is None or sh.status != Status.PICKING.value:
+        return None
+    left, picked = uow.execute(_SHIPMENT_LEFT, {"sid": shipment_id}).one()
+    held = uow.execute(select(t.reservations.c.id).where(t.reservations.c.order_id == sh.order_id,
+                                                         t.reservations.c.warehouse_id == sh.warehouse_id)
+                       .limit(1)).first()
+    if left > 0 or held is not None:
+        return None
+    return Status.PICKED.value if picked > 0 else Status.CANCELLED.value
 
 
 def _undo(uow: UnitOfWork, principal: Principal, task_id: int, op_id: str) -> dict:

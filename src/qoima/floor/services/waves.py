@@ -203,12 +203,12 @@ def _make_wave(uow, principal, where: tuple, wave: _Wave) -> dict:
         warehouse_id=wh.id, carrier=carrier, ship_by=ship_by, status="released", released_by=principal.email,
         automatic=automatic, route_length=total, single_walk=single, created_at=now)
         .returning(t.waves.c.id)).scalar_one()
-    for r in group:
+    for r in group:  # the shipment first: the order's move to picking then leaves its other shipments be
+        uow.execute(update(t.shipments).where(t.shipments.c.id == r.shipment_id)
+                    .values(status="picking", updated_at=now))
         if uow.execute(select(t.orders.c.status).where(t.orders.c.id == r.order_id)).scalar() == Status.ALLOCATED.value:
             transition(uow, principal, r.order_id, Status.PICKING.value,
                        reason=f"wave {wave_id} released" + (" automatically" if automatic else ""), at=now)
-        uow.execute(update(t.shipments).where(t.shipments.c.id == r.shipment_id)
-                    .values(status="picking", updated_at=now))
     tasks = []
     for batch in batches:
         task_id = uow.execute(insert(t.pick_tasks).values(

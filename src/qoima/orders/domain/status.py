@@ -211,8 +211,56 @@ def check_resource(facts: OrderFacts, is_staff: bool) -> None:
         raise error
 
 
+# The floor's steps, in order: each shipment walks them on its own (its wave, its pick, its packing, its
+# manifest); the order is where its least advanced shipment is (`order_status_of_shipments`).
+FLOOR_STEPS = (S.ALLOCATED, S.PICKING, S.PICKED, S.PACKED, S.SHIPPED)
+_STEP = {s: n for n, s in enumerate(FLOOR_STEPS)}
+
+
 def shipment_status(order_status: str) -> str | None:
     """The status an order's shipments take when the order moves to `order_status`; None: they keep
     theirs (a hold or an exception pauses the order, the shipments stay where they were)."""
     s = parse_status(order_status)
     return None if s in PAUSED else s.value
+
+
+def order_status_of_shipments(statuses) -> Status | None:
+    """Where an order on the floor is, from its shipments: the least advanced one, except that the order
+    is `picking` as soon as any shipment is released (one warehouse picks while another waits for its
+    wave). A cancelled shipment (left with nothing to ship after a short pick) does not count. None when
+a shipment is off the floor's steps (the order is not decided by its shipments)."""
+    steps = [parse_status(x) for x in statuses]
+    steps = [x for x in steps if x != S.CANCELLED] or steps  # a shipment left with nothing to ship
+    if not steps or any(x not in _STEP for x in steps):
+        return None
+    least = min(steps, key=_STEP.__getitem__)
+    if least == S.ALLOCATED and any(x != S.ALLOCATED for x in steps):
+        return S.PICKING
+    return least
+
+
+def shipments_follow(order_status: str, current: list[str]) -> list[str | None]:
+    """The status each shipment (by position in `current`) takes when its order moves to
+    `order_status`; None: that one stays.
+
+    On the floor's steps a shipment never goes back and only catches up: a move of the whole order
+    (a staff click, or the floor's last shipment getting there) brings every shipment behind it up to
+    it, one already ahead stays. `picking` is the exception: the floor releases shipments one by one
+    (the wave sets its own first), so the order moving to `picking` moves its shipments only when none
+    is released yet (a staff move, or a re-source that picks again). Paused orders leave them be; every
+    other status (re-sourced, cancelled, with the carrier, delivered, returned) is the whole order's."""
+    target = parse_status(order_status)
+    if target in PAUSED:
+        return [None] * len(current)
+    cur = [parse_status(x) for x in current]
+    if target == S.PICKING and any(c in _STEP and c != S.ALLOCATED for c in cur):
+        return [None] * len(current)
+    out: list[str | None] = []
+    for c in cur:
+        if c == S.CANCELLED and target in _STEP:
+            out.append(None)  # left with nothing to ship: only a re-source there revives it
+        elif target in _STEP and c in _STEP:
+            out.append(target.value if _STEP[c] < _STEP[target] else None)
+        else:
+            out.append(None if c == target else target.value)
+    return out

@@ -19,6 +19,12 @@ def record_transition(uow: UnitOfWork, order_id: int, seller_id: int, from_statu
             {"order_id": order_id, "from": from_status, "to": to_status, "reason": reason[:500]})
 
 
+def note(uow: UnitOfWork, order_id: int, status: str, actor: str, reason: str, at=None) -> None:
+    """A timeline entry that is no move of the order (a shipment of it packed, handed over)."""
+    uow.execute(insert(t.order_events).values(order_id=order_id, from_status=status, to_status=status,
+                                              actor=actor[:254], reason=reason[:500], created_at=at or utcnow()))
+
+
 def enqueue(uow: UnitOfWork, topic: str, aggregate_id: int | None, seller_id: int | None, payload: dict) -> None:
     now = utcnow()
     uow.execute(insert(t.outbox).values(topic=topic, aggregate_id=aggregate_id, seller_id=seller_id, payload=payload,

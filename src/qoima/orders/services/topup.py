@@ -5,8 +5,9 @@ reserved for its pick lines, and every shipment a pick line hangs on. Only the m
 lines' units neither reserved nor picked (a short pick wrote them off) -- are sourced again, with the
 rules intake uses (domain/sourcing.py through `booking.decide_resourcing`: fewest parcels, nearest,
 deepest stock), the warehouses that already ship the order tried first so that no new parcel is made
-when they have it all. A warehouse the order does not ship from yet gets a shipment (seq n + 1, the
-shipments' current status); the wave release of that warehouse then makes its pick lines
+when they have it all. A warehouse the order does not ship from yet gets a shipment (seq n + 1,
+`allocated`: not released yet), one whose shipment was picked already (or left with nothing) gets it
+back to `allocated`; a warehouse whose shipment is packed or further on takes no units. The wave release of that warehouse then makes its pick lines
 (floor/services/waves.py also releases a waved shipment again for the units its pick lines do not
 cover).
 
@@ -21,11 +22,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from qoima.db import tables as t
 from qoima.orders.domain import booking as bk, reasons
-from qoima.orders.domain.status import Status, shipment_status
+from qoima.orders.domain.status import Status
 from qoima.orders.services import intake
 from qoima.orders.services.lifecycle import transition
 from qoima.platform.access import Principal
@@ -79,12 +80,13 @@ def reserve_missing(uow: UnitOfWork, order, needs: list[Need], skip: frozenset[i
     if not needs:
         return top
     pids = [n.product_id for n in needs]
+    shipping, done = _shipments(uow, order.id)
+    skip = skip | done
     rows = [r for r in lock_stock_rows(uow, sorted(set(pids))) if r.warehouse_id not in skip]
     if not rows:
         return top
     stock = [bk.StockRow(r.id, r.product_id, r.warehouse_id, r.on_hand - r.reserved) for r in rows]
     whs = intake.warehouses(uow)
-    shipping = _shipments(uow, order.id)
     where = (order.lat, order.lon)
     plan = None
     own = [s for s in stock if s.warehouse_id in shipping]
@@ -99,12 +101,18 @@ def reserve_missing(uow: UnitOfWork, order, needs: list[Need], skip: frozenset[i
     used = sorted({wid for _, _, wid, _ in takes})
     top.warehouses = [whs[w].code for w in used]
     top.reason = plan.reason
-    new = [w for w in used if w not in shipping]
-    if new:
-        now, status = utcnow(), _new_shipment_status(uow, order)
-        seq = max(shipping.values(), default=0)
-        uow.execute(insert(t.shipments), [{"order_id": order.id, "warehouse_id": w, "seq": seq + n, "status": status,
-                                           "created_at": now, "updated_at": now} for n, w in enumerate(new, start=1)])
+    new, now = [w for w in used if w not in shipping], utcnow()
+    again = [w for w in used if w in shipping and shipping[w][1] not in _WAITING]
+    if again:  # picked (or left with nothing) there: it waits for a wave again
+        s = t.shipments.c
+        uow.execute(update(t.shipments).where(s.order_id == order.id, s.warehouse_id.in_(again))
+                    .values(status=Status.ALLOCATED.value, updated_at=now))
+    if new:  # not released yet: allocated until its warehouse's wave
+        seq = uow.execute(select(func.coalesce(func.max(t.shipments.c.seq), 0))
+                          .where(t.shipments.c.order_id == order.id)).scalar_one()
+        uow.execute(insert(t.shipments), [{"order_id": order.id, "warehouse_id": w, "seq": seq + n,
+                                           "status": Status.ALLOCATED.value, "created_at": now, "updated_at": now}
+                                          for n, w in enumerate(new, start=1)])
         top.added = [whs[w].code for w in new]
     return top
 
@@ -124,17 +132,14 @@ def resume_exception(uow: UnitOfWork, principal: Principal, order, note: str = "
     return top
 
 
-def _shipments(uow: UnitOfWork, order_id: int) -> dict[int, int]:
-    """warehouse id -> seq of the order's shipments."""
+_WAITING = (Status.ALLOCATED.value, Status.PICKING.value)
+_REOPENS = (*_WAITING, Status.PICKED.value, Status.CANCELLED.value)
+
+
+def _shipments(uow: UnitOfWork, order_id: int) -> tuple[dict[int, tuple[int, str]], frozenset[int]]:
+    """(warehouse id -> (seq, status) of the order's shipments that may take units: waiting for or in
+    their pick, picked, or left with nothing; the warehouses whose shipment is packed or further on)."""
     s = t.shipments.c
-    return dict(uow.execute(select(s.warehouse_id, s.seq).where(s.order_id == order_id)).all())
-
-
-def _new_shipment_status(uow: UnitOfWork, order) -> str:
-    """A new shipment moves with its siblings: the order's status, or (order paused) theirs."""
-    own = shipment_status(order.status)
-    if own is not None:
-        return own
-    first = uow.execute(select(t.shipments.c.status).where(t.shipments.c.order_id == order.id)
-                        .order_by(t.shipments.c.seq).limit(1)).scalar()
-    return first or Status.PICKING.value
+    rows = uow.execute(select(s.warehouse_id, s.seq, s.status).where(s.order_id == order_id)).all()
+    return ({r.warehouse_id: (r.seq, r.status) for r in rows if r.status in _REOPENS},
+            frozenset(r.warehouse_id for r in rows if r.status not in _REOPENS))

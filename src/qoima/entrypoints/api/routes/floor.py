@@ -187,22 +187,26 @@ def put_box(code: Text(20, min_length=1), data: fs.BoxIn, engine: EngineDep, pri
 
 # --- packing --------------------------------------------------------------------------------------------------
 
-@router.get("/pack", summary="Open the packing of a scanned tote (T<task>-<tote>) or order", responses=problems(404))
-def open_pack(engine: EngineDep, principal: PrincipalDep, code: Annotated[fs.ScanText, Query(min_length=1)]):
+@router.get("/pack", summary="Open the packing of a scanned tote (T<task>-<tote>) or order", responses=problems(404, 409))
+def open_pack(engine: EngineDep, principal: PrincipalDep, code: Annotated[fs.ScanText, Query(min_length=1)],
+              warehouse: Annotated[Text(20) | None, Query()] = None):
     with UnitOfWork(engine) as uow:
-        return _json(packing.view(uow, principal, packing.find_order(uow, principal, code)))
+        found = packing.find_order(uow, principal, code)
+        return _json(packing.view(uow, principal, found.order_id, warehouse, found.shipment_id))
 
 
 @router.post("/pack/{order_id}/scans", summary="Scan an item into the parcel", responses=problems(404, 409))
 def pack_scan(order_id: Id64, data: fs.PackScanIn, engine: EngineDep, principal: PrincipalDep, lang: Lang = None):
-    return _answer(packing.scan(engine, principal, order_id, data.op_id, data.raw), language(engine, principal, lang))
+    where = packing.Where(order_id, data.warehouse)
+    return _answer(packing.scan(engine, principal, where, data.op_id, data.raw), language(engine, principal, lang))
 
 
-@router.post("/pack/{order_id}/close", summary="Close the packing: parcels, tracking numbers, order packed",
-             responses=problems(404, 409))
+@router.post("/pack/{order_id}/close", summary="Close the packing of the order's shipment: parcels, tracking numbers; "
+             "the order is packed once every shipment of it is", responses=problems(404, 409))
 def pack_close(order_id: Id64, data: fs.PackCloseIn, engine: EngineDep, principal: PrincipalDep, lang: Lang = None):
     specs = [packing.ParcelSpec(p.weight_g, p.box_code, p.length_mm, p.width_mm, p.height_mm) for p in data.parcels]
-    return _answer(packing.close(engine, principal, order_id, data.op_id, specs), language(engine, principal, lang))
+    where = packing.Where(order_id, data.warehouse)
+    return _answer(packing.close(engine, principal, where, data.op_id, specs), language(engine, principal, lang))
 
 
 @router.get("/parcels/{parcel_id}/label.pdf", summary="The parcel's shipping label (PDF); a reprint is the same",

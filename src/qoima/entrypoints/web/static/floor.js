@@ -153,7 +153,7 @@
       order = p;
       el(pack, "[data-order]").hidden = !p;
       if (!p) { return; }
-      el(pack, "[data-order-number]").textContent = p.order;
+      el(pack, "[data-order-number]").textContent = p.order + (p.warehouse ? " · " + p.warehouse : "");
       var ul = el(pack, "[data-lines]"); ul.innerHTML = "";
       p.lines.forEach(function (ln) {
         var li = document.createElement("li");
@@ -179,20 +179,37 @@
         docs.appendChild(li);
       }
     };
+    // an order shipped from two warehouses: the packer says which one packs here (one button each)
+    var choose = el(pack, "[data-choose]");
+    var openPack = function (raw, warehouse) {
+      choose.innerHTML = ""; choose.hidden = true;
+      var url = "/api/v1/floor/pack?lang=" + lang + "&code=" + encodeURIComponent(raw) + (warehouse ? "&warehouse=" + encodeURIComponent(warehouse) : "");
+      fetch(url, {credentials: "same-origin"})
+        .then(function (r) { return r.json().then(function (j) { return {status: r.status, body: j}; }); })
+        .then(function (res) {
+          if (res.status === 200) { say(result, true, res.body.order + " · " + res.body.warehouse); render(res.body); input.focus(); return; }
+          say(result, false, msg(res));
+          if (res.body.code === "floor.pack_choose_warehouse") {
+            (res.body.params.warehouses || []).forEach(function (code) {
+              var b = document.createElement("button");
+              b.type = "button"; b.className = "btn btn-primary"; b.textContent = code; b.setAttribute("data-warehouse", code);
+              b.addEventListener("click", function () { openPack(raw, code); });
+              choose.appendChild(b);
+            });
+            choose.hidden = false;
+          }
+          input.focus();
+        }, function () { say(result, false, t("offline")); });
+    };
     el(pack, "[data-scan-form]").addEventListener("submit", function (ev) {
       ev.preventDefault();
       var raw = input.value; input.value = "";
       if (!raw.trim()) { return; }
       if (!order || order.status !== "picked" || order.complete && order.parcels.length) {
-        fetch("/api/v1/floor/pack?code=" + encodeURIComponent(raw), {credentials: "same-origin"})
-          .then(function (r) { return r.json().then(function (j) { return {status: r.status, body: j}; }); })
-          .then(function (res) {
-            if (res.status === 200) { say(result, true, res.body.order); render(res.body); } else { say(result, false, msg(res)); }
-            input.focus();
-          }, function () { say(result, false, t("offline")); });
+        openPack(raw, null);
         return;
       }
-      F.post("/api/v1/floor/pack/" + order.order_id + "/scans?lang=" + lang, {op_id: F.opId(), raw: raw}).then(function (res) {
+      F.post("/api/v1/floor/pack/" + order.order_id + "/scans?lang=" + lang, {op_id: F.opId(), raw: raw, warehouse: order.warehouse}).then(function (res) {
         if (res.status === 200) { say(result, res.body.ok, res.body.message); render(res.body.pack); } else { say(result, false, msg(res)); }
         input.focus();
       }, function () { say(result, false, t("offline")); });
@@ -209,10 +226,10 @@
                       length_mm: order.box ? order.box.length_mm : 0, width_mm: order.box ? order.box.width_mm : 0,
                       height_mm: order.box ? order.box.height_mm : 0});
       }
-      F.post("/api/v1/floor/pack/" + order.order_id + "/close?lang=" + lang, {op_id: F.opId(), parcels: parcels}).then(function (res) {
+      F.post("/api/v1/floor/pack/" + order.order_id + "/close?lang=" + lang, {op_id: F.opId(), parcels: parcels, warehouse: order.warehouse}).then(function (res) {
         say(result, res.status === 200, msg(res));
         if (res.status === 200) {
-          fetch("/api/v1/floor/pack?code=" + encodeURIComponent("#" + order.order_id), {credentials: "same-origin"})
+          fetch("/api/v1/floor/pack?code=" + encodeURIComponent("#" + order.order_id) + "&warehouse=" + encodeURIComponent(order.warehouse), {credentials: "same-origin"})
             .then(function (r) { return r.json(); }).then(render);
         }
         input.focus();
