@@ -81,7 +81,7 @@ def test_every_answer_gives_its_times_with_the_offset(client, world):
     ids = {"order_id": str(order_id), "job_id": str(job.json()["id"]), "asn_id": str(asn.json()["id"]),
            "receipt_id": str(first.json()["id"]), "product_id": str(product["id"]), "warehouse": "ALA",
            "task_id": str(task["id"]), "manifest_id": str(manifest.json()["id"])}
-    documents = ("label.pdf", "label.zpl", "slip.pdf", "manifest.pdf")  # documents, not JSON: no times to check
+    documents = ("label.pdf", "label.zpl", "slip.pdf", "manifest.pdf", "printer-font.zpl")  # documents, not JSON: no times to check
     for method, path in sorted(app_routes(client.app)):
         if method != "GET" or not path.startswith("/api/"):
             continue

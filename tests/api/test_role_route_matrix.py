@@ -255,6 +255,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/v1/floor/parcels/{parcel_id}/label.pdf"): _api("GET", "/api/v1/floor/parcels/999999/label.pdf"),
     ("GET", "/api/v1/floor/parcels/{parcel_id}/label.zpl"): _api("GET", "/api/v1/floor/parcels/999999/label.zpl"),
     ("GET", "/api/v1/floor/orders/{order_id}/slip.pdf"): _api("GET", "/api/v1/floor/orders/999999/slip.pdf"),
+    ("GET", "/api/v1/floor/printer-font.zpl"): _api("GET", "/api/v1/floor/printer-font.zpl"),
     ("POST", "/api/v1/floor/manifests"): _api("POST", "/api/v1/floor/manifests",
                                               json={"warehouse": "NOWHERE", "carrier": "courier"}),
     ("GET", "/api/v1/floor/manifests/{manifest_id}"): _api("GET", "/api/v1/floor/manifests/999999"),

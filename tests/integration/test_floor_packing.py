@@ -92,3 +92,12 @@ def test_pick_pack_label_handover_ships_the_order(client, world):
     doc = client.get(f"/api/v1/floor/manifests/{mid}/manifest.pdf", headers=h)
     assert doc.status_code == 200 and doc.content.startswith(b"%PDF")
     assert_ledger_consistent(world.engine)
+
+
+def test_the_label_font_downloads_for_the_floor_and_not_for_sellers(client, world):
+    r = client.get("/api/v1/floor/printer-font.zpl", headers=world.headers("worker"))
+    assert r.status_code == 200 and r.text.startswith("~DYE:DEJAVU,A,T,"), r.text[:80]
+    assert "attachment" in r.headers["content-disposition"]
+    size = int(r.text.split(",")[3])
+    assert len(r.text.split(",", 5)[5].strip()) == 2 * size  # the whole font, as hex
+    assert client.get("/api/v1/floor/printer-font.zpl", headers=world.headers("seller_a")).status_code == 403

@@ -143,6 +143,7 @@ API: dict[tuple[str, str], frozenset[str]] = {
     # the label carries the recipient's name, phone and address: the floor prints it, as it must to ship
     ("GET", "/api/v1/floor/parcels/{parcel_id}/label.pdf"): STAFF,
     ("GET", "/api/v1/floor/parcels/{parcel_id}/label.zpl"): STAFF,
+    ("GET", "/api/v1/floor/printer-font.zpl"): STAFF,
     ("GET", "/api/v1/floor/orders/{order_id}/slip.pdf"): STAFF,
     ("POST", "/api/v1/floor/manifests"): STAFF,
     ("GET", "/api/v1/floor/manifests/{manifest_id}"): STAFF,

@@ -3,6 +3,8 @@ Made on request, so a reprint is the same document."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlalchemy import select
 
 from qoima.db import tables as t
@@ -39,6 +41,12 @@ def label_data(uow: UnitOfWork, principal: Principal, parcel_id: int) -> labels.
 
 def label_pdf(uow: UnitOfWork, principal: Principal, parcel_id: int) -> bytes:
     return labels.shipping_label_pdf(label_data(uow, principal, parcel_id))
+
+
+@lru_cache(maxsize=1)
+def printer_font() -> str:
+    """The ZPL that puts the labels' font on a printer (the same file for every printer)."""
+    return labels.printer_font_zpl()
 
 
 def label_zpl(uow: UnitOfWork, principal: Principal, parcel_id: int) -> str:

@@ -223,6 +223,14 @@ def label_zpl(parcel_id: Id64, engine: EngineDep, principal: PrincipalDep):
         return Response(documents.label_zpl(uow, principal, parcel_id), media_type="application/zpl")
 
 
+@router.get("/printer-font.zpl", summary="The label font for thermal printers: send it to each printer once (ZPL ~DY, "
+            "DejaVu Sans as E:DEJAVU.TTF, which prints Cyrillic and Kazakh names)", response_class=Response)
+def printer_font(principal: PrincipalDep):
+    principal.require("admin", "manager", "worker")
+    return Response(documents.printer_font(), media_type="application/zpl",
+                    headers={"Content-Disposition": 'attachment; filename="qoima-printer-font.zpl"'})
+
+
 @router.get("/orders/{order_id}/slip.pdf", summary="The order's packing slip (PDF)", response_class=Response,
             responses=problems(404))
 def slip_pdf(order_id: Id64, engine: EngineDep, principal: PrincipalDep, lang: Lang = None):
