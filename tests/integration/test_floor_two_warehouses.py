@@ -91,6 +91,11 @@ def test_each_warehouse_ships_its_own_shipment_and_the_order_follows_the_least_a
     assert _shipments(world.engine, order) == [("ALA", "shipped"), ("AST", "allocated")]
     assert order_status(world.engine, order) == "picking"
     assert_ledger_consistent(world.engine)
+    # half of it is with the courier: cancelling would put units that left back on the shelf
+    r = client.post(f"/api/v1/orders/{order}/transitions?lang=en", json={"status": "cancelled", "reason": "buyer"},
+                    headers=world.headers("manager"))
+    assert r.status_code == 409 and r.json()["code"] == "orders.part_shipped", r.text
+    assert order_status(world.engine, order) == "picking"
 
     release(client, world, "AST")
     _pick_all(client, world, "AST")

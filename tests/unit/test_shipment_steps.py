@@ -46,6 +46,7 @@ def test_following_the_order_never_sends_a_shipment_back_on_the_floor(statuses, 
         assert all(RANK[a] >= RANK[s] for a, s in zip(after, statuses))
         if target != "picking":  # a whole-order move: nothing stays behind it
             assert all(RANK[a] >= RANK[target] for a in after)
+        if RANK[target] > RANK["picking"]:  # and the order is then where its shipments say
             assert order_status_of_shipments(after).value == min(after, key=RANK.__getitem__)
     else:  # re-sourced, with the carrier, delivered, cancelled, returned: the whole order's
         assert set(after) == {target}
@@ -58,3 +59,14 @@ def test_picking_moves_the_shipments_only_when_none_is_released():
     assert shipments_follow("picked", ["picking", "packed"]) == ["picked", None]
     assert shipments_follow("on_hold", ["picking", "allocated"]) == [None, None]
     assert shipments_follow("packed", ["cancelled", "picked"]) == [None, "packed"]
+
+
+def test_a_part_shipped_order_is_never_cancelled_but_may_be_held():
+    from qoima.orders.domain.status import OrderFacts, refusal, user_moves
+    for status in (Status.PICKING, Status.PICKED, Status.PACKED):
+        facts = OrderFacts(status=status, goods_taken=status != Status.PICKING, part_shipped=True)
+        error = refusal(facts, Status.CANCELLED, is_staff=True)
+        assert error is not None and error.code == "orders.part_shipped"
+        assert Status.CANCELLED not in user_moves(facts, is_staff=True)
+        assert Status.ON_HOLD in user_moves(facts, is_staff=True)
+        assert refusal(OrderFacts(status=status, goods_taken=status != Status.PICKING), Status.CANCELLED, True) is None

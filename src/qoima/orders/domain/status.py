@@ -124,6 +124,7 @@ class OrderFacts:
     was: Status | None = None  # when paused: the status before the latest hold / exception
     goods_taken: bool = False  # the order's units have left their bins (picked)
     short: tuple[str, ...] = ()  # SKUs of the lines that are not fully reserved
+    part_shipped: bool = False  # one shipment of it left with the carrier while another is still here
 
 
 class MoveRefused(InvalidTransition):
@@ -157,6 +158,9 @@ def refusal(facts: OrderFacts, target: Status, is_staff: bool) -> DomainError | 
         return Forbidden("a seller may only cancel or hold an order, not move it from '%(from_status)s' to "
                          "'%(to_status)s'", field="status", code="orders.seller_move_forbidden",
                          from_status=src.value, to_status=target.value)
+    if target == S.CANCELLED and facts.part_shipped:
+        return MoveRefused(src.value, target.value, "a shipment of it has left with the carrier already; hold the "
+                           "rest, or take it back as a return once it comes back", code="orders.part_shipped")
     if target in SYSTEM_SET:
         return MoveRefused(src.value, target.value, "'%(to_status)s' is set by sourcing only (on intake, when a "
                            "backorder fills, or when staff re-source the order)", code="orders.set_by_sourcing",

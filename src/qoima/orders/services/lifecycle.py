@@ -14,7 +14,7 @@ from qoima.db import tables as t
 from qoima.platform import roles
 from qoima.platform.errors import Forbidden, NotFound
 from qoima.orders.domain.status import (
-    GOODS_TAKEN, PAUSED, SELLER_MAY, TAKES_GOODS, OrderFacts, Status, check_user_move, may_resource, user_moves,
+    GOODS_TAKEN, PAUSED, SELLER_MAY, SHIPPED_OR_LATER, TAKES_GOODS, OrderFacts, Status, check_user_move, may_resource, user_moves,
 )
 from qoima.platform.access import Principal
 from qoima.stock.services.inventory import add_on_hand, remove_on_hand
@@ -39,7 +39,7 @@ def load_order(uow: UnitOfWork, principal: Principal, order_id: int, lock: bool 
 
 def order_facts(uow: UnitOfWork, order) -> OrderFacts:
     """The facts the status rules decide on: where a paused order was, whether its goods
-    were picked, which lines are not fully reserved."""
+    were picked, which lines are not fully reserved, whether a shipment of it has left already."""
     status = Status(order.status)
     was = None
     if status in PAUSED:
@@ -59,7 +59,11 @@ def order_facts(uow: UnitOfWork, order) -> OrderFacts:
                         .order_by(t.order_lines.c.id)).scalars().all()
     if short and (status == Status.PICKING or was == Status.PICKING):
         short = _short_after_scans(uow, order.id)
-    return OrderFacts(status=status, was=was, goods_taken=taken, short=tuple(dict.fromkeys(short)))
+    left = status not in SHIPPED_OR_LATER and status != Status.CANCELLED and uow.execute(
+        select(exists().where(t.shipments.c.order_id == order.id,
+                              t.shipments.c.status.in_([s.value for s in SHIPPED_OR_LATER])))).scalar()
+    return OrderFacts(status=status, was=was, goods_taken=taken, short=tuple(dict.fromkeys(short)),
+                      part_shipped=bool(left))
 
 
 def picked_units(uow: UnitOfWork, order_id: int) -> list:
