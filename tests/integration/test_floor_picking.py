@@ -191,8 +191,44 @@ def test_cancel_after_a_partial_pick_puts_the_picked_units_back_once(client, wor
     assert movements(world.engine, "pick", f"order:{order}") == 2
     assert movements(world.engine, "return", f"order:{order}") == 2  # the undo's one and the cancel's one
     assert_ledger_consistent(world.engine)
-    r = scan(client, world, tid, "4870000009015")
-    assert not r["ok"] and r["code"] == "floor.order_not_picking"
+    r = scan(client, world, tid, "4870000009015")  # its only order is gone: the walk is over, not stuck
+    assert not r["ok"] and r["code"] == "floor.task_done" and r["task"]["status"] == "done", r
+
+
+def test_a_walk_goes_on_without_the_stops_of_an_order_cancelled_meanwhile(client, world):
+    a = place(client, world, "W-10", [("SKU-3", 1)])
+    b = place(client, world, "W-11", [("SKU-1", 1)])
+    release(client, world)
+    task = take(client, world)
+    assert {s["order"] for s in task["stops"]} == {"W-10", "W-11"}
+    gone = task["current"]["order"]
+    r = client.post(f"/api/v1/orders/{a if gone == 'W-10' else b}/cancel", headers=world.headers("manager"),
+                    json={"reason": "buyer changed their mind"})
+    assert r.status_code == 200, r.text
+    r = client.get(f"/api/v1/floor/tasks/{task['id']}", headers=world.headers("worker"))
+    cur = r.json()["current"]
+    assert cur["order"] != gone  # the cancelled order's stop is skipped
+    assert scan(client, world, task["id"], cur["location"])["ok"]
+    done = scan(client, world, task["id"], {"SKU-1": "4870000009015", "SKU-3": "4870000009039"}[cur["sku"]])
+    assert done["ok"] and done.get("finished") and done["task"]["status"] == "done"
+    kept = b if gone == "W-10" else a
+    assert order_status(world.engine, kept) == "picked"
+    r = client.post("/api/v1/floor/tasks/next?lang=en", json={"warehouse": "ALA"}, headers=world.headers("worker"))
+    assert r.status_code == 200 and r.json()["task"] is None, r.text
+    assert_ledger_consistent(world.engine)
+
+
+def test_a_walk_whose_every_order_was_cancelled_is_closed_when_the_picker_asks_for_work(client, world):
+    a = place(client, world, "W-12", [("SKU-1", 1)])
+    release(client, world)
+    task = take(client, world)
+    assert client.post(f"/api/v1/orders/{a}/cancel", headers=world.headers("manager"),
+                       json={"reason": "fraud"}).status_code == 200
+    r = client.post("/api/v1/floor/tasks/next?lang=en", json={"warehouse": "ALA"}, headers=world.headers("worker"))
+    assert r.status_code == 200 and r.json()["task"] is None, r.text
+    r = client.get(f"/api/v1/floor/tasks/{task['id']}", headers=world.headers("worker"))
+    assert r.json()["status"] == "done"
+    assert_ledger_consistent(world.engine)
 
 
 def test_an_order_in_exception_after_a_short_pick_is_re_sourced_only_when_its_missing_units_exist(client, world):

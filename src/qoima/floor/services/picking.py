@@ -51,7 +51,7 @@ class ScanIn:
 
 _LINE_COLUMNS = ("id", "seq", "order_id", "order_line_id", "product_id", "location_id", "tote", "quantity", "picked",
                  "short", "at_location", "shipment_id", "sku", "name", "marking_required", "seller_id", "location",
-                 "external_id")
+                 "external_id", "order_status")
 Line = namedtuple("Line", _LINE_COLUMNS)  # a stop of a task as the scanner reads it (`_replace` after a pick)
 
 
@@ -59,7 +59,8 @@ def _lines_query():
     ln, p, loc, o = t.pick_task_lines.c, t.products.c, t.locations.c, t.orders.c
     return (select(ln.id, ln.seq, ln.order_id, ln.order_line_id, ln.product_id, ln.location_id, ln.tote,
                    ln.quantity, ln.picked, ln.short, ln.at_location, ln.shipment_id,
-                   p.sku, p.name, p.marking_required, p.seller_id, loc.code.label("location"), o.external_id)
+                   p.sku, p.name, p.marking_required, p.seller_id, loc.code.label("location"), o.external_id,
+                   o.status.label("order_status"))
             .join(t.products, p.id == ln.product_id).join(t.locations, loc.id == ln.location_id)
             .join(t.orders, o.id == ln.order_id)
             .where(ln.task_id == bindparam("task_id")).order_by(ln.seq))
@@ -74,6 +75,9 @@ def _lines(uow: UnitOfWork, task_id: int) -> list[Line]:
 
 
 def _open(line) -> int:
+    """Units the stop still wants: none once its order is cancelled (the walk goes on without it)."""
+    if line.order_status == "cancelled":
+        return 0
     return line.quantity - line.picked - line.short
 
 
@@ -101,23 +105,28 @@ def task_view(uow: UnitOfWork, task_id: int, lines=None, task=None) -> dict:
 
 
 def next_task(uow: UnitOfWork, principal: Principal, warehouse_id: int | None = None) -> dict | None:
-    """The picker's task in progress, else the oldest open one (released soonest-due first), now theirs."""
+    """The picker's task in progress, else the oldest open one (released soonest-due first), now theirs.
+    A task left with nothing to pick (its orders were cancelled meanwhile) is closed on the way."""
     principal.require("admin", "manager", "worker")
     pt = t.pick_tasks.c
-    mine = uow.execute(select(pt.id).where(pt.assignee == principal.email, pt.status == "in_progress",
-                                           pt.kind == "pick").order_by(pt.id).limit(1)).scalar()
-    if mine is None:
-        q = select(pt.id).where(pt.status == "open", pt.kind == "pick").order_by(pt.id).limit(1)
-        if warehouse_id is not None:
-            q = q.where(pt.warehouse_id == warehouse_id)
-        if uow.is_postgres:
-            q = q.with_for_update(skip_locked=True)
-        mine = uow.execute(q).scalar()
+    for _ in range(50):
+        mine = uow.execute(select(pt.id).where(pt.assignee == principal.email, pt.status == "in_progress",
+                                               pt.kind == "pick").order_by(pt.id).limit(1)).scalar()
         if mine is None:
-            return None
-        uow.execute(update(t.pick_tasks).where(pt.id == mine).values(
-            status="in_progress", assignee=principal.email, started_at=utcnow()))
-    return task_view(uow, mine)
+            q = select(pt.id).where(pt.status == "open", pt.kind == "pick").order_by(pt.id).limit(1)
+            if warehouse_id is not None:
+                q = q.where(pt.warehouse_id == warehouse_id)
+            if uow.is_postgres:
+                q = q.with_for_update(skip_locked=True)
+            mine = uow.execute(q).scalar()
+            if mine is None:
+                return None
+        task = _lock_task(uow, principal, mine)  # open -> in progress, theirs
+        lines = _lines(uow, mine)
+        if any(_open(ln) > 0 for ln in lines):
+            return task_view(uow, mine, lines, task)
+        _finish_if_done(uow, principal, task, lines)
+    return None
 
 
 # --- scanning ------------------------------------------------------------------------------------------------
@@ -195,6 +204,8 @@ def _scan(uow: UnitOfWork, principal: Principal, task_id: int, data: ScanIn) -> 
     line = next((ln for ln in lines if _open(ln) > 0), None)
     raw = (data.raw or "")[:500]
     if line is None:
+        if task.status != "done":  # its last open stops were of orders cancelled meanwhile
+            _finish_if_done(uow, principal, task, lines)
         answer = _answer(uow, task.id, False, "floor.task_done", "this task is done: take the next one")
         _record(uow, principal, data.op_id, _Entry("item", task, None, answer, raw))
         return answer
