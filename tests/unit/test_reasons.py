@@ -46,3 +46,21 @@ def test_nested_and_labelled_params_and_free_text():
     assert reasons.parse("the customer called") is None
     assert reasons.localize("the customer called", lambda m: "X") == "the customer called"
     assert reasons.describe("") == (None, None)
+
+
+def test_the_floor_writes_its_timeline_in_templates_the_reader_sees_in_their_language():
+    from qoima.entrypoints.web.i18n import localize_reason
+    short = reasons.joined([reasons.text("floor.short", missing=1, sku="SKU-3", location="A-01", order="X-1"),
+                            reasons.text("floor.short_resourced", reserved=1, codes="AST")])
+    assert [c for c, _ in reasons.parse(short)] == ["floor.short", "floor.short_resourced"]
+    assert localize_reason(short, "ru") == ("недостача при сборке: не хватает 1 × SKU-3 в ячейке A-01 (заказ X-1); "
+                                            "1 перераспределено на AST")
+    packed = reasons.text("floor.packed_in", warehouse="ALA", parcels=2, trackings="QM1KZ, QM2KZ")
+    assert reasons.parse(packed)[0][0] == "floor.packed_in"  # not the older "packed in N parcel(s)"
+    assert localize_reason(packed, "kk").startswith("ALA қоймасында буылды")
+    handed = reasons.text("floor.handed_from", carrier="courier", manifest="M-000001", warehouse="AST")
+    assert localize_reason(handed, "uk") == "передано перевізнику courier за реєстром M-000001 (зі складу AST)"
+    for code, template in reasons.TEMPLATES.items():  # every floor text parses back to its own code
+        if code.startswith("floor."):
+            names = __import__("re").findall(r"%\((\w+)\)s", template)
+            assert reasons.parse(template % {n: f"v{i}" for i, n in enumerate(names)})[0][0] == code

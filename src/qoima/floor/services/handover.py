@@ -11,6 +11,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from qoima.db import tables as t
 from qoima.floor.services.layouts import warehouse_row
+from qoima.orders.domain import reasons
 from qoima.orders.domain.status import Status
 from qoima.orders.services import records, shipments
 from qoima.orders.services.lifecycle import load_order, transition
@@ -127,17 +128,20 @@ def _close(uow: UnitOfWork, principal: Principal, manifest_id: int) -> dict:
     shipped = []
     for order_id in sorted({r.order_id for r in on}):  # orders locked in id order
         order = load_order(uow, principal, order_id, lock=True)
-        at, why = None, f"handed to {m.carrier} on manifest M-{m.id:06d}"
+        at, number = None, f"M-{m.id:06d}"
         for shipment_id in sorted({r.shipment_id for r in on if r.order_id == order_id}):
             left = uow.execute(select(t.parcels.c.id).where(t.parcels.c.shipment_id == shipment_id,
                                                             t.parcels.c.handed_at.is_(None))).first()
             if left is None:
                 at = shipments.advance(uow, shipment_id, Status.SHIPPED.value, now)
         if at == Status.SHIPPED.value and order.status == Status.PACKED.value:
-            transition(uow, principal, order_id, Status.SHIPPED.value, reason=why, at=now)
+            transition(uow, principal, order_id, Status.SHIPPED.value, at=now,
+                       reason=reasons.text("floor.handed", carrier=m.carrier, manifest=number))
             shipped.append(order.external_id)
         else:  # another shipment of the order has not left yet
-            records.note(uow, order_id, order.status, principal.email, f"{why} (from {warehouse_row(uow, warehouse_id=m.warehouse_id).code})", at=now)
+            records.note(uow, order_id, order.status, principal.email, reasons.text(
+                "floor.handed_from", carrier=m.carrier, manifest=number,
+                warehouse=warehouse_row(uow, warehouse_id=m.warehouse_id).code), at=now)
     uow.execute(update(t.manifests).where(t.manifests.c.id == m.id).values(status="closed", closed_at=now,
                                                                            missing=missing))
     return {"ok": True, "code": "floor.manifest_closed_now",

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from qoima.db import tables as t
 from qoima.floor.domain.boxes import Item, suggest_box
 from qoima.floor.services import boxes, items
+from qoima.orders.domain import reasons
 from qoima.orders.domain.status import Status
 from qoima.orders.services import records, shipments
 from qoima.orders.services.lifecycle import load_order, transition
@@ -248,7 +249,8 @@ def _close(uow: UnitOfWork, principal: Principal, where: Where, parcels: list[Pa
         tracking = s10_tracking(pid)
         uow.execute(update(t.parcels).where(t.parcels.c.id == pid).values(tracking=tracking))
         made.append({"id": pid, "parcel_no": n, "tracking": tracking, "weight_g": p.weight_g})
-    why = f"packed in {ship.code} in {len(parcels)} parcel(s): {', '.join(m['tracking'] for m in made)}"
+    why = reasons.text("floor.packed_in", warehouse=ship.code, parcels=len(parcels),
+                       trackings=", ".join(m["tracking"] for m in made))
     at = shipments.advance(uow, ship.id, Status.PACKED.value, now)
     now_status = order.status
     if at == Status.PACKED.value and order.status == Status.PICKED.value:

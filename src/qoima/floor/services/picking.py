@@ -27,6 +27,7 @@ from sqlalchemy import Engine, bindparam, func, insert, select, update
 from qoima.db import tables as t
 from qoima.floor.services import items
 from qoima.floor.services.items import Refusal
+from qoima.orders.domain import reasons
 from qoima.orders.domain.status import Status
 from qoima.orders.services import shipments, topup
 from qoima.orders.services.lifecycle import load_order, order_facts, transition
@@ -325,8 +326,8 @@ def _take(uow: UnitOfWork, principal: Principal, line, qty: int) -> None:
                    reference=f"order:{line.order_id}", from_reserved=True, sku=line.sku)
     uow.execute(update(t.pick_task_lines).where(t.pick_task_lines.c.id == line.id)
                 .values(picked=t.pick_task_lines.c.picked + qty))
-    _timeline(uow, line.order_id, principal.email,
-              f"picked {qty} x {line.sku} from {line.location} into tote {line.tote}", Status.PICKING.value)
+    _timeline(uow, line.order_id, principal.email, reasons.text(
+        "floor.picked", qty=qty, sku=line.sku, location=line.location, tote=line.tote), Status.PICKING.value)
 
 
 def _take_first():
@@ -370,7 +371,8 @@ def _finish_if_done(uow: UnitOfWork, principal: Principal, task, lines=None) -> 
             if done is not None:
                 at = shipments.advance(uow, shipment_id, done, now)
         if at == Status.PICKED.value and order.status == Status.PICKING.value and not order_facts(uow, order).short:
-            transition(uow, principal, order_id, Status.PICKED.value, reason=f"pick task {task.id} done", at=now)
+            transition(uow, principal, order_id, Status.PICKED.value, reason=reasons.text("floor.pick_done", task=task.id),
+                       at=now)
     if task.wave_id is not None:
         left = uow.execute(select(func.count()).select_from(t.pick_tasks).where(
             t.pick_tasks.c.wave_id == task.wave_id, t.pick_tasks.c.kind == "pick",
@@ -436,7 +438,8 @@ def _put_back(uow: UnitOfWork, principal: Principal, line, qty: int) -> None:
     apply_reservations(uow, line.order_id, [(line.order_line_id, rows[(line.product_id, line.location_id)].id, wh, qty)])
     uow.execute(update(t.pick_task_lines).where(t.pick_task_lines.c.id == line.id)
                 .values(picked=t.pick_task_lines.c.picked - qty))
-    _timeline(uow, line.order_id, principal.email, f"pick undone: {qty} x {line.sku} back to {line.location}")
+    _timeline(uow, line.order_id, principal.email,
+              reasons.text("floor.pick_undone", qty=qty, sku=line.sku, location=line.location))
 
 
 def _short(uow: UnitOfWork, principal: Principal, task_id: int, op_id: str, found: int) -> dict:
@@ -471,11 +474,13 @@ def _short(uow: UnitOfWork, principal: Principal, task_id: int, op_id: str, foun
     away = topup.reserve_missing(uow, order, [topup.Need(line.order_line_id, line.product_id, line.sku, missing - got)],
                                  skip=frozenset({wh})) if got < missing else topup.TopUp()
     left = missing - got - away.reserved
-    note = f"short pick: {missing} x {line.sku} missing at {line.location} (order {line.external_id})"
+    parts = [reasons.text("floor.short", missing=missing, sku=line.sku, location=line.location,
+                          order=line.external_id)]
     if away.reserved:
-        note += f"; {away.reserved} re-sourced to {', '.join(away.warehouses)}"
+        parts.append(reasons.text("floor.short_resourced", reserved=away.reserved, codes=", ".join(away.warehouses)))
     if left:
-        note += f"; {left} could not be re-sourced in any warehouse"
+        parts.append(reasons.text("floor.short_nowhere", left=left))
+    note = reasons.joined(parts)
     uow.execute(insert(t.pick_tasks).values(warehouse_id=task.warehouse_id, wave_id=task.wave_id, kind="exception",
                                             status="open", note=note[:500], order_id=line.order_id,
                                             created_at=utcnow()))

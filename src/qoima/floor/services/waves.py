@@ -22,6 +22,7 @@ from qoima.db import tables as t
 from qoima.floor.domain.batching import OrderPicks, make_batches, single_order_walk
 from qoima.floor.domain.routing import Pick
 from qoima.floor.services.layouts import layout_of, warehouse_row
+from qoima.orders.domain import reasons
 from qoima.orders.domain.status import Status
 from qoima.orders.services.lifecycle import load_order, order_facts, transition
 from qoima.platform.access import Principal
@@ -208,7 +209,8 @@ def _make_wave(uow, principal, where: tuple, wave: _Wave) -> dict:
                     .values(status="picking", updated_at=now))
         if uow.execute(select(t.orders.c.status).where(t.orders.c.id == r.order_id)).scalar() == Status.ALLOCATED.value:
             transition(uow, principal, r.order_id, Status.PICKING.value,
-                       reason=f"wave {wave_id} released" + (" automatically" if automatic else ""), at=now)
+                       reason=reasons.text("floor.wave_released_auto" if automatic else "floor.wave_released",
+                                           wave=wave_id), at=now)
     tasks = []
     for batch in batches:
         task_id = uow.execute(insert(t.pick_tasks).values(

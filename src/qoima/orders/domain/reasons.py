@@ -44,6 +44,20 @@ TEMPLATES: dict[str, str] = {
     "timeline.exception_resourced_note": "floor exception %(task)s resolved: missing units re-sourced (%(note)s)",
     "timeline.exception_cancelled": "floor exception %(task)s resolved: order cancelled (%(note)s)",
     "timeline.exception_closed": "floor exception %(task)s closed: %(note)s",
+    # the warehouse floor (floor/services: waves, picking, packing, handover); the longer of two
+    # templates that share a beginning comes first (parse takes the first that matches)
+    "floor.wave_released_auto": "wave %(wave)s released automatically",
+    "floor.wave_released": "wave %(wave)s released",
+    "floor.picked": "picked %(qty)s x %(sku)s from %(location)s into tote %(tote)s",
+    "floor.pick_undone": "pick undone: %(qty)s x %(sku)s back to %(location)s",
+    "floor.pick_done": "pick task %(task)s done",
+    "floor.short": "short pick: %(missing)s x %(sku)s missing at %(location)s (order %(order)s)",
+    "floor.short_resourced": "%(reserved)s re-sourced to %(codes)s",
+    "floor.short_nowhere": "%(left)s could not be re-sourced in any warehouse",
+    "floor.packed_in": "packed in %(warehouse)s in %(parcels)s parcel(s): %(trackings)s",
+    "floor.packed": "packed in %(parcels)s parcel(s): %(trackings)s",
+    "floor.handed_from": "handed to %(carrier)s on manifest %(manifest)s (from %(warehouse)s)",
+    "floor.handed": "handed to %(carrier)s on manifest %(manifest)s",
 }
 NESTED = {"plan"}  # params that are reasons themselves (localized in turn)
 FREE = {"note"}  # params a user typed: shown as they are
