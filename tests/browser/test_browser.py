@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -34,8 +35,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
+WEB_ORDERS = (("WEB-1", "seller-a", (("SKU-1", 2),)), ("WEB-2", "seller-a", (("SKU-2", 1),)),
+              ("WEB-3", "seller-b", (("SKU-1", 1),)))
+
+
+@contextlib.contextmanager
+def serve(tmp_path, orders=WEB_ORDERS):
+    """The app under uvicorn on a free port with the test world and these orders: (base URL, order ids)."""
     import uvicorn
 
     from qoima.entrypoints.api.app import create_app
@@ -44,8 +50,7 @@ def server(tmp_path):
     build_world(engine, {("seller-a", "SKU-1", "ALA"): 10, ("seller-a", "SKU-2", "AST"): 5,
                          ("seller-b", "SKU-1", "AST"): 7})
     ids = []
-    for ext, seller, lines in (("WEB-1", "seller-a", (("SKU-1", 2),)), ("WEB-2", "seller-a", (("SKU-2", 1),)),
-                               ("WEB-3", "seller-b", (("SKU-1", 1),))):
+    for ext, seller, lines in orders:
         order, _ = submit_order(engine, SYSTEM, OrderIn(**order_payload(ext, lines=lines, seller=seller)))
         ids.append(order["id"])
     settings = Settings(data_dir=tmp_path / "data", secret_key="browser-test-secret-key")
@@ -59,10 +64,18 @@ def server(tmp_path):
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", ids
-    srv.should_exit = True
-    thread.join(timeout=10)
-    engine.dispose()
+    try:
+        yield f"http://127.0.0.1:{port}", ids
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()
+
+
+@pytest.fixture
+def server(tmp_path):
+    with serve(tmp_path) as running:
+        yield running
 
 
 @pytest.fixture

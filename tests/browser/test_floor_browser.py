@@ -78,3 +78,44 @@ def test_one_order_from_wave_to_shipped_by_keyboard_scans(server, browser):  # n
     office.goto(f"{base}/orders/{order_id}")
     assert "Shipped" in office.locator(".badge").first.inner_text()
     assert not errors, errors
+
+
+def test_an_order_from_two_warehouses_is_packed_in_each_after_choosing_it(tmp_path, browser):  # noqa: F811
+    from test_browser import serve
+    with serve(tmp_path, (("WEB-9", "seller-a", (("SKU-1", 1), ("SKU-2", 1))),)) as (base, ids):
+        errors: list[str] = []
+        office = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        office.on("pageerror", lambda exc: errors.append(str(exc)))
+        _sign_in(office, base, "manager@qoima.local")
+        floor = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+        floor.on("pageerror", lambda exc: errors.append(str(exc)))
+        _sign_in(floor, base, "worker@qoima.local")
+        for wh, barcode in (("ALA", "4870000009015"), ("AST", "4870000009022")):  # each warehouse picks its part
+            office.goto(f"{base}/floor/waves?warehouse={wh}")
+            office.click("[data-release]")
+            office.wait_for_load_state()
+            floor.goto(f"{base}/floor/scan?warehouse={wh}")
+            floor.locator("[data-stop-location]").locator("text=A-01").wait_for(timeout=10_000)
+            assert "ok" in _scan(floor, "A-01", "A-01: take 1")
+            assert "ok" in _scan(floor, barcode, "1 of 1")
+            floor.locator("[data-prompt]").locator("text=Task done").wait_for(timeout=10_000)
+
+        floor.goto(f"{base}/floor/pack?lang=en")
+        assert "bad" in _scan(floor, "WEB-9", "choose the warehouse")  # both wait for packing: which one is here?
+        floor.click("[data-choose] button[data-warehouse=AST]")
+        floor.locator("[data-order-number]").locator("text=WEB-9 · AST").wait_for(timeout=10_000)
+        assert "bad" in _scan(floor, "4870000009015", "is not in order")  # Item 1 is packed in ALA
+        _scan(floor, "4870000009022", "1 of 1")
+        floor.fill("[data-weights]", "400")
+        floor.click("[data-close]")
+        floor.locator("[data-result]").locator("text=packed").wait_for(timeout=10_000)
+        assert "ok" in _scan(floor, "WEB-9", "WEB-9 · ALA")  # now only ALA's shipment waits
+        _scan(floor, "4870000009015", "1 of 1")
+        floor.fill("[data-weights]", "300")
+        floor.click("[data-close]")
+        floor.locator("[data-result]").locator("text=packed").wait_for(timeout=10_000)
+
+        office.goto(f"{base}/orders/{ids[0]}?lang=en")
+        assert "Packed" in office.locator(".badge").first.inner_text()
+        assert "packed in AST" in office.locator("#timeline").inner_text()
+        assert not errors, errors
