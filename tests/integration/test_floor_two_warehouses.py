@@ -5,6 +5,7 @@ timeline stay right after every step."""
 
 from __future__ import annotations
 
+import pypdfium2
 from sqlalchemy import select
 
 from floor_helpers import op, order_status, place, release, scan, take
@@ -103,6 +104,9 @@ def test_each_warehouse_ships_its_own_shipment_and_the_order_follows_the_least_a
     by_number = client.get("/api/v1/floor/pack", params={"code": "W-1"}, headers=world.headers("worker")).json()
     assert by_number["warehouse"] == "AST"  # the one shipment waiting for packing
     packed_ast = _pack(client, world, order, "AST", ["SKU-2"])
+    slip = client.get(f"/api/v1/floor/orders/{order}/slip.pdf?lang=en&warehouse=AST", headers=world.headers("worker"))
+    text = pypdfium2.PdfDocument(slip.content)[0].get_textpage().get_text_range()
+    assert "SKU-2" in text and "SKU-1" not in text  # the slip of the AST parcel lists what it holds
     assert packed_ast["order_status"] == "packed"
     assert order_status(world.engine, order) == "packed"
     closed = _hand_over(client, world, "AST", [p["tracking"] for p in packed_ast["parcels"]])

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from qoima.db import tables as t
 from qoima.floor.adapters import labels
+from qoima.floor.services import packing
 from qoima.orders.services.lifecycle import load_order
 from qoima.platform.access import Principal
 from qoima.platform.errors import NotFound
@@ -53,7 +54,8 @@ def label_zpl(uow: UnitOfWork, principal: Principal, parcel_id: int) -> str:
     return labels.shipping_label_zpl(label_data(uow, principal, parcel_id))
 
 
-def slip_pdf(uow: UnitOfWork, principal: Principal, order_id: int, lang: str) -> bytes:
+def slip_pdf(uow: UnitOfWork, principal: Principal, order_id: int, lang: str, warehouse: str | None = None) -> bytes:
+    """The packing slip of the order, or (`warehouse`) of its shipment from there: what that parcel holds."""
     order = load_order(uow, principal, order_id)
     seller = uow.execute(select(t.sellers.c.name).where(t.sellers.c.id == order.seller_id)).scalar_one()
     buyer = uow.execute(select(t.customers.c.name).where(t.customers.c.id == order.customer_id)).scalar() \
@@ -62,6 +64,9 @@ def slip_pdf(uow: UnitOfWork, principal: Principal, order_id: int, lang: str) ->
         select(t.order_lines.c.sku, t.products.c.name, t.order_lines.c.quantity)
         .join(t.products, t.products.c.id == t.order_lines.c.product_id)
         .where(t.order_lines.c.order_id == order.id).order_by(t.order_lines.c.id)))
+    if warehouse:
+        ship = packing.shipment_of(uow, order, warehouse)
+        lines = tuple(labels.SlipLine(r.sku, r.name, r.quantity) for r in packing.pack_lines(uow, ship))
     first = (buyer or "").split(" ")[0]
     return labels.packing_slip_pdf(labels.PackingSlip(order.external_id, first, seller, lines), lang)
 

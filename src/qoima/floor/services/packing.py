@@ -100,7 +100,7 @@ def shipment_of(uow: UnitOfWork, order, warehouse: str | None = None, shipment_i
     return live[0]
 
 
-def _pack_lines(uow: UnitOfWork, ship):
+def pack_lines(uow: UnitOfWork, ship):
     """The shipment's lines to pack: the units its pick lines put in the tote (per order line); a
     shipment picked without the floor's pick lines (moved by hand) packs its order's lines whole."""
     ol, p, fs, pl = t.order_lines.c, t.products.c, t.floor_scans.c, t.pick_task_lines.c
@@ -124,7 +124,7 @@ def view(uow: UnitOfWork, principal: Principal, order_id: int, warehouse: str | 
          shipment_id: int | None = None) -> dict:
     order = load_order(uow, principal, order_id)
     ship = shipment_of(uow, order, warehouse, shipment_id)
-    lines = _pack_lines(uow, ship)
+    lines = pack_lines(uow, ship)
     suggestion = suggest_box([Item(ln.length_mm, ln.width_mm, ln.height_mm, ln.weight_g, ln.quantity) for ln in lines],
                              boxes.boxes_for_suggestion(uow))
     parcels = [dict(r._mapping) for r in uow.execute(
@@ -179,7 +179,7 @@ def _packable(uow: UnitOfWork, principal: Principal, where: Where):
 def _scan(uow: UnitOfWork, principal: Principal, where: Where, op_id: str, raw: str) -> dict:
     order, ship = _packable(uow, principal, where)
     s = items.read(raw)
-    lines = _pack_lines(uow, ship)
+    lines = pack_lines(uow, ship)
     line = next((ln for ln in lines if items.is_product(uow, s, ln.product_id, ln.sku)), None)
 
     def answer(ok, code, message, **params):
@@ -233,7 +233,7 @@ def close(engine: Engine, principal: Principal, where: Where, op_id: str, parcel
 
 def _close(uow: UnitOfWork, principal: Principal, where: Where, parcels: list[ParcelSpec]) -> dict:
     order, ship = _packable(uow, principal, where)
-    missing = [f"{ln.sku} ({ln.quantity - ln.packed})" for ln in _pack_lines(uow, ship) if ln.packed < ln.quantity]
+    missing = [f"{ln.sku} ({ln.quantity - ln.packed})" for ln in pack_lines(uow, ship) if ln.packed < ln.quantity]
     if missing:
         raise Conflict("not every item is scanned: missing %(missing)s", field="parcels", code="floor.pack_missing",
                        missing=missing)

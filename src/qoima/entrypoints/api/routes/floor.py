@@ -233,10 +233,11 @@ def printer_font(principal: PrincipalDep):
 
 @router.get("/orders/{order_id}/slip.pdf", summary="The order's packing slip (PDF)", response_class=Response,
             responses=problems(404))
-def slip_pdf(order_id: Id64, engine: EngineDep, principal: PrincipalDep, lang: Lang = None):
+def slip_pdf(order_id: Id64, engine: EngineDep, principal: PrincipalDep, lang: Lang = None,
+             warehouse: Annotated[Text(20) | None, Query(description="the shipment from this warehouse only")] = None):
     chosen = language(engine, principal, lang)
     with UnitOfWork(engine) as uow:
-        return Response(documents.slip_pdf(uow, principal, order_id, chosen), media_type="application/pdf")
+        return Response(documents.slip_pdf(uow, principal, order_id, chosen, warehouse), media_type="application/pdf")
 
 
 # --- handover -------------------------------------------------------------------------------------------------

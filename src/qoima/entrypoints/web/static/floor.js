@@ -175,7 +175,7 @@
       });
       if ((p.parcels || []).length) {
         var li = document.createElement("li");
-        li.appendChild(link("/api/v1/floor/orders/" + p.order_id + "/slip.pdf?lang=" + lang, t("slip") + " (PDF)"));
+        li.appendChild(link("/api/v1/floor/orders/" + p.order_id + "/slip.pdf?lang=" + lang + (p.warehouse ? "&warehouse=" + encodeURIComponent(p.warehouse) : ""), t("slip") + " (PDF)"));
         docs.appendChild(li);
       }
     };
