@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -126,11 +126,22 @@ def run_once(engine: Engine, op: Operation, use_case: Callable[[UnitOfWork], Any
         if isinstance(stored, Outcome):
             return stored
         response = _jsonable(use_case(uow))
-        uow.execute(update(t.idempotency_keys).where(t.idempotency_keys.c.id == stored)
-                    .values(status_code=op.status_code, response=response))
+        uow.execute(_STORE, {"kid": stored, "status_code": op.status_code, "response": response})
         return Outcome(op.status_code, response)
 
     return run(engine, attempt)
+
+
+def _claim_statement(ins):
+    return (ins(t.idempotency_keys).on_conflict_do_nothing(index_elements=["scope", "key"])
+            .returning(t.idempotency_keys.c.id))
+
+
+# built once (every retried-safe request runs them): the key claim per dialect, the stored answer
+_CLAIM_PG, _CLAIM_SQLITE = _claim_statement(pg_insert), _claim_statement(sqlite_insert)
+_STORE = (update(t.idempotency_keys).where(t.idempotency_keys.c.id == bindparam("kid"))
+          .values(status_code=bindparam("status_code"),
+                  response=bindparam("response", type_=t.idempotency_keys.c.response.type)))
 
 
 def _claim(uow: UnitOfWork, op: Operation, key: str) -> int | Outcome:
@@ -138,17 +149,15 @@ def _claim(uow: UnitOfWork, op: Operation, key: str) -> int | Outcome:
     The insert comes first (one statement for a new key, the common case); a key older than the TTL is
     taken over as a new one."""
     scope, digest, now = scope_of(op.kind, op.principal), request_hash(op.kind, op.body), utcnow()
-    ins = pg_insert if uow.is_postgres else sqlite_insert
-    claim = (ins(t.idempotency_keys).values(scope=scope, key=key, request_hash=digest,
-                                            actor=op.principal.email[:254], created_at=now)
-             .on_conflict_do_nothing(index_elements=["scope", "key"]).returning(t.idempotency_keys.c.id))
-    claimed = uow.execute(claim).first()
+    claim = _CLAIM_PG if uow.is_postgres else _CLAIM_SQLITE
+    row = {"scope": scope, "key": key, "request_hash": digest, "actor": op.principal.email[:254], "created_at": now}
+    claimed = uow.execute(claim, row).first()
     if claimed is not None:
         return claimed.id
     existing = _stored(uow, scope, key)  # a request before us (or a concurrent one, committed while we waited)
     if existing is not None and existing.created_at < now - TTL:
         uow.execute(delete(t.idempotency_keys).where(t.idempotency_keys.c.id == existing.id))
-        claimed = uow.execute(claim).first()
+        claimed = uow.execute(claim, row).first()
         if claimed is not None:
             return claimed.id
         existing = _stored(uow, scope, key)

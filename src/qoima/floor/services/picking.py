@@ -177,15 +177,17 @@ class _Entry:
     quantity: int = 0
 
 
+_INSERT_SCAN = insert(t.floor_scans).returning(t.floor_scans.c.id)  # built once: a row per scan
+
+
 def _record(uow: UnitOfWork, principal: Principal, op_id: str, entry: _Entry) -> int:
     kind, task, line, answer, raw, quantity = (entry.kind, entry.task, entry.line, entry.answer, entry.raw,
                                                entry.quantity)
-    return uow.execute(insert(t.floor_scans).values(
-        actor=principal.email[:254], op_id=op_id[:200], stage="pick", kind=kind, task_id=task.id,
-        line_id=line.id if line is not None else None, order_id=line.order_id if line is not None else None,
-        order_line_id=line.order_line_id if line is not None else None, raw=raw[:500], quantity=quantity,
-        accepted=answer["ok"], code=answer["code"], response=answer, created_at=utcnow())
-        .returning(t.floor_scans.c.id)).scalar_one()
+    return uow.execute(_INSERT_SCAN, {
+        "actor": principal.email[:254], "op_id": op_id[:200], "stage": "pick", "kind": kind, "task_id": task.id,
+        "line_id": line.id if line is not None else None, "order_id": line.order_id if line is not None else None,
+        "order_line_id": line.order_line_id if line is not None else None, "raw": raw[:500], "quantity": quantity,
+        "accepted": answer["ok"], "code": answer["code"], "response": answer, "created_at": utcnow()}).scalar_one()
 
 
 def _answer(uow: UnitOfWork, task_id: int, ok: bool, code: str, message: str, **params) -> dict:
@@ -324,8 +326,7 @@ def _take(uow: UnitOfWork, principal: Principal, line, qty: int) -> None:
     remove_on_hand(uow, product_id=line.product_id, location_id=line.location_id, quantity=qty, kind="pick",
                    actor=principal.email, reason=f"picked into tote {line.tote} (pick task line {line.id})",
                    reference=f"order:{line.order_id}", from_reserved=True, sku=line.sku)
-    uow.execute(update(t.pick_task_lines).where(t.pick_task_lines.c.id == line.id)
-                .values(picked=t.pick_task_lines.c.picked + qty))
+    uow.execute(_PICKED, {"lid": line.id, "q": qty})
     _timeline(uow, line.order_id, principal.email, reasons.text(
         "floor.picked", qty=qty, sku=line.sku, location=line.location, tote=line.tote), Status.PICKING.value)
 
@@ -342,14 +343,17 @@ def _take_first():
 
 
 _TAKE_FIRST = _take_first()
+_PICKED = (update(t.pick_task_lines).where(t.pick_task_lines.c.id == bindparam("lid"))
+           .values(picked=t.pick_task_lines.c.picked + bindparam("q")))
+_INSERT_EVENT = insert(t.order_events)
 
 
 def _timeline(uow: UnitOfWork, order_id: int, actor: str, reason: str, status: str | None = None) -> None:
     """A timeline entry that is no move (a unit picked, a pick undone, a short pick)."""
     if status is None:
         status = uow.execute(select(t.orders.c.status).where(t.orders.c.id == order_id)).scalar()
-    uow.execute(insert(t.order_events).values(order_id=order_id, from_status=status, to_status=status,
-                                              actor=actor[:254], reason=reason[:500], created_at=utcnow()))
+    uow.execute(_INSERT_EVENT, {"order_id": order_id, "from_status": status, "to_status": status,
+                                "actor": actor[:254], "reason": reason[:500], "created_at": utcnow()})
 
 
 def _finish_if_done(uow: UnitOfWork, principal: Principal, task, lines=None) -> bool:

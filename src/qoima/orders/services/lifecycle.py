@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, exists, func, select, update
+from sqlalchemy import bindparam, case, exists, func, select, update
 
 from qoima.db import tables as t
 from qoima.platform import roles
@@ -25,13 +25,14 @@ from qoima.platform.unit_of_work import UnitOfWork, utcnow
 __all__ = ["SELLER_MAY", "TAKES_GOODS", "NextSteps", "load_order", "next_steps", "order_facts", "transition"]
 
 
+_ORDER = select(t.orders).where(t.orders.c.id == bindparam("oid"))
+# FOR NO KEY UPDATE: writers that only reference the order (timeline rows, reservations of a backorder
+# fill) are not blocked by it, which removes a deadlock with cancel -> refill
+_ORDER_LOCKED = _ORDER.with_for_update(key_share=True)
+
+
 def load_order(uow: UnitOfWork, principal: Principal, order_id: int, lock: bool = False):
-    q = select(t.orders).where(t.orders.c.id == order_id)
-    if lock and uow.is_postgres:
-        # FOR NO KEY UPDATE: writers that only reference the order (timeline rows, reservations of a
-        # backorder fill) are not blocked by it, which removes a deadlock with cancel -> refill
-        q = q.with_for_update(key_share=True)
-    row = uow.execute(q).first()
+    row = uow.execute(_ORDER_LOCKED if lock and uow.is_postgres else _ORDER, {"oid": order_id}).first()
     if row is None or not principal.can_see(row.seller_id):
         raise NotFound("order %(id)s not found", field="id", code="orders.not_found", id=order_id)
     return row

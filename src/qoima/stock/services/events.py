@@ -16,7 +16,7 @@ they change; the events are written once, just before the unit of work commits
 
 from __future__ import annotations
 
-from sqlalchemy import and_, case, func, insert, or_, select
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select
 
 from qoima.db import tables as t
 from qoima.platform.unit_of_work import UnitOfWork, utcnow
@@ -32,25 +32,37 @@ def touched(uow: UnitOfWork, product_id: int, warehouse_id: int, actor: str) -> 
     uow.before_commit(_KEY, write_events)
 
 
+def _counters():
+    storage = reservable()
+    return (select(t.stock.c.product_id, t.stock.c.warehouse_id, t.products.c.sku, t.products.c.seller_id,
+                   t.warehouses.c.code.label("warehouse"),
+                   func.coalesce(func.sum(t.stock.c.on_hand), 0).label("on_hand"),
+                   func.coalesce(func.sum(t.stock.c.reserved), 0).label("reserved"),
+                   func.coalesce(func.sum(case((storage, t.stock.c.on_hand - t.stock.c.reserved), else_=0)), 0)
+                   .label("available"))
+            .join(t.locations, t.locations.c.id == t.stock.c.location_id)
+            .join(t.products, t.products.c.id == t.stock.c.product_id)
+            .join(t.warehouses, t.warehouses.c.id == t.stock.c.warehouse_id)
+            .group_by(t.stock.c.product_id, t.stock.c.warehouse_id, t.products.c.sku, t.products.c.seller_id,
+                      t.warehouses.c.code))
+
+
+_COUNTERS = _counters()
+# one (product, warehouse), the common case (a pick, a scan at the dock): built once
+_COUNTERS_ONE = _COUNTERS.where(t.stock.c.product_id == bindparam("p"), t.stock.c.warehouse_id == bindparam("w"))
+_INSERT_OUTBOX = insert(t.outbox)
+
+
 def write_events(uow: UnitOfWork) -> None:
     pending: dict = uow.state.pop(_KEY, {})
     if not pending:
         return
     pairs = sorted(pending)
-    storage = reservable()
-    rows = uow.execute(
-        select(t.stock.c.product_id, t.stock.c.warehouse_id, t.products.c.sku, t.products.c.seller_id,
-               t.warehouses.c.code.label("warehouse"),
-               func.coalesce(func.sum(t.stock.c.on_hand), 0).label("on_hand"),
-               func.coalesce(func.sum(t.stock.c.reserved), 0).label("reserved"),
-               func.coalesce(func.sum(case((storage, t.stock.c.on_hand - t.stock.c.reserved), else_=0)), 0)
-               .label("available"))
-        .join(t.locations, t.locations.c.id == t.stock.c.location_id)
-        .join(t.products, t.products.c.id == t.stock.c.product_id)
-        .join(t.warehouses, t.warehouses.c.id == t.stock.c.warehouse_id)
-        .where(or_(*(and_(t.stock.c.product_id == p, t.stock.c.warehouse_id == w) for p, w in pairs)))
-        .group_by(t.stock.c.product_id, t.stock.c.warehouse_id, t.products.c.sku, t.products.c.seller_id,
-                  t.warehouses.c.code)).all()
+    if len(pairs) == 1:
+        rows = uow.execute(_COUNTERS_ONE, {"p": pairs[0][0], "w": pairs[0][1]}).all()
+    else:
+        rows = uow.execute(_COUNTERS.where(
+            or_(*(and_(t.stock.c.product_id == p, t.stock.c.warehouse_id == w) for p, w in pairs)))).all()
     now = utcnow()
     by_pair = {(r.product_id, r.warehouse_id): r for r in rows}
     events = []
@@ -64,4 +76,4 @@ def write_events(uow: UnitOfWork) -> None:
                                    "available": int(r.available), "actor": pending[pair]},
                        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now})
     if events:
-        uow.execute(insert(t.outbox), events)
+        uow.execute(_INSERT_OUTBOX, events)

@@ -9,7 +9,7 @@ the change commits, by the orders capability (a stock.changed handler)."""
 
 from __future__ import annotations
 
-from sqlalchemy import case, insert, select, tuple_, update
+from sqlalchemy import bindparam, case, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -107,11 +107,7 @@ def add_on_hand(uow: UnitOfWork, *, product_id: int, location_id: int, warehouse
 def remove_on_hand(uow: UnitOfWork, *, product_id: int, location_id: int, quantity: int, kind: str, actor: str,
                    reason: str, reference: str, from_reserved: bool = False, sku: str = "") -> None:
     if from_reserved:  # units reserved for an order leave (a pick): one statement locks, checks and changes
-        st = t.stock.c
-        taken = uow.execute(update(t.stock).where(st.product_id == product_id, st.location_id == location_id,
-                                                  st.on_hand >= quantity, st.reserved >= quantity)
-                            .values(on_hand=st.on_hand - quantity, reserved=st.reserved - quantity)
-                            .returning(st.warehouse_id)).first()
+        taken = uow.execute(_TAKE_RESERVED, {"p": product_id, "loc": location_id, "q": quantity}).first()
         if taken is not None:
             _ledger(uow, kind, product_id, location_id, None, quantity, actor, reason, reference)
             touched(uow, product_id, taken.warehouse_id, actor)
@@ -129,10 +125,19 @@ def remove_on_hand(uow: UnitOfWork, *, product_id: int, location_id: int, quanti
     touched(uow, product_id, row.warehouse_id, actor)
 
 
+_st = t.stock.c
+_TAKE_RESERVED = (update(t.stock).where(_st.product_id == bindparam("p"), _st.location_id == bindparam("loc"),
+                                        _st.on_hand >= bindparam("q"), _st.reserved >= bindparam("q"))
+                  .values(on_hand=_st.on_hand - bindparam("q"), reserved=_st.reserved - bindparam("q"))
+                  .returning(_st.warehouse_id))  # built once: every pick runs it
+_INSERT_MOVEMENT = insert(t.stock_movements)
+
+
 def _ledger(uow, kind, product_id, from_loc, to_loc, quantity, actor, reason, reference) -> None:
-    uow.execute(insert(t.stock_movements).values(
-        kind=kind, product_id=product_id, from_location_id=from_loc, to_location_id=to_loc, quantity=quantity,
-        actor=actor, reason=reason[:500], reference=reference[:100], created_at=utcnow()))
+    uow.execute(_INSERT_MOVEMENT, {
+        "kind": kind, "product_id": product_id, "from_location_id": from_loc, "to_location_id": to_loc,
+        "quantity": quantity, "actor": actor, "reason": reason[:500], "reference": reference[:100],
+        "created_at": utcnow()})
 
 
 def move(uow: UnitOfWork, principal: Principal, *, seller_id: int, sku: str, from_location: int, to_location: int,
