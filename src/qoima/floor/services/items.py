@@ -56,9 +56,12 @@ def products_for(uow: UnitOfWork, scan: Scan, seller_id: int | None = None) -> l
     return found
 
 
-def is_product(uow: UnitOfWork, scan: Scan, product_id: int, sku: str) -> bool:
+def is_product(uow: UnitOfWork, scan: Scan, product_id: int, sku: str, codes=None) -> bool:
+    """Is the scanned unit this product (by one of its barcodes, or its SKU typed)? `codes`: its barcodes
+    when the caller has read them already."""
     if scan.gtin:
-        codes = uow.execute(select(t.barcodes.c.code).where(t.barcodes.c.product_id == product_id)).scalars()
+        if codes is None:
+            codes = uow.execute(select(t.barcodes.c.code).where(t.barcodes.c.product_id == product_id)).scalars()
         if any(gtin_matches(scan.gtin, c) for c in codes):
             return True
     return scan.kind == "text" and scan.raw.strip() == sku

@@ -52,7 +52,7 @@ class ScanIn:
 
 _LINE_COLUMNS = ("id", "seq", "order_id", "order_line_id", "product_id", "location_id", "tote", "quantity", "picked",
                  "short", "at_location", "shipment_id", "sku", "name", "marking_required", "seller_id", "location",
-                 "external_id", "order_status")
+                 "external_id", "order_status", "barcodes")
 Line = namedtuple("Line", _LINE_COLUMNS)  # a stop of a task as the scanner reads it (`_replace` after a pick)
 
 
@@ -61,7 +61,9 @@ def _lines_query():
     return (select(ln.id, ln.seq, ln.order_id, ln.order_line_id, ln.product_id, ln.location_id, ln.tote,
                    ln.quantity, ln.picked, ln.short, ln.at_location, ln.shipment_id,
                    p.sku, p.name, p.marking_required, p.seller_id, loc.code.label("location"), o.external_id,
-                   o.status.label("order_status"))
+                   o.status.label("order_status"),
+                   select(func.aggregate_strings(t.barcodes.c.code, " ")).where(t.barcodes.c.product_id == ln.product_id)
+                   .scalar_subquery().label("barcodes"))
             .join(t.products, p.id == ln.product_id).join(t.locations, loc.id == ln.location_id)
             .join(t.orders, o.id == ln.order_id)
             .where(ln.task_id == bindparam("task_id")).order_by(ln.seq))
@@ -274,7 +276,7 @@ def _item(uow: UnitOfWork, principal: Principal, read: tuple, line, raw: str, da
 
 def _item_refusal(uow: UnitOfWork, task, line, raw: str, data: ScanIn) -> Refusal | None:
     s = items.read(raw)
-    if not items.is_product(uow, s, line.product_id, line.sku):
+    if not items.is_product(uow, s, line.product_id, line.sku, codes=(line.barcodes or "").split()):
         loc = items.location_named(uow, task.warehouse_id, raw)
         if loc is not None and loc.id != line.location_id:
             return Refusal("floor.wrong_location", "wrong location: you are at %(scanned)s, go to %(expected)s",
