@@ -4,7 +4,7 @@
 2. seeded: 2 sellers x 100 SKUs, each stocked in ALA and AST (200 SKUs x 2
    warehouses) with plenty of units, and an API token for a manager;
 3. the API started as `qoima serve` does: uvicorn with N worker processes on a
-   free port (a subprocess);
+   free port (a subprocess), with Prometheus multiprocess mode when N > 1;
 4. a load generator in its own process: `clients` keep-alive connections on one
    asyncio loop with a minimal HTTP/1.1 client (so that the generator costs far
    less CPU than the server), each sending orders of 3 lines with distinct
@@ -150,6 +150,9 @@ def start_api(url: str, workers: int, port: int) -> tuple[subprocess.Popen, str]
     url += ("&" if "?" in url else "?") + f"application_name={APP_NAME}"
     env = {**os.environ, "QOIMA_DATABASE_URL": url, "QOIMA_SECRET_KEY": "bench-secret-not-for-production",
            "QOIMA_DATA_DIR": data_dir, "QOIMA_LOG_LEVEL": "WARNING"}
+    if workers > 1:  # as `qoima serve`: /metrics adds up the processes' counters (prometheus multiprocess mode)
+        env["PROMETHEUS_MULTIPROC_DIR"] = os.path.join(data_dir, "prometheus")
+        os.mkdir(env["PROMETHEUS_MULTIPROC_DIR"])
     # the same server as `qoima serve` (uvicorn, N processes, no access log)
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "qoima.entrypoints.asgi:app", "--host", "127.0.0.1",
                              "--port", str(port), "--workers", str(workers), "--log-level", "warning",
