@@ -163,3 +163,21 @@ def test_a_held_order_keeps_its_packed_shipment_off_the_manifest(client, world):
     assert not refused["ok"] and refused["code"] == "floor.parcel_not_packed"
     assert _shipments(world.engine, order) == [("ALA", "packed"), ("AST", "allocated")]
     assert_ledger_consistent(world.engine)
+
+
+def test_an_order_moved_by_hand_packs_in_each_warehouse_what_was_taken_there(client, world):
+    order = place(client, world, "W-4", [("SKU-1", 2), ("SKU-2", 1)])
+    h = world.headers("manager")
+    for status in ("picking", "picked"):  # staff clicks, no wave: the ledger takes the reserved units
+        r = client.post(f"/api/v1/orders/{order}/transitions", json={"status": status}, headers=h)
+        assert r.status_code == 200, r.text
+    assert _shipments(world.engine, order) == [("ALA", "picked"), ("AST", "picked")]
+    w = world.headers("worker")
+    ala = client.get("/api/v1/floor/pack", params={"code": "W-4", "warehouse": "ALA"}, headers=w).json()
+    ast = client.get("/api/v1/floor/pack", params={"code": "W-4", "warehouse": "AST"}, headers=w).json()
+    assert [(x["sku"], x["quantity"]) for x in ala["lines"]] == [("SKU-1", 2)]
+    assert [(x["sku"], x["quantity"]) for x in ast["lines"]] == [("SKU-2", 1)]
+    _pack(client, world, order, "ALA", ["SKU-1", "SKU-1"])
+    _pack(client, world, order, "AST", ["SKU-2"])
+    assert order_status(world.engine, order) == "packed"
+    assert_ledger_consistent(world.engine)

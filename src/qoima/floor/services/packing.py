@@ -16,6 +16,7 @@ layout (QM + 8 digits + check digit + KZ), from the parcel's id, unique by const
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, insert, select, update
@@ -26,7 +27,7 @@ from qoima.floor.services import boxes, items
 from qoima.orders.domain import reasons
 from qoima.orders.domain.status import Status
 from qoima.orders.services import records, shipments
-from qoima.orders.services.lifecycle import load_order, transition
+from qoima.orders.services.lifecycle import load_order, picked_units, transition
 from qoima.platform.access import Principal
 from qoima.platform.errors import Conflict, NotFound
 from qoima.platform.idempotency import Operation, Outcome, run_once
@@ -102,7 +103,8 @@ def shipment_of(uow: UnitOfWork, order, warehouse: str | None = None, shipment_i
 
 def pack_lines(uow: UnitOfWork, ship):
     """The shipment's lines to pack: the units its pick lines put in the tote (per order line); a
-    shipment picked without the floor's pick lines (moved by hand) packs its order's lines whole."""
+    shipment picked without the floor's pick lines (moved by hand) packs what the ledger says was
+    picked for the order from its warehouse (`_picked_by_hand`)."""
     ol, p, fs, pl = t.order_lines.c, t.products.c, t.floor_scans.c, t.pick_task_lines.c
     packed = (select(fs.order_line_id, func.count().label("n"))
               .where(fs.shipment_id == ship.id, fs.stage == "pack", fs.kind == "item", fs.accepted.is_(True),
@@ -116,8 +118,26 @@ def pack_lines(uow: UnitOfWork, ship):
          .join(t.products, p.id == ol.product_id).outerjoin(packed, packed.c.order_line_id == ol.id)
          .where(ol.order_id == ship.order_id).order_by(ol.id))
     if floor:
-        q = q.join(picked, picked.c.order_line_id == ol.id).where(picked.c.n > 0)
-    return uow.execute(q).all()
+        return uow.execute(q.join(picked, picked.c.order_line_id == ol.id).where(picked.c.n > 0)).all()
+    return _picked_by_hand(uow, ship, uow.execute(q).all())
+
+
+def _picked_by_hand(uow: UnitOfWork, ship, lines) -> list:
+    """The order's lines cut to the units the ledger took off the shelves of this shipment's warehouse
+    for the order (less what went back), handed to the lines of each product in line order."""
+    here = set(uow.execute(select(t.locations.c.id).where(t.locations.c.warehouse_id == ship.warehouse_id))
+               .scalars())
+    left: dict[int, int] = {}
+    for r in picked_units(uow, ship.order_id):
+        if r.location_id in here:
+            left[r.product_id] = left.get(r.product_id, 0) + int(r.qty)
+    out = []
+    for ln in lines:
+        take = min(ln.quantity, left.get(ln.product_id, 0))
+        if take > 0:
+            left[ln.product_id] -= take
+            out.append(SimpleNamespace(**{**ln._asdict(), "quantity": take}))
+    return out
 
 
 def view(uow: UnitOfWork, principal: Principal, order_id: int, warehouse: str | None = None,
