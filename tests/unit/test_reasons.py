@@ -64,3 +64,12 @@ def test_the_floor_writes_its_timeline_in_templates_the_reader_sees_in_their_lan
         if code.startswith("floor."):
             names = __import__("re").findall(r"%\((\w+)\)s", template)
             assert reasons.parse(template % {n: f"v{i}" for i, n in enumerate(names)})[0][0] == code
+
+
+def test_the_floor_ledger_rows_are_shown_in_the_reader_s_language():
+    from qoima.entrypoints.web.i18n import localize_ledger
+    assert localize_ledger(reasons.text("ledger.picked_into_tote", tote=2, line=17), "ru") == \
+        "собрано в ящик 2 (строка задания 17)"
+    assert localize_ledger(reasons.text("ledger.short_pick", missing=1, line=3), "uk") == \
+        "нестача під час збирання: бракує 1 (рядок завдання 3)"
+    assert localize_ledger("picked 2 x SKU-1 from A-01 into tote 1", "ru") == "picked 2 x SKU-1 from A-01 into tote 1"

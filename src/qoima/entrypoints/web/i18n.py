@@ -174,6 +174,9 @@ def localize_ledger(stored: str | None, lang: str) -> str:
     for prefix, msgid in LEDGER_PREFIXES.items():
         if text.startswith(prefix):
             return tr.gettext(msgid) % {"note": text[len(prefix):]}
+    parts = reasons.parse(text)  # the floor's rows are coded templates (orders/domain/reasons.py)
+    if parts and all(code.startswith("ledger.") for code, _ in parts):
+        return reasons.localize(text, tr.gettext, PARAM_LABELS)
     return text
 
 

@@ -326,7 +326,7 @@ def _take(uow: UnitOfWork, principal: Principal, line, qty: int) -> None:
         raise Conflict(f"only {qty - left} unit(s) of {line.sku} are reserved for this order at {line.location}",
                        field="quantity", code="floor.not_reserved_here")
     remove_on_hand(uow, product_id=line.product_id, location_id=line.location_id, quantity=qty, kind="pick",
-                   actor=principal.email, reason=f"picked into tote {line.tote} (pick task line {line.id})",
+                   actor=principal.email, reason=reasons.text("ledger.picked_into_tote", tote=line.tote, line=line.id),
                    reference=f"order:{line.order_id}", from_reserved=True, sku=line.sku)
     uow.execute(_PICKED, {"lid": line.id, "q": qty})
     _timeline(uow, line.order_id, principal.email, reasons.text(
@@ -439,7 +439,7 @@ def _put_back(uow: UnitOfWork, principal: Principal, line, qty: int) -> None:
     wh = uow.execute(select(t.locations.c.warehouse_id).where(t.locations.c.id == line.location_id)).scalar_one()
     rows = lock_rows(uow, adds=[(line.product_id, line.location_id, wh)])
     add_on_hand(uow, product_id=line.product_id, location_id=line.location_id, warehouse_id=wh, quantity=qty,
-                kind="return", actor=principal.email, reason=f"pick undone (pick task line {line.id})",
+                kind="return", actor=principal.email, reason=reasons.text("ledger.pick_undone", line=line.id),
                 reference=f"order:{line.order_id}")
     apply_reservations(uow, line.order_id, [(line.order_line_id, rows[(line.product_id, line.location_id)].id, wh, qty)])
     uow.execute(update(t.pick_task_lines).where(t.pick_task_lines.c.id == line.id)
@@ -468,7 +468,7 @@ def _short(uow: UnitOfWork, principal: Principal, task_id: int, op_id: str, foun
     if gone > 0:
         remove_on_hand(uow, product_id=line.product_id, location_id=line.location_id, quantity=gone,
                        kind="adjustment", actor=principal.email,
-                       reason=f"short pick: {missing} missing (pick task line {line.id})",
+                       reason=reasons.text("ledger.short_pick", missing=missing, line=line.id),
                        reference=f"short:{line.location}", sku=line.sku)
     uow.execute(update(t.pick_task_lines).where(t.pick_task_lines.c.id == line.id)
                 .values(short=t.pick_task_lines.c.short + missing))

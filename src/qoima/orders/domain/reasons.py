@@ -58,6 +58,10 @@ TEMPLATES: dict[str, str] = {
     "floor.packed": "packed in %(parcels)s parcel(s): %(trackings)s",
     "floor.handed_from": "handed to %(carrier)s on manifest %(manifest)s (from %(warehouse)s)",
     "floor.handed": "handed to %(carrier)s on manifest %(manifest)s",
+    # the floor's stock ledger rows (stock_movements.reason; entrypoints/web/i18n.localize_ledger)
+    "ledger.picked_into_tote": "picked into tote %(tote)s (pick task line %(line)s)",
+    "ledger.pick_undone": "pick undone (pick task line %(line)s)",
+    "ledger.short_pick": "short pick: %(missing)s missing (pick task line %(line)s)",
 }
 NESTED = {"plan"}  # params that are reasons themselves (localized in turn)
 FREE = {"note"}  # params a user typed: shown as they are
