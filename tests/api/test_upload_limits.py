@@ -146,7 +146,10 @@ def test_a_chunked_body_without_content_length_is_stopped_at_the_limit(server, w
     after = rss()
     print(f"chunked: {status} after {elapsed * 1000:.0f} ms, {sent / MB:.1f} MB sent, RSS {(after - before) / MB:+.1f} MB")
     assert status == 413 and json.loads(body)["limit_mb"] == 4, body
-    assert sent < 12 * MB  # read until it passed 4 MB, then answered
+    # read until it passed 4 MB, then answered; what the client got out before the answer reached it is
+    # that plus the loopback socket buffers (several MB, autotuned) plus the time the answer took on a
+    # loaded 2-core machine (12.1 MB seen once in CI): far from the 60 MB body, which is what matters
+    assert sent < 24 * MB
     assert elapsed < 1.0, elapsed
     assert after - before < 8 * MB, (after - before) / MB
 
