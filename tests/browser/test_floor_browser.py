@@ -107,9 +107,13 @@ def test_an_order_from_two_warehouses_is_packed_in_each_after_choosing_it(tmp_pa
         assert "bad" in _scan(floor, "4870000009015", "is not in order")  # Item 1 is packed in ALA
         _scan(floor, "4870000009022", "1 of 1")
         floor.fill("[data-weights]", "400")
+        slow = []  # the page's reload of the packed view held back: the packer scans the next order before it
+        floor.route("**/api/v1/floor/pack?code=%23*", lambda route: slow.append(route))
         floor.click("[data-close]")
         floor.locator("[data-result]").locator("text=packed").wait_for(timeout=10_000)
         assert "ok" in _scan(floor, "WEB-9", "WEB-9 · ALA")  # now only ALA's shipment waits
+        assert slow  # it was held: the scan above did not wait for it
+        floor.unroute("**/api/v1/floor/pack?code=%23*")  # lets the held reload go on
         _scan(floor, "4870000009015", "1 of 1")
         floor.fill("[data-weights]", "300")
         floor.click("[data-close]")

@@ -229,6 +229,7 @@
       F.post("/api/v1/floor/pack/" + order.order_id + "/close?lang=" + lang, {op_id: F.opId(), parcels: parcels, warehouse: order.warehouse}).then(function (res) {
         say(result, res.status === 200, msg(res));
         if (res.status === 200) {
+          order.status = "packed";  // the next scan opens the next packing, even before the view below is back
           fetch("/api/v1/floor/pack?code=" + encodeURIComponent("#" + order.order_id) + "&warehouse=" + encodeURIComponent(order.warehouse), {credentials: "same-origin"})
             .then(function (r) { return r.json(); }).then(render);
         }
