@@ -113,7 +113,8 @@ def test_an_order_from_two_warehouses_is_packed_in_each_after_choosing_it(tmp_pa
         floor.locator("[data-result]").locator("text=packed").wait_for(timeout=10_000)
         assert "ok" in _scan(floor, "WEB-9", "WEB-9 · ALA")  # now only ALA's shipment waits
         assert slow  # it was held: the scan above did not wait for it
-        floor.unroute("**/api/v1/floor/pack?code=%23*")  # lets the held reload go on
+        floor.unroute("**/api/v1/floor/pack?code=%23*")  # lets the held reload go on ...
+        floor.wait_for_timeout(1000)  # ... and arrive late: it must not replace the packing now open
         _scan(floor, "4870000009015", "1 of 1")
         floor.fill("[data-weights]", "300")
         floor.click("[data-close]")

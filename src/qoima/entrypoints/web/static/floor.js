@@ -230,8 +230,10 @@
         say(result, res.status === 200, msg(res));
         if (res.status === 200) {
           order.status = "packed";  // the next scan opens the next packing, even before the view below is back
+          var closed = order;
           fetch("/api/v1/floor/pack?code=" + encodeURIComponent("#" + order.order_id) + "&warehouse=" + encodeURIComponent(order.warehouse), {credentials: "same-origin"})
-            .then(function (r) { return r.json(); }).then(render);
+            .then(function (r) { return r.json(); })
+            .then(function (view) { if (order === closed) { render(view); } });  // not over the next packing
         }
         input.focus();
       }, function () { say(result, false, t("offline")); });
