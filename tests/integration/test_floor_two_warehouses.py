@@ -134,7 +134,7 @@ def test_an_order_number_with_two_shipments_to_pack_asks_for_the_warehouse(clien
     r = client.post(f"/api/v1/floor/pack/{order}/scans?lang=en", json={"op_id": op(), "raw": BARCODE["SKU-1"]},
                     headers=h)
     assert r.status_code == 409 and r.json()["code"] == "floor.pack_choose_warehouse", r.text
-    nowhere = client.get("/api/v1/floor/pack", params={"code": "W-2", "warehouse": "XXX"}, headers=h)
+    nowhere = client.get("/api/v1/floor/pack", params={"code": "W-2", "warehouse": "NOWHERE"}, headers=h)
     assert nowhere.status_code == 404 and nowhere.json()["code"] == "floor.pack_not_here"
     there = client.get("/api/v1/floor/pack", params={"code": "W-2", "warehouse": "AST"}, headers=h)
     assert there.status_code == 200 and [x["sku"] for x in there.json()["lines"]] == ["SKU-2"]

@@ -5,10 +5,12 @@ Packing is per shipment: an order shipped from two warehouses is packed in each 
 that warehouse's pick lines put in the tote, each shipment with its own parcels; a tote names its
 shipment, an order number does when one shipment of it waits for packing (otherwise the packer scans
 the tote or names the warehouse). Closing a shipment makes it `packed`; the order is packed once all
-its shipments are (`shipments.advance`), until then a timeline entry says which one was. The box is suggested from the box sizes (`boxes.suggest_box`); the
-packer enters the weight of each parcel (one or several per shipment). Closing writes the parcels with
-their tracking numbers; the packing slip and the shipping labels (PDF
-and ZPL) are made from the stored rows whenever they are asked for (so a reprint is the same label).
+its shipments are (`shipments.advance`), until then a timeline entry says which one was.
+
+The box is suggested from the box sizes (`boxes.suggest_box`); the packer enters the weight of each
+parcel (one or several per shipment). Closing writes the parcels with their tracking numbers; the
+packing slip and the shipping labels (PDF and ZPL) are made from the stored rows whenever they are
+asked for (so a reprint is the same label).
 
 Tracking numbers: no carrier integration yet, so each parcel gets a carrier-style id in the UPU S10
 layout (QM + 8 digits + check digit + KZ), from the parcel's id, unique by construction."""

@@ -29,7 +29,7 @@ from qoima.floor.services import items
 from qoima.floor.services.items import Refusal
 from qoima.orders.domain import reasons
 from qoima.orders.domain.status import Status
-from qoima.orders.services import shipments, topup
+from qoima.orders.services import records, shipments, topup
 from qoima.orders.services.lifecycle import load_order, order_facts, transition
 from qoima.platform.access import Principal
 from qoima.platform.errors import Conflict, NotFound
@@ -347,15 +347,13 @@ def _take_first():
 _TAKE_FIRST = _take_first()
 _PICKED = (update(t.pick_task_lines).where(t.pick_task_lines.c.id == bindparam("lid"))
            .values(picked=t.pick_task_lines.c.picked + bindparam("q")))
-_INSERT_EVENT = insert(t.order_events)
 
 
 def _timeline(uow: UnitOfWork, order_id: int, actor: str, reason: str, status: str | None = None) -> None:
     """A timeline entry that is no move (a unit picked, a pick undone, a short pick)."""
     if status is None:
         status = uow.execute(select(t.orders.c.status).where(t.orders.c.id == order_id)).scalar()
-    uow.execute(_INSERT_EVENT, {"order_id": order_id, "from_status": status, "to_status": status,
-                                "actor": actor[:254], "reason": reason[:500], "created_at": utcnow()})
+    records.note(uow, order_id, status, actor, reason)
 
 
 def _finish_if_done(uow: UnitOfWork, principal: Principal, task, lines=None) -> bool:

@@ -19,10 +19,14 @@ def record_transition(uow: UnitOfWork, order_id: int, seller_id: int, from_statu
             {"order_id": order_id, "from": from_status, "to": to_status, "reason": reason[:500]})
 
 
+_INSERT_EVENT = insert(t.order_events)  # built once: the floor writes one per unit picked
+
+
 def note(uow: UnitOfWork, order_id: int, status: str, actor: str, reason: str, at=None) -> None:
-    """A timeline entry that is no move of the order (a shipment of it packed, handed over)."""
-    uow.execute(insert(t.order_events).values(order_id=order_id, from_status=status, to_status=status,
-                                              actor=actor[:254], reason=reason[:500], created_at=at or utcnow()))
+    """A timeline entry that is no move of the order (a unit picked, a pick undone, a short pick, a
+    shipment of it packed or handed over)."""
+    uow.execute(_INSERT_EVENT, {"order_id": order_id, "from_status": status, "to_status": status,
+                                "actor": actor[:254], "reason": reason[:500], "created_at": at or utcnow()})
 
 
 def enqueue(uow: UnitOfWork, topic: str, aggregate_id: int | None, seller_id: int | None, payload: dict) -> None:
